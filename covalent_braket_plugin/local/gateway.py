@@ -1,0 +1,38 @@
+"""The stack's one HTTP endpoint: route each request to the Braket emulator, the ECR overrides,
+the admin API or moto's server, by the service the request was signed for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+ADMIN_PREFIX = "/_local/"
+
+
+def signing_service(environ: dict[str, Any]) -> str | None:
+    """The service name in the SigV4 credential scope of the request, if it is signed."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group("service") if match else None
+
+
+class Gateway:
+    """WSGI application that dispatches to the parts of the stack.
+
+    ``routes`` maps a signing service name (``"braket"``, ``"ecr"``) to the application that serves
+    it; ``admin`` serves ``/_local/...``; everything else goes to ``fallback`` (moto's server app).
+    """
+
+    def __init__(self, routes: dict[str, WSGIApp], admin: WSGIApp, fallback: WSGIApp) -> None:
+        self._routes = routes
+        self._admin = admin
+        self._fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
+            return self._admin(environ, start_response)
+        app = self._routes.get(signing_service(environ) or "", self._fallback)
+        return app(environ, start_response)

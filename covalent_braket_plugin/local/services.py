@@ -1,0 +1,61 @@
+"""Clients the local stack uses to reach its own AWS side (the moto half of the endpoint).
+
+The Braket emulator, the quantum task runner and the job runners write results to S3, logs to
+CloudWatch Logs, events to EventBridge and look roles up in IAM exactly as a client would: over
+HTTP, through the stack's one endpoint. That keeps them independent of moto's internals.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+
+_CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32)
+
+
+class LocalServices:
+    """Thread-safe cache of boto3 clients bound to the stack's endpoint, one per (service, region)."""
+
+    def __init__(self, endpoint_url: str, region: str = DEFAULT_REGION) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.account_id = ACCOUNT_ID
+        self._session = boto3.session.Session(
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+            region_name=region,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service, region_name=key[1], endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
+                )
+            return self._clients[key]
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point boto3 and the Braket SDK in a child process at this stack."""
+        return client_environment(self.endpoint_url, self.region)
+
+
+def client_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The environment a user (or a job's process) needs to talk to the stack at ``endpoint_url``."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
