@@ -1,0 +1,57 @@
+"""pytest fixtures for testing against the local Braket stack.
+
+Installed as the ``braket_local_stack`` pytest11 plugin, so any project that installs
+``covalent-braket-plugin[local]`` gets them without a conftest:
+
+- ``braket_local_stack`` (session): a running ``LocalStack`` on a free port. Its job runner is
+  ``process`` unless ``--braket-local-runner`` says otherwise, so the fixture needs no Docker engine.
+- ``braket_local_env`` (function): points boto3 and the Braket SDK at that stack for one test by
+  setting ``AWS_ENDPOINT_URL``, test credentials and the region, and hiding any profile or session
+  token that would otherwise win over them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from covalent_braket_plugin.local.stack import LocalStack
+
+RUNNERS = ("process", "docker", "auto")
+
+# Variables that would make boto3 sign with other credentials or send a service elsewhere.
+_HIDDEN_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("braket-local", "local Braket stack")
+    group.addoption(
+        "--braket-local-runner",
+        choices=RUNNERS,
+        default="process",
+        help="how the braket_local_stack fixture runs hybrid jobs (default: process)",
+    )
+
+
+@pytest.fixture(scope="session")
+def braket_local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """One local Braket stack for the whole test session."""
+    runner = request.config.getoption("--braket-local-runner")
+    with LocalStack(port=0, runner=runner, state_dir=tmp_path_factory.mktemp("braket-local")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def braket_local_env(braket_local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """Point every boto3 client and Braket SDK call made during the test at the local stack."""
+    for name in _HIDDEN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+        monkeypatch.delenv(name)
+    for name, value in braket_local_stack.environment().items():
+        monkeypatch.setenv(name, value)
+    return braket_local_stack
