@@ -1,0 +1,15 @@
+"""Watch what quantum tasks cost: search them, price them, summarise a day, cancel queued ones."""
+
+from covalent_braket_plugin.monitor.cancel import CancelReport, cancel_tasks
+from covalent_braket_plugin.monitor.pricing import DevicePrice, PriceTable
+from covalent_braket_plugin.monitor.search import TASK_STATUSES, day_bounds, iter_tasks
+
+__all__ = [
+    "TASK_STATUSES",
+    "CancelReport",
+    "DevicePrice",
+    "PriceTable",
+    "cancel_tasks",
+    "day_bounds",
+    "iter_tasks",
+]

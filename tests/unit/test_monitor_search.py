@@ -1,0 +1,109 @@
+"""day_bounds and iter_tasks: the service filters, one read per matching task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks, rfc3339, task_filters
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+UTC = timezone.utc
+
+
+def summary(number: int, created: datetime, status: str = "QUEUED") -> dict:
+    return {
+        "quantumTaskArn": f"arn:aws:braket:us-east-1:123456789012:quantum-task/{number:08d}",
+        "status": status,
+        "deviceArn": FORTE,
+        "shots": 100,
+        "outputS3Bucket": "amazon-braket-results",
+        "outputS3Directory": f"tasks/{number}",
+        "createdAt": created,
+    }
+
+
+@pytest.fixture
+def braket() -> Iterator[tuple[object, Stubber]]:
+    client = boto3.client(
+        "braket", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_day_bounds_in_utc_cover_exactly_one_day() -> None:
+    start, end = day_bounds(date(2026, 11, 21))
+    assert start == datetime(2026, 11, 21, tzinfo=UTC)
+    assert end == datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def test_day_bounds_follow_the_time_zone_and_its_daylight_saving_change() -> None:
+    start, end = day_bounds(date(2026, 6, 1), "Asia/Tokyo")
+    assert start == datetime(2026, 5, 31, 15, tzinfo=UTC)
+    assert end - start == timedelta(hours=24)
+    # Europe/Berlin leaves summer time on 2026-10-25: that day lasts 25 hours
+    start, end = day_bounds(date(2026, 10, 25), "Europe/Berlin")
+    assert start == datetime(2026, 10, 24, 22, tzinfo=UTC)
+    assert end - start == timedelta(hours=25)
+
+
+def test_filters_send_device_statuses_and_an_inclusive_window() -> None:
+    window = day_bounds(date(2026, 11, 21))
+    filters = task_filters(device_arn=FORTE, statuses=["QUEUED", "CREATED", "QUEUED"], created_between=window)
+    assert filters == [
+        {"name": "deviceArn", "operator": "EQUAL", "values": [FORTE]},
+        {"name": "status", "operator": "EQUAL", "values": ["CREATED", "QUEUED"]},
+        {
+            "name": "createdAt",
+            "operator": "BETWEEN",
+            "values": ["2026-11-21T00:00:00.000Z", "2026-11-21T23:59:59.999Z"],
+        },
+    ]
+
+
+def test_filters_refuse_unknown_statuses_and_empty_choices() -> None:
+    with pytest.raises(ValueError, match="PENDING"):
+        task_filters(statuses=["PENDING"])
+    with pytest.raises(ValueError, match="empty"):
+        task_filters(statuses=[])
+    with pytest.raises(ValueError, match="window"):
+        task_filters(created_between=(datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)))
+    with pytest.raises(ValueError, match="time zone"):
+        rfc3339(datetime(2026, 1, 1))
+
+
+def test_iter_tasks_pages_by_100_with_server_side_filters(braket: tuple[object, Stubber]) -> None:
+    client, stubber = braket
+    window = day_bounds(date(2026, 11, 21))
+    filters = task_filters(device_arn=FORTE, statuses=["CREATED", "QUEUED"], created_between=window)
+    noon = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    first = [summary(n, noon) for n in range(100)]
+    second = [summary(n, noon, "CREATED") for n in range(100, 130)]
+    stubber.add_response(
+        "search_quantum_tasks",
+        {"quantumTasks": first, "nextToken": "page-2"},
+        {"filters": filters, "maxResults": 100},
+    )
+    stubber.add_response(
+        "search_quantum_tasks",
+        {"quantumTasks": second},
+        {"filters": filters, "maxResults": 100, "nextToken": "page-2"},
+    )
+    tasks = list(iter_tasks(client, device_arn=FORTE, statuses={"QUEUED", "CREATED"}, created_between=window))
+    assert [t["quantumTaskArn"] for t in tasks] == [t["quantumTaskArn"] for t in first + second]
+
+
+def test_iter_tasks_keeps_the_window_half_open(braket: tuple[object, Stubber]) -> None:
+    client, stubber = braket
+    start, end = day_bounds(date(2026, 11, 21))
+    inside = summary(1, end - timedelta(microseconds=400))
+    past_the_end = summary(2, end)  # a service rounding the bound up must not leak the next day in
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": [inside, past_the_end]})
+    tasks = list(iter_tasks(client, created_between=(start, end)))
+    assert [t["quantumTaskArn"] for t in tasks] == [inside["quantumTaskArn"]]
