@@ -1,22 +1,43 @@
-"""The stack's admin API under ``/_local/``: health, fault injection and a status listing."""
+"""The stack's admin API under ``/_local/``: health, fault injection and a status listing.
+
+It is plain JSON over HTTP (no signing) so that the CLI, ``LocalStack`` and a curious user with
+curl can all reach it:
+
+- ``GET /_local/health``: ``{"status": "ok"}`` once the stack serves requests.
+- ``GET|PUT|DELETE /_local/faults``: read, change (JSON object of settings) or reset fault injection.
+- ``GET /_local/status``: endpoint, job runner, registry address, faults, and the emulator's jobs and
+  quantum tasks.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
 from covalent_braket_plugin.local.faults import Faults
-from covalent_braket_plugin.local.services import LocalServices
+
+
+class StatusSource(Protocol):
+    """What the Braket emulator's backend offers the status listing."""
+
+    def status(self) -> dict[str, Any]: ...
 
 
 class AdminApp:
-    def __init__(self, faults: Faults) -> None:
+    """WSGI app of the admin API.
+
+    ``stack_info`` holds what the server knows about itself (endpoint, runner, registry); the server
+    fills it once everything has started. ``backend`` adds the emulator's jobs and tasks.
+    """
+
+    def __init__(self, faults: Faults, backend: StatusSource | None = None) -> None:
         self.faults = faults
-        self.services: LocalServices | None = None
+        self.backend = backend
+        self.stack_info: dict[str, Any] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -26,6 +47,8 @@ class AdminApp:
         path = request.path.removeprefix("/_local/").strip("/")
         if path == "health":
             return _json({"status": "ok"})
+        if path == "status" and request.method == "GET":
+            return _json(self.status())
         if path == "faults":
             if request.method == "GET":
                 return _json(asdict(self.faults.settings))
@@ -34,7 +57,12 @@ class AdminApp:
             if request.method == "DELETE":
                 return _json(asdict(self.faults.reset()))
             return _json({"message": f"method {request.method} not allowed"}, 405)
-        return _json({"message": f"no admin resource /_local/{path}"}, 404)
+        return _json({"message": f"no admin resource {request.method} /_local/{path}"}, 404)
+
+    def status(self) -> dict[str, Any]:
+        """The stack's own details, its faults, then whatever the emulator reports (jobs, tasks)."""
+        emulator = self.backend.status() if self.backend is not None else {}
+        return {**self.stack_info, "faults": asdict(self.faults.settings), **emulator}
 
     def _update_faults(self, request: Request) -> Response:
         try:
@@ -47,4 +75,4 @@ class AdminApp:
 
 
 def _json(body: object, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")

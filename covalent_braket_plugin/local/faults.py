@@ -10,23 +10,36 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import asdict, dataclass, fields
+from argparse import ArgumentParser, Namespace
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _setting(default: float, flag: str, help: str) -> Any:
+    """A fault setting with the command-line flag that sets it at start and its one-line help."""
+    return field(default=default, metadata={"flag": flag, "help": help})
 
 
 @dataclass
 class FaultSettings:
     """What the stack does wrong on purpose; every field is off by default."""
 
-    throttle_rate: float = 0.0
-    """Share of Braket requests answered with ThrottlingException (HTTP 429), 0 to 1."""
-    error_rate: float = 0.0
-    """Share of Braket requests answered with InternalServiceException (HTTP 500), 0 to 1."""
-    latency_ms: int = 0
-    """Delay added to every Braket request."""
-    hold_jobs_s: float = 0.0
-    """Seconds a new job stays QUEUED before it starts."""
-    hold_qpu_tasks_s: float = 0.0
-    """Seconds a new QPU task stays QUEUED before it runs (simulators are never held)."""
+    throttle_rate: float = _setting(
+        0.0, "--throttle-rate",
+        "share of Braket requests answered with ThrottlingException (HTTP 429), 0 to 1",
+    )
+    error_rate: float = _setting(
+        0.0, "--error-rate",
+        "share of Braket requests answered with InternalServiceException (HTTP 500), 0 to 1",
+    )
+    latency_ms: int = _setting(0, "--latency-ms", "milliseconds added to every Braket request")
+    hold_jobs_s: float = _setting(
+        0.0, "--hold-jobs", "seconds a new hybrid job stays QUEUED before it starts"
+    )
+    hold_qpu_tasks_s: float = _setting(
+        0.0, "--hold-qpu-tasks",
+        "seconds a new QPU task stays QUEUED before it runs (simulators are never held)",
+    )
 
     def validate(self) -> None:
         for name in ("throttle_rate", "error_rate"):
@@ -79,3 +92,28 @@ class Faults:
         if roll < s.throttle_rate + s.error_rate:
             return "error"
         return None
+
+
+def add_fault_arguments(parser: ArgumentParser) -> None:
+    """Add one flag per fault setting (``--throttle-rate`` ...); unset flags stay None."""
+    for setting in fields(FaultSettings):
+        parser.add_argument(
+            setting.metadata["flag"], dest=setting.name, default=None, metavar="N",
+            type=int if setting.type in (int, "int") else float,
+            help=setting.metadata["help"],
+        )
+
+
+def fault_changes(args: Namespace) -> dict[str, float]:
+    """The fault settings given on a command line parsed with ``add_fault_arguments``."""
+    given = {s.name: getattr(args, s.name, None) for s in fields(FaultSettings)}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def fault_flags(changes: dict[str, float]) -> list[str]:
+    """The command-line flags that give the settings in ``changes`` (the reverse of ``fault_changes``)."""
+    flags = {s.name: s.metadata["flag"] for s in fields(FaultSettings)}
+    unknown = sorted(set(changes) - set(flags))
+    if unknown:
+        raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(flags)}")
+    return [item for name, value in changes.items() for item in (flags[name], str(value))]

@@ -14,9 +14,24 @@ ADMIN_PREFIX = "/_local/"
 
 
 def signing_service(environ: dict[str, Any]) -> str | None:
-    """The service name in the SigV4 credential scope of the request, if it is signed."""
-    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    """The service name in the SigV4 credential scope of the request, if it is signed.
+
+    The scope, not the path or the host, is what tells services apart on one endpoint: boto3 signs
+    every request with its service's signing name, while paths overlap (Braket's ``/job/...`` and
+    S3's ``/<bucket>/...``) and the host is the same for all.
+    """
+    match = _scope(environ)
     return match.group("service") if match else None
+
+
+def signing_region(environ: dict[str, Any]) -> str | None:
+    """The region in the SigV4 credential scope of the request, if it is signed."""
+    match = _scope(environ)
+    return match.group("region") if match else None
+
+
+def _scope(environ: dict[str, Any]) -> re.Match[str] | None:
+    return _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
 
 
 class Gateway:

@@ -1,4 +1,10 @@
-"""``LocalStack``: start the local Braket stack's server process and talk to it."""
+"""``LocalStack``: start the local Braket stack's server process, talk to it, stop it.
+
+The server runs in a session of its own, so it and everything it starts (the registry, job
+processes) form one process group that ``stop`` can end as a whole, and so that a stack started
+by ``covalent-braket local up`` survives the shell that started it. A stack started elsewhere is
+reached through ``LocalStack.attach(state_dir)``, from the ready file the server writes.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +20,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
 import requests
 
+from covalent_braket_plugin.local.faults import fault_flags
 from covalent_braket_plugin.local.services import DEFAULT_REGION, client_environment
 
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+READY_FILE = "ready.json"
+SERVER_LOG = "server.log"
 
 
 class LocalStackError(RuntimeError):
-    """The local stack could not be started or reached."""
+    """The local stack could not be started, reached or stopped."""
 
 
 class LocalStack:
@@ -30,6 +41,8 @@ class LocalStack:
 
         with LocalStack(runner="process") as stack:
             braket = boto3.client("braket", **stack.client_kwargs())
+
+    ``faults`` sets fault injection from the first request on (see ``FaultSettings`` for names).
     """
 
     def __init__(
@@ -39,49 +52,89 @@ class LocalStack:
         host: str = "127.0.0.1",
         state_dir: Path | None = None,
         region: str = DEFAULT_REGION,
+        faults: dict[str, float] | None = None,
     ) -> None:
         self.port = port
         self.runner = runner
         self.host = host
         self.region = region
+        self.initial_faults = dict(faults or {})
         self._own_state_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
-        self.endpoint_url = ""
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def attach(cls, state_dir: Path, region: str = DEFAULT_REGION) -> LocalStack:
+        """The stack already running with ``state_dir``; LocalStackError when none runs there."""
+        stack = cls(state_dir=state_dir, region=region)
+        stack._own_state_dir = False
+        ready_file = stack.state_dir / READY_FILE
+        try:
+            stack.info = json.loads(ready_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise LocalStackError(
+                f"the local stack is not running (nothing ready in {stack.state_dir})"
+            ) from exc
+        if not _alive(stack.info.get("pid", 0)):
+            ready_file.unlink(missing_ok=True)
+            raise LocalStackError(
+                f"the local stack is not running (its server, pid {stack.info.get('pid')}, has exited; "
+                f"see {stack.state_dir / SERVER_LOG})"
+            )
+        return stack
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.info.get("endpoint_url", ""))
+
+    @property
+    def registry_address(self) -> str | None:
+        """``127.0.0.1:PORT`` of the image registry; None when the stack runs without one."""
+        return self.info.get("registry")
+
+    @property
+    def pid(self) -> int | None:
+        return self.info.get("pid")
+
     def start(self) -> LocalStack:
-        ready_file = self.state_dir / "ready.json"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ready_file = self.state_dir / READY_FILE
         ready_file.unlink(missing_ok=True)
-        log = open(self.state_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child process
+        log_path = self.state_dir / SERVER_LOG
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         command = [
             sys.executable, "-m", "covalent_braket_plugin.local.server",
             "--host", self.host, "--port", str(self.port), "--runner", self.runner,
             "--state-dir", str(self.state_dir), "--ready-file", str(ready_file),
+            *fault_flags(self.initial_faults),
         ]
-        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        with open(log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready_file.exists():
             if self._process.poll() is not None:
-                raise LocalStackError(f"the local stack exited at start; see {self.state_dir / 'server.log'}")
+                self._process = None
+                raise LocalStackError(f"the local stack did not start: {_last_error(log_path, log_start)}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise LocalStackError(f"the local stack did not start in {START_TIMEOUT_S:.0f} s")
+                raise LocalStackError(
+                    f"the local stack did not start in {START_TIMEOUT_S:.0f} s; see {log_path}"
+                )
             time.sleep(0.05)
         self.info = json.loads(ready_file.read_text())
-        self.endpoint_url = self.info["endpoint_url"]
         return self
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        """Stop the server and, with it, every process it started; wait until all are gone."""
+        pid = self._process.pid if self._process else self.pid
+        if pid and _alive(pid):
+            _end_process_group(pid, self._process)
         self._process = None
+        self.info = {}
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -107,12 +160,87 @@ class LocalStack:
             "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         }
 
+    # Admin API
+
+    def health(self) -> bool:
+        try:
+            return self._admin("GET", "health").get("status") == "ok"
+        except LocalStackError:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        """Endpoint, runner, registry, faults, and the emulator's jobs and quantum tasks."""
+        return self._admin("GET", "status")
+
+    def faults(self) -> dict[str, float]:
+        return self._admin("GET", "faults")
+
     def set_faults(self, **settings: float) -> dict[str, float]:
-        """Change fault injection at run time (see ``FaultSettings`` for the names)."""
-        response = requests.put(f"{self.endpoint_url}/_local/faults", json=settings, timeout=10)
-        if response.status_code != 200:
-            raise ValueError(response.json().get("message", response.text))
-        return response.json()
+        """Change fault injection at run time (see ``FaultSettings`` for the names); ValueError if refused."""
+        return self._admin("PUT", "faults", json=settings)
 
     def reset_faults(self) -> dict[str, float]:
-        return requests.delete(f"{self.endpoint_url}/_local/faults", timeout=10).json()
+        return self._admin("DELETE", "faults")
+
+    def _admin(self, method: str, resource: str, **kwargs: Any) -> dict[str, Any]:
+        if not self.endpoint_url:
+            raise LocalStackError("the local stack is not running")
+        try:
+            url = f"{self.endpoint_url}/_local/{resource}"
+            response = requests.request(method, url, timeout=30, **kwargs)
+        except requests.ConnectionError as exc:
+            raise LocalStackError(f"the local stack does not answer at {self.endpoint_url}") from exc
+        if response.status_code == 400:
+            raise ValueError(response.json().get("message", response.text))
+        if response.status_code != 200:
+            raise LocalStackError(f"{method} /_local/{resource}: HTTP {response.status_code} {response.text}")
+        return response.json()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return members
+
+
+def _end_process_group(pgid: int, child: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the server (the group leader) so it shuts its parts down in order; SIGKILL whatever
+    of its group is still there after that, so a stop never leaves a process behind."""
+    os.kill(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftovers = _group_members(pgid)
+    for process in leftovers:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(leftovers, timeout=10)
+    if child is not None and child.poll() is None:
+        child.wait()
+
+
+def _last_error(log_path: Path, start: int) -> str:
+    """The server's own error line (``error: ...``) of this run if it wrote one, else its last line."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(start)
+            lines = log.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return f"no log at {log_path}"
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    return errors[-1] if errors else (lines[-1] if lines else f"no output; see {log_path}")
