@@ -1,0 +1,162 @@
+"""The cost guard's settings, read from the Lambda function's environment.
+
+Every setting is checked at once and every problem is named in one error, so a bad deployment is
+told apart from a quiet one at its very first invocation, before anything could be cancelled on a
+misread limit. Money is parsed with ``Decimal`` (never ``int`` or ``float``): "12.50" is twelve
+dollars fifty, and "1e3" or "NaN" are refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Names of the variables, shared with deploy.py so the deployed function and the handler agree.
+MAX_SHOTS = "MAX_SHOTS"
+MAX_COST_USD = "MAX_COST_USD"
+DAY_TIMEZONE = "DAY_TIMEZONE"
+DEVICE_ARNS = "DEVICE_ARNS"
+SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+SLACK_POST_URL = "SLACK_POST_URL"  # the name the earlier monitoring tool used; still honoured
+SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
+LEDGER_TABLE = "LEDGER_TABLE"
+
+DEFAULT_TIMEZONE = "UTC"
+
+_DEVICE_ARN = re.compile(r"^arn:aws[a-z-]*:braket:[a-z0-9-]*::device/[A-Za-z0-9_./-]+$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_DOLLARS = re.compile(r"^\d+(\.\d+)?$")
+
+
+class GuardConfigError(ValueError):
+    """One or more settings are missing or invalid; ``problems`` names each of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid cost guard settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """What the guard enforces and where it reports. At least one limit is always set."""
+
+    max_shots: int | None
+    max_cost_usd: Decimal | None
+    timezone: ZoneInfo
+    device_arns: frozenset[str] | None
+    slack_webhook_url: str | None = None
+    slack_webhook_secret_arn: str | None = None
+    ledger_table: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GuardConfig:
+        """Parse the settings, raising ``GuardConfigError`` that lists every bad one."""
+        problems: list[str] = []
+
+        def setting(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        max_shots = _parse_shots(setting(MAX_SHOTS), problems)
+        max_cost = _parse_dollars(setting(MAX_COST_USD), problems)
+        if setting(MAX_SHOTS) is None and setting(MAX_COST_USD) is None:
+            problems.append(f"set {MAX_SHOTS} and/or {MAX_COST_USD}: no limit is set")
+        timezone = _parse_timezone(setting(DAY_TIMEZONE) or DEFAULT_TIMEZONE, problems)
+        devices = _parse_devices(setting(DEVICE_ARNS), problems)
+        webhook = _parse_webhook(setting(SLACK_WEBHOOK_URL), setting(SLACK_POST_URL), problems)
+        secret_arn = setting(SLACK_WEBHOOK_SECRET_ARN)
+        if secret_arn is not None and not _SECRET_ARN.match(secret_arn):
+            problems.append(f"{SLACK_WEBHOOK_SECRET_ARN}={secret_arn!r} is not a Secrets Manager secret ARN")
+        if secret_arn is not None and webhook is not None:
+            problems.append(
+                f"set either a webhook URL ({SLACK_WEBHOOK_URL}) or {SLACK_WEBHOOK_SECRET_ARN}, not both"
+            )
+        table = setting(LEDGER_TABLE)
+        if table is not None and not _TABLE_NAME.match(table):
+            problems.append(f"{LEDGER_TABLE}={table!r} is not a DynamoDB table name (3-255 of A-Za-z0-9_.-)")
+        if problems:
+            raise GuardConfigError(problems)
+        assert timezone is not None  # a bad zone is a problem above
+        return cls(
+            max_shots=max_shots,
+            max_cost_usd=max_cost,
+            timezone=timezone,
+            device_arns=devices,
+            slack_webhook_url=webhook,
+            slack_webhook_secret_arn=secret_arn,
+            ledger_table=table,
+        )
+
+    def watches(self, device_arn: str) -> bool:
+        """Whether tasks on ``device_arn`` fall under the guard (every device unless DEVICE_ARNS)."""
+        return self.device_arns is None or device_arn in self.device_arns
+
+    def describe_limits(self) -> str:
+        """The limits in words, for logs and the Slack message."""
+        parts = []
+        if self.max_shots is not None:
+            parts.append(f"{self.max_shots} shots")
+        if self.max_cost_usd is not None:
+            parts.append(f"${self.max_cost_usd}")
+        return " / ".join(parts) + f" per device per day ({self.timezone.key})"
+
+
+def _parse_shots(value: str | None, problems: list[str]) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit():
+        problems.append(f"{MAX_SHOTS}={value!r} is not a whole number of shots (0 or more)")
+        return None
+    return int(value)
+
+
+def _parse_dollars(value: str | None, problems: list[str]) -> Decimal | None:
+    if value is None:
+        return None
+    if not _DOLLARS.match(value):
+        problems.append(f"{MAX_COST_USD}={value!r} is not an amount in dollars such as 25 or 12.50")
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+        problems.append(f"{MAX_COST_USD}={value!r} is not a decimal amount")
+        return None
+
+
+def _parse_timezone(value: str, problems: list[str]) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"{DAY_TIMEZONE}={value!r} is not an IANA time zone such as UTC or Europe/Berlin")
+        return None
+
+
+def _parse_devices(value: str | None, problems: list[str]) -> frozenset[str] | None:
+    if value is None:
+        return None
+    arns = [part.strip() for part in value.split(",")]
+    bad = [arn for arn in arns if not _DEVICE_ARN.match(arn)]
+    if bad:
+        problems.append(f"{DEVICE_ARNS} holds entries that are not Braket device ARNs: {bad}")
+        return None
+    return frozenset(arns)
+
+
+def _parse_webhook(url: str | None, legacy_url: str | None, problems: list[str]) -> str | None:
+    if url is not None and legacy_url is not None and url != legacy_url:
+        problems.append(f"{SLACK_WEBHOOK_URL} and {SLACK_POST_URL} name different webhooks; keep one")
+        return None
+    chosen = url or legacy_url
+    if chosen is None:
+        return None
+    name = SLACK_WEBHOOK_URL if url else SLACK_POST_URL
+    parts = urlsplit(chosen)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        problems.append(f"{name} is not an http(s) URL")
+        return None
+    return chosen
