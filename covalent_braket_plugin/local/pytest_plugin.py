@@ -17,12 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
 
 RUNNERS = ("process", "docker", "auto")
-
-# Variables that would make boto3 sign with other credentials or send a service elsewhere.
-_HIDDEN_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +45,7 @@ def braket_local_stack(
 @pytest.fixture
 def braket_local_env(braket_local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     """Point every boto3 client and Braket SDK call made during the test at the local stack."""
-    for name in _HIDDEN_VARIABLES:
+    for name in CONFLICTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
         monkeypatch.delenv(name)

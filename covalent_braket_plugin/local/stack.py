@@ -31,6 +31,9 @@ STOP_TIMEOUT_S = 30.0
 READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
 
+# Variables that would make boto3 sign with other credentials than the stack's test ones.
+CONFLICTING_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
 
 class LocalStackError(RuntimeError):
     """The local stack could not be started, reached or stopped."""
@@ -137,6 +140,12 @@ class LocalStack:
         self.info = {}
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def detach(self) -> None:
+        """Leave the server running after this object is gone (``covalent-braket local up`` does);
+        ``LocalStack.attach`` finds it again."""
+        self._process = None
+        self._own_state_dir = False
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -1,0 +1,179 @@
+"""``covalent-braket local ...``: run the local Braket stack in the background and look after it.
+
+The stack started by ``local up`` outlives the command and the shell; the other commands find it
+through its state dir (``$COVALENT_BRAKET_LOCAL_DIR``, by default ``~/.covalent-braket/local``),
+where the server keeps its ready file, pid file, logs, registry storage and job work dirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from covalent_braket_plugin.local.faults import add_fault_arguments, fault_changes
+from covalent_braket_plugin.local.server import RUNNERS
+from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack, LocalStackError
+
+STATE_DIR_VARIABLE = "COVALENT_BRAKET_LOCAL_DIR"
+DEFAULT_PORT = 4566
+
+# Columns of the status tables, in order; a column the emulator does not report is left out.
+JOB_COLUMNS = ("jobName", "status", "device", "createdAt", "endedAt", "failureReason")
+TASK_COLUMNS = ("quantumTaskArn", "status", "deviceArn", "shots", "jobArn", "createdAt")
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get(STATE_DIR_VARIABLE) or Path.home() / ".covalent-braket" / "local")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``local`` command group to the ``covalent-braket`` parser."""
+    local = subparsers.add_parser(
+        "local", help="run the local Braket stack (AWS side emulated on this machine)",
+        description=f"The local Braket stack. State dir: ${STATE_DIR_VARIABLE} or ~/.covalent-braket/local.",
+    )
+    commands = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+
+    up = commands.add_parser("up", help="start the stack in the background and wait until it answers")
+    up.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free one"
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument(
+        "--runner", choices=RUNNERS, default="auto",
+        help="how hybrid jobs run: docker containers, plain processes, or auto (docker if an engine answers)",
+    )
+    add_fault_arguments(up)
+    up.set_defaults(handler=_up)
+
+    env = commands.add_parser("env", help='print shell exports; use as eval "$(covalent-braket local env)"')
+    env.set_defaults(handler=_env)
+
+    status = commands.add_parser("status", help="show the endpoint, faults, jobs and quantum tasks")
+    status.add_argument("--json", action="store_true", help="print the raw status document")
+    status.set_defaults(handler=_status)
+
+    faults = commands.add_parser("faults", help="show or change fault injection while the stack runs")
+    add_fault_arguments(faults)
+    faults.add_argument("--reset", action="store_true", help="turn every fault off (before applying flags)")
+    faults.set_defaults(handler=_faults)
+
+    down = commands.add_parser("down", help="stop the stack and everything it started")
+    down.set_defaults(handler=_down)
+
+
+def _attach() -> LocalStack:
+    return LocalStack.attach(state_dir())
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _up(args: argparse.Namespace) -> int:
+    try:
+        running = _attach()
+    except LocalStackError:
+        running = None
+    if running is not None:
+        return _fail(
+            f"the local stack is already running at {running.endpoint_url} (pid {running.pid}); "
+            "stop it first with `covalent-braket local down`"
+        )
+    stack = LocalStack(
+        port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(), faults=fault_changes(args)
+    )
+    try:
+        stack.start()
+    except (LocalStackError, ValueError) as exc:
+        return _fail(str(exc))
+    stack.detach()
+    registry = stack.registry_address or f"none ({stack.info.get('registry_note')})"
+    print(f"Local Braket stack running at {stack.endpoint_url}")
+    print(f"  runner: {stack.info.get('runner')}   registry: {registry}   state: {stack.state_dir}")
+    print('  point boto3 and the Braket SDK at it: eval "$(covalent-braket local env)"')
+    print("  stop it: covalent-braket local down")
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    try:
+        stack = _attach()
+    except LocalStackError as exc:
+        return _fail(f"{exc}; start it with `covalent-braket local up`")
+    print(f"unset {' '.join(CONFLICTING_VARIABLES)}")
+    for name, value in stack.environment().items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        status = _attach().status()
+    except LocalStackError as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    registry = status.get("registry") or f"none ({status.get('registry_note')})"
+    print(f"endpoint: {status.get('endpoint_url')}   pid: {status.get('pid')}")
+    print(f"runner:   {status.get('runner')}   registry: {registry}")
+    print("faults:   " + _settings(status.get("faults") or {}))
+    tables = (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "quantum_tasks", TASK_COLUMNS))
+    for title, key, columns in tables:
+        rows = status.get(key) or []
+        print(f"\n{title} ({len(rows)})")
+        if rows:
+            print(_table(rows, columns))
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    try:
+        stack = _attach()
+        settings = stack.reset_faults() if args.reset else stack.faults()
+        if changes := fault_changes(args):
+            settings = stack.set_faults(**changes)
+    except (LocalStackError, ValueError) as exc:
+        return _fail(str(exc))
+    print(_settings(settings))
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    try:
+        stack = _attach()
+    except LocalStackError as exc:
+        return _fail(str(exc))
+    endpoint, pid = stack.endpoint_url, stack.pid
+    stack.stop()
+    print(f"Stopped the local Braket stack at {endpoint} (pid {pid}) and everything it started.")
+    return 0
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return "  ".join(f"{name}={value}" for name, value in settings.items())
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table of ``rows``; ARNs are cut to their last part to keep it narrow."""
+    shown = [c for c in columns if any(row.get(c) not in (None, "") for row in rows)]
+    cells = [[_cell(row.get(c)) for c in shown] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(shown)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(shown, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return text.rsplit("/", 1)[-1] if text.startswith("arn:") else text
