@@ -1,0 +1,324 @@
+"""Run the local stack's Hybrid Jobs: from QUEUED to COMPLETED, FAILED or CANCELLED.
+
+The Braket API side (A's ``BraketBackend``) owns job records and answers CreateJob, GetJob and
+CancelJob; it hands every new job to ``JobManager.submit`` and every cancel to
+``JobManager.cancel``. The manager runs each job on its own thread through the life a job has on
+Amazon Braket: held QUEUED (``FaultSettings.hold_jobs_s``), inputs staged, RUNNING with its output
+shipped to CloudWatch Logs, results uploaded, and a terminal status with the reason it failed.
+It writes back through the ``JobStore`` protocol only, so it never sees how records are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import botocore.session
+import docker
+import docker.errors
+import requests
+
+from covalent_braket_plugin.local.faults import Faults
+from covalent_braket_plugin.local.jobs.contract import (
+    Execution,
+    JobLayout,
+    JobPaths,
+    JobSetupError,
+    Runner,
+    failure_reason,
+    job_environment,
+    job_region,
+    log_stream_name,
+    max_runtime_s,
+    publish_outputs,
+    stage_inputs,
+    truncate_reason,
+)
+from covalent_braket_plugin.local.jobs.docker_runner import DockerRunner, is_braket_image
+from covalent_braket_plugin.local.jobs.logs import LogShipper
+from covalent_braket_plugin.local.jobs.process_runner import ProcessRunner
+from covalent_braket_plugin.local.services import LocalServices
+
+logger = logging.getLogger(__name__)
+
+RUNNER_CHOICES = ("auto", "docker", "process")
+OUTPUT_DRAIN_TIMEOUT_S = 30.0
+"""How long to wait for the last output of a finished program before reporting the job."""
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+def _braket_enum(shape: str) -> frozenset[str]:
+    model = botocore.session.get_session().get_service_model("braket")
+    return frozenset(model.shape_for(shape).enum)
+
+
+JOB_EVENT_TYPES = _braket_enum("JobEventType")
+"""The eventType values of GetJob's events (the botocore model's JobEventType)."""
+
+
+class JobStore(Protocol):
+    """Where job records live (the Braket backend); the manager reads and updates them through it."""
+
+    def get_job(self, job_arn: str) -> dict[str, Any]:
+        """The job record, in GetJob response shape."""
+
+    def update_job(self, job_arn: str, **fields: Any) -> None:
+        """Set fields of the record; a status change emits "Braket Job State Change"."""
+
+    def add_job_event(self, job_arn: str, event_type: str, message: str) -> None:
+        """Append to the record's events (eventType from the model's JobEventType)."""
+
+
+def docker_client() -> Any | None:
+    """A client of the local Docker engine if one answers, else None."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
+    return client
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class _Outcome:
+    status: str
+    event_type: str
+    message: str
+    failure_reason: str | None = None
+    started_at: datetime | None = None
+
+
+def _cancelled(started_at: datetime | None = None) -> _Outcome:
+    return _Outcome("CANCELLED", "CANCELLED", "The job was cancelled", started_at=started_at)
+
+
+class _Run:
+    """One submitted job: its thread, its program once started, and whether it was cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.lock = threading.Lock()
+        self.execution: Execution | None = None
+        self.finished = False
+        self.thread: threading.Thread | None = None
+
+    def attach(self, execution: Execution) -> bool:
+        """Remember the started program; False when a cancel came first (the caller stops it)."""
+        with self.lock:
+            if self.cancelled.is_set():
+                return False
+            self.execution = execution
+            return True
+
+    def cancel(self) -> bool:
+        """Stop the job's work now; False when the job had already ended."""
+        with self.lock:
+            if self.finished:
+                return False
+            self.cancelled.set()
+            if self.execution is not None:
+                self.execution.kill()
+            return True
+
+
+class JobManager:
+    """Runs submitted jobs, one thread each, with the process or the docker runner."""
+
+    def __init__(
+        self,
+        services: LocalServices,
+        faults: Faults,
+        runner: str,
+        work_dir: Path,
+        registry_address: str | None,
+    ) -> None:
+        if runner not in RUNNER_CHOICES:
+            raise ValueError(f"runner must be one of {', '.join(RUNNER_CHOICES)}, got {runner!r}")
+        self._services = services
+        self._faults = faults
+        self._work_dir = Path(work_dir)
+        self._store: JobStore | None = None
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._process = ProcessRunner()
+        self._docker: DockerRunner | None = None
+        if runner != "process":
+            client = docker_client()
+            if client is None and runner == "docker":
+                raise RuntimeError("the docker runner needs a Docker engine, and none answers")
+            if client is not None:
+                self._docker = DockerRunner(client, registry_address, owner=uuid.uuid4().hex)
+
+    @property
+    def runner_name(self) -> str:
+        """"docker" or "process": the runner of jobs with their own images ("auto" resolved)."""
+        return self._docker.name if self._docker else self._process.name
+
+    def bind_store(self, store: JobStore) -> None:
+        self._store = store
+
+    def _require_store(self) -> JobStore:
+        if self._store is None:
+            raise RuntimeError("JobManager.bind_store() must be called before jobs are submitted")
+        return self._store
+
+    def submit(self, job: Mapping[str, Any], job_token: str) -> None:
+        """Start running ``job`` (a GetJob-shaped record in status QUEUED) on a thread of its own."""
+        self._require_store()
+        run = _Run()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job manager is shut down")
+            self._runs[job["jobArn"]] = run
+        run.thread = threading.Thread(
+            target=self._run_job, args=(dict(job), job_token, run), name=f"job {job['jobName']}", daemon=True
+        )
+        run.thread.start()
+
+    def cancel(self, job_arn: str) -> None:
+        """Stop the job's work; its thread reports CANCELLED once the program is gone.
+
+        A job this manager no longer runs (it ended meanwhile, or the stack restarted) is set
+        CANCELLED here if the backend left it CANCELLING.
+        """
+        with self._lock:
+            run = self._runs.get(job_arn)
+        if run is not None and run.cancel():
+            return
+        store = self._require_store()
+        if store.get_job(job_arn).get("status") == "CANCELLING":
+            self._event(job_arn, "CANCELLED", "The job was cancelled")
+            store.update_job(job_arn, status="CANCELLED", endedAt=_now())
+
+    def shutdown(self) -> None:
+        """Cancel every job still running and wait until its process or container is gone."""
+        with self._lock:
+            self._closed = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(SHUTDOWN_TIMEOUT_S)
+        if self._docker is not None:
+            self._docker.remove_all()
+
+    def _event(self, job_arn: str, event_type: str, message: str) -> None:
+        if event_type not in JOB_EVENT_TYPES:
+            raise ValueError(f"{event_type!r} is not a Braket job event type")
+        self._require_store().add_job_event(job_arn, event_type, message)
+
+    def _runner_for(self, job: Mapping[str, Any]) -> Runner:
+        """Docker for jobs with their own image; Braket's own images have no copy in the stack's
+        registry, so their script-mode jobs run on the process runner, which plays their part."""
+        uri = ((job.get("algorithmSpecification") or {}).get("containerImage") or {}).get("uri")
+        if self._docker is None or not uri or is_braket_image(uri):
+            return self._process
+        return self._docker
+
+    def _run_job(self, job: dict[str, Any], job_token: str, run: _Run) -> None:
+        arn = job["jobArn"]
+        try:
+            outcome = self._execute(job, job_token, run)
+        except JobSetupError as exc:
+            outcome = _Outcome("FAILED", "FAILED", "The job failed to start", truncate_reason(str(exc)))
+        except Exception as exc:
+            logger.exception("job %s failed in the local stack", arn)
+            reason = truncate_reason(f"InternalError: {type(exc).__name__}: {exc}")
+            outcome = _Outcome("FAILED", "FAILED", "The job failed", reason)
+        try:
+            self._finish(arn, run, outcome)
+        except Exception:
+            logger.exception("could not record the end of job %s", arn)
+        finally:
+            with self._lock:
+                self._runs.pop(arn, None)
+
+    def _execute(self, job: dict[str, Any], job_token: str, run: _Run) -> _Outcome:
+        arn = job["jobArn"]
+        store = self._require_store()
+        self._event(arn, "QUEUED_FOR_EXECUTION", "The job is queued for execution")
+        if run.cancelled.wait(self._faults.settings.hold_jobs_s):
+            return _cancelled()
+        runner = self._runner_for(job)
+        instance = (job.get("instanceConfig") or {}).get("instanceType", "an instance")
+        self._event(arn, "STARTING_INSTANCE", f"Starting {instance} with the local {runner.name} runner")
+        layout = JobLayout.create(self._work_dir, job)
+        region = job_region(arn)
+        s3 = self._services.client("s3", region)
+        self._event(arn, "DOWNLOADING_DATA", "Downloading input data and checkpoints")
+        stage_inputs(s3, job, layout)
+        if run.cancelled.is_set():
+            return _cancelled()
+        paths = JobPaths.on_host(layout) if runner is self._process else JobPaths.in_container(job)
+        env = job_environment(job, job_token, paths, self._services.environment())
+        limit_s = max_runtime_s(job)
+        with LogShipper(self._services.client("logs", region), log_stream_name(job)) as shipper:
+            execution = runner.start(job, layout, env)
+            try:
+                if not run.attach(execution):
+                    return _cancelled()
+                started_at = _now()
+                store.update_job(arn, status="RUNNING", startedAt=started_at)
+                self._event(arn, "RUNNING", "The job is running")
+                reader = threading.Thread(target=_ship_output, args=(execution, shipper), daemon=True)
+                reader.start()
+                exit_code = execution.wait(limit_s)
+                timed_out = exit_code is None
+                if timed_out:
+                    execution.kill()
+                    exit_code = execution.wait(None)
+                reader.join(OUTPUT_DRAIN_TIMEOUT_S)
+            finally:
+                execution.close()
+        if run.cancelled.is_set():
+            return _cancelled(started_at)
+        self._event(arn, "UPLOADING_RESULTS", "Uploading results and checkpoints")
+        publish_outputs(s3, job, layout)
+        if timed_out:
+            self._event(arn, "MAX_RUNTIME_EXCEEDED", f"The job ran longer than {limit_s} s")
+            reason = (
+                f"The job exceeded its time limit: stoppingCondition.maxRuntimeInSeconds is {limit_s} s "
+                "and the job was stopped"
+            )
+            return _Outcome("FAILED", "FAILED", "The job was stopped at its time limit", reason, started_at)
+        failure = layout.read_failure()
+        if exit_code != 0 or failure:
+            reason = failure_reason(failure, exit_code)
+            return _Outcome("FAILED", "FAILED", "The job's program failed", reason, started_at)
+        return _Outcome("COMPLETED", "COMPLETED", "The job completed", started_at=started_at)
+
+    def _finish(self, job_arn: str, run: _Run, outcome: _Outcome) -> None:
+        """Record the terminal status; a cancel that arrived before this point wins."""
+        store = self._require_store()
+        with run.lock:
+            run.finished = True
+            if run.cancelled.is_set() and outcome.status != "CANCELLED":
+                outcome = _cancelled(outcome.started_at)
+            ended_at = _now()
+            fields: dict[str, Any] = {"status": outcome.status, "endedAt": ended_at}
+            if outcome.started_at is not None:
+                fields["billableDuration"] = int((ended_at - outcome.started_at).total_seconds() * 1000)
+            if outcome.failure_reason:
+                fields["failureReason"] = outcome.failure_reason
+            self._event(job_arn, outcome.event_type, outcome.message)
+            store.update_job(job_arn, **fields)
+
+
+def _ship_output(execution: Execution, shipper: LogShipper) -> None:
+    try:
+        for line in execution.lines():
+            shipper.write(line)
+    except Exception:
+        logger.exception("reading a job's output failed")

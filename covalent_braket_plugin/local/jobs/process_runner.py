@@ -1,0 +1,82 @@
+"""Run a script-mode job as a child process: the local stack's stand-in for Braket's job containers.
+
+The child is ``script_mode.py`` (the same program job images carry as ``SAGEMAKER_PROGRAM``) run
+by this interpreter with the job's work dir as its ``/opt/ml``, so a job behaves the same whether it
+runs here, in a container, or on Amazon Braket. It needs no container engine, which makes it the
+runner of CI machines without one and of jobs that name Braket's own images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import covalent_braket_plugin.script_mode as script_mode
+from covalent_braket_plugin.local.jobs.contract import JobLayout, JobSetupError
+
+SCRIPT_MODE_PATH = Path(script_mode.__file__).resolve()
+_HOST_ONLY_PREFIXES = ("AWS_", "AMZN_BRAKET_", "SM_")
+"""Variables of the stack's own environment a job must not inherit (real credentials, profiles)."""
+
+
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The stack's environment without its AWS settings, plus the job's variables."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_ONLY_PREFIXES)}
+    return {**inherited, **env}
+
+
+class ProcessExecution:
+    """A job's script-mode process, in its own session so the whole process group can be killed."""
+
+    def __init__(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+        self._process = subprocess.Popen(
+            command, cwd=cwd, env=child_environment(env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def lines(self) -> Iterator[str]:
+        assert self._process.stdout is not None
+        for raw in self._process.stdout:
+            yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    def wait(self, timeout: float | None) -> int | None:
+        try:
+            return self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the process group: script mode and the user code it started."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        self.kill()
+        self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+class ProcessRunner:
+    """Runs script-mode jobs with ``sys.executable script_mode.py --ml-root <work dir>``."""
+
+    name = "process"
+
+    def start(self, job: Mapping[str, Any], layout: JobLayout, env: Mapping[str, str]) -> ProcessExecution:
+        if not (job.get("algorithmSpecification") or {}).get("scriptModeConfig"):
+            raise JobSetupError(
+                "The process runner runs script-mode jobs only: this job has no "
+                "algorithmSpecification.scriptModeConfig (run the stack with the docker runner)"
+            )
+        command = [sys.executable, str(SCRIPT_MODE_PATH), "--ml-root", str(layout.root)]
+        return ProcessExecution(command, layout.code, env)
