@@ -1,0 +1,180 @@
+"""One Amazon Braket Hybrid Job per electron: name it, create it, watch it, cancel it, read its logs.
+
+Everything here is synchronous boto3 work on purpose: the executor runs each call with
+``asyncio.to_thread`` so the dispatcher's event loop never blocks, and the same functions serve the
+benchmarks and tests without an event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ENTRY_POINT = "covalent_braket_runner:main"
+"""Script-mode entry point: the runner module as the source archive names it, and its function."""
+
+JOB_NAME_MAX_LENGTH = 50
+JOB_NAME_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
+"""The jobName rule of CreateJob (1-50 characters, letters, digits and inner dashes)."""
+
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+CANCEL_ACCEPTED = frozenset({"CANCELLING", "CANCELLED"})
+
+DEFAULT_LOG_GROUP = "/aws/braket/jobs"
+
+POLL_GROWTH = 2.0
+
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
+"""Standard retry mode retries throttling (ThrottlingException, 429) and 5xx answers with backoff;
+ten attempts ride out bursts that the default three do not."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9]")
+
+
+def job_name(dispatch_id: str, node_id: int, attempt: int) -> str:
+    """The job's name for one attempt of one electron, also used as CreateJob's ``clientToken``.
+
+    Deterministic, so a CreateJob repeated for the same attempt (after a lost answer, say) names
+    the job it already made instead of starting a second one. The readable part (dispatch prefix,
+    node, attempt) lets a person find the job in the console; the digest of the full identifiers
+    keeps names of different dispatches apart although the dispatch ID itself does not fit.
+    """
+    digest = hashlib.sha256(f"{dispatch_id}\0{node_id}\0{attempt}".encode()).hexdigest()
+    dispatch = _UNSAFE.sub("", dispatch_id)[:8] or "dispatch"
+    node = _UNSAFE.sub("", str(node_id)) or "0"
+    name = f"covalent-{dispatch}-n{node}-a{attempt}-{digest[:10]}"
+    if len(name) > JOB_NAME_MAX_LENGTH:
+        name = f"covalent-{digest[:32]}"
+    return name
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything CreateJob needs for one electron."""
+
+    name: str
+    role_arn: str
+    image_uri: str
+    source_uri: str
+    device: str
+    instance_type: str
+    volume_size_gb: int
+    max_runtime_s: int
+    output_s3_path: str
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    reservation_arn: str = ""
+
+    def create_job_request(self) -> dict[str, Any]:
+        """Keyword arguments of ``braket.create_job``.
+
+        Script mode carries the runner, the container image carries the environment: the image's
+        own program (the Braket container contract) fetches the source archive and calls the entry
+        point, so the same job runs on Amazon Braket, in Docker and on the local process runner.
+        """
+        request: dict[str, Any] = {
+            "clientToken": self.name,
+            "jobName": self.name,
+            "roleArn": self.role_arn,
+            "algorithmSpecification": {
+                "scriptModeConfig": {
+                    "entryPoint": ENTRY_POINT,
+                    "s3Uri": self.source_uri,
+                    "compressionType": "GZIP",
+                },
+                "containerImage": {"uri": self.image_uri},
+            },
+            "deviceConfig": {"device": self.device},
+            "instanceConfig": {
+                "instanceType": self.instance_type,
+                "volumeSizeInGb": self.volume_size_gb,
+                "instanceCount": 1,
+            },
+            "stoppingCondition": {"maxRuntimeInSeconds": self.max_runtime_s},
+            "outputDataConfig": {"s3Path": self.output_s3_path},
+            "hyperParameters": dict(self.hyperparameters),
+            "tags": dict(self.tags),
+        }
+        if self.reservation_arn:
+            request["associations"] = [{"arn": self.reservation_arn, "type": "RESERVATION_TIME_WINDOW_ARN"}]
+        return request
+
+
+def create_job(braket: Any, spec: JobSpec) -> str:
+    """Create the job and return its ARN."""
+    return braket.create_job(**spec.create_job_request())["jobArn"]
+
+
+def get_job(braket: Any, job_arn: str) -> dict[str, Any]:
+    return braket.get_job(jobArn=job_arn)
+
+
+def poll_delays(first: float, slowest: float, growth: float = POLL_GROWTH) -> Iterator[float]:
+    """Seconds to wait between status checks: ``first``, then doubling up to ``slowest`` and staying.
+
+    A short job is seen finished within a second or two of its end, a long one costs one GetJob
+    per ``slowest`` seconds.
+    """
+    delay = min(first, slowest)
+    while True:
+        yield delay
+        delay = min(delay * growth, slowest)
+
+
+def cancel_job(braket: Any, job_arn: str) -> str:
+    """Ask Braket to cancel the job and return the job's status afterwards.
+
+    A job that already ended answers CancelJob with ConflictException; its own terminal status
+    (COMPLETED, FAILED or CANCELLED) is the answer then.
+    """
+    try:
+        return braket.cancel_job(jobArn=job_arn)["cancellationStatus"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConflictException":
+            raise
+        return get_job(braket, job_arn)["status"]
+
+
+def region_of(job_arn: str) -> str | None:
+    """The region named by a job ARN (``arn:aws:braket:<region>:<account>:job/<id>``)."""
+    parts = job_arn.split(":")
+    if len(parts) > 3 and parts[3]:
+        return parts[3]
+    return None
+
+
+def read_logs(logs: Any, log_group: str, name: str) -> str:
+    """Every line the job wrote to CloudWatch Logs, stream after stream, each from its start.
+
+    Braket writes one stream per instance, named ``<jobName>/<id>``; GetLogEvents returns a page at
+    a time and needs ``startFromHead`` to read forward and ``nextForwardToken`` to go on, stopping
+    when the token comes back unchanged.
+    """
+    lines: list[str] = []
+    paginator = logs.get_paginator("describe_log_streams")
+    try:
+        pages = list(paginator.paginate(logGroupName=log_group, logStreamNamePrefix=f"{name}/"))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return ""
+        raise
+    streams = sorted(stream["logStreamName"] for page in pages for stream in page.get("logStreams", []))
+    for stream in streams:
+        token: str | None = None
+        while True:
+            request = {"logGroupName": log_group, "logStreamName": stream, "startFromHead": True}
+            if token:
+                request["nextToken"] = token
+            page = logs.get_log_events(**request)
+            lines.extend(event["message"].rstrip("\n") for event in page.get("events", []))
+            next_token = page.get("nextForwardToken")
+            if not next_token or next_token == token:
+                break
+            token = next_token
+    return "\n".join(lines)
