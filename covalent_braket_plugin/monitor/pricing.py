@@ -108,6 +108,26 @@ class PriceTable:
         """The table's entry for ``device_arn`` (priced or not), or None for an unknown device."""
         return self._by_key.get(device_key(device_arn))
 
+    def resolve(self, device: str) -> str:
+        """The ARN of a device named by ARN, by name (``Forte-1``, ``sv1``) or by ``provider/name``.
+
+        Names are matched without regard to case against the devices this table lists, so a
+        command line can say ``--device forte-1`` instead of the whole ARN.
+        """
+        if device.startswith("arn:"):
+            return device
+        wanted = device.lower()
+        matches = [
+            price.device_arn
+            for key, price in self._by_key.items()
+            if wanted in (key.lower(), key.lower().split("/", 1)[-1], key.lower().rsplit("/", 1)[-1])
+        ]
+        if len(matches) != 1:
+            known = ", ".join(sorted(key.rsplit("/", 1)[-1] for key in self._by_key))
+            problem = "is ambiguous" if matches else "is not a known device"
+            raise ValueError(f"{device!r} {problem}; give its ARN or one of: {known}")
+        return matches[0]
+
     def is_priced(self, device_arn: str) -> bool:
         price = self.price(device_arn)
         return price is not None and price.is_priced

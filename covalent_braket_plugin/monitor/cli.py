@@ -1,0 +1,110 @@
+"""``covalent-braket tasks``: a day's quantum tasks and their cost, and cancelling queued ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from covalent_braket_plugin.monitor.braketlib import AmazonBraketlib
+from covalent_braket_plugin.monitor.cancel import CancelReport
+from covalent_braket_plugin.monitor.pricing import PriceTable
+from covalent_braket_plugin.monitor.search import TASK_STATUSES
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"unknown time zone {value!r}") from error
+    return value
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-21") from error
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``tasks`` command group to the ``covalent-braket`` parser."""
+    tasks = subparsers.add_parser("tasks", help="count, price and cancel quantum tasks")
+    commands = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--date", type=_day, help="calendar day YYYY-MM-DD (default: today in --tz)")
+    common.add_argument("--tz", type=_time_zone, default="UTC", help="time zone of the day (default: UTC)")
+    common.add_argument("--region", help="AWS region (default: the profile's or the environment's)")
+    common.add_argument("--profile", help="AWS profile name")
+    common.add_argument("--prices", help="JSON file of prices that override the packaged ones")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    summary = commands.add_parser(
+        "summary", parents=[common], help="tasks, shots and estimated cost per device and status"
+    )
+    summary.add_argument("--device", help="device ARN or short name (Forte-1, sv1, ...)")
+    summary.add_argument(
+        "--status", nargs="+", choices=TASK_STATUSES, metavar="STATUS",
+        help=f"only these statuses ({', '.join(TASK_STATUSES)})",
+    )
+    summary.set_defaults(handler=run_summary)
+
+    cancel = commands.add_parser(
+        "cancel", parents=[common], help="cancel the CREATED and QUEUED tasks of a device and day"
+    )
+    cancel.add_argument("--device", required=True, help="device ARN or short name (Forte-1, sv1, ...)")
+    cancel.add_argument("--dry-run", action="store_true", help="list the tasks without cancelling them")
+    cancel.set_defaults(handler=run_cancel)
+
+
+def _library(args: argparse.Namespace) -> AmazonBraketlib:
+    return AmazonBraketlib(region=args.region, profile=args.profile, prices=PriceTable.load(args.prices))
+
+
+def _chosen_day(args: argparse.Namespace) -> date:
+    return args.date or datetime.now(ZoneInfo(args.tz)).date()
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    try:
+        summary = _library(args).summary(_chosen_day(args), args.tz, args.device, args.status)
+    except (ValueError, OSError, BotoCoreError, ClientError) as error:
+        return _fail(error)
+    print(summary.dumps() if args.json else summary.to_table())
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    try:
+        report = _library(args).cancel_queued(args.device, _chosen_day(args), args.tz, dry_run=args.dry_run)
+    except (ValueError, OSError, BotoCoreError, ClientError) as error:
+        return _fail(error)
+    print(json.dumps(report.to_json(), indent=2) if args.json else _describe(report))
+    return 0 if report.ok else 1
+
+
+def _fail(error: Exception) -> int:
+    """A one-line message instead of a traceback: bad input (2) or an AWS answer (1)."""
+    print(f"covalent-braket tasks: {error}", file=sys.stderr)
+    return 2 if isinstance(error, (ValueError, OSError)) else 1
+
+
+def _describe(report: CancelReport) -> str:
+    if report.dry_run:
+        lines = [f"would cancel {len(report.requested)} task(s) (dry run, nothing sent)"]
+        lines += [f"  {arn}" for arn in report.requested]
+        return "\n".join(lines)
+    lines = [
+        f"cancelled {len(report.cancelled)}, already finished {len(report.already_finished)}, "
+        f"failed {len(report.failed)} of {len(report.requested)} task(s)"
+    ]
+    lines += [f"  {status:<10} {arn}" for arn, status in report.cancelled.items()]
+    lines += [f"  {'FINISHED':<10} {arn}" for arn in report.already_finished]
+    lines += [f"  {'FAILED':<10} {arn}: {reason}" for arn, reason in report.failed.items()]
+    return "\n".join(lines)
+
