@@ -26,7 +26,7 @@ from covalent_braket_plugin.local.admin import AdminApp
 from covalent_braket_plugin.local.ecr import EcrApp
 from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault_arguments, fault_changes
 from covalent_braket_plugin.local.gateway import Gateway, WSGIApp
-from covalent_braket_plugin.local.registry import LocalRegistry, RegistryUnavailableError
+from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
 
 RUNNERS = ("auto", "docker", "process")
@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runner", choices=RUNNERS, default="auto")
     parser.add_argument("--state-dir", type=Path, required=True, help="work files of jobs and the registry")
     parser.add_argument("--ready-file", type=Path, required=True, help="written once the stack listens")
+    parser.add_argument(
+        "--registry-binary", type=Path, default=REGISTRY_BINARY,
+        help="the CNCF distribution registry program (Debian's docker-registry by default)",
+    )
     add_fault_arguments(parser)
     return parser.parse_args(argv)
 
@@ -69,7 +73,7 @@ def serve(args: argparse.Namespace) -> None:
         pid_file.write_text(str(os.getpid()))
         cleanup.callback(pid_file.unlink, missing_ok=True)
 
-        registry, registry_note = _start_registry(state_dir / "registry", args.runner)
+        registry, registry_note = _start_registry(state_dir / "registry", args.registry_binary, args.runner)
         if registry is not None:
             cleanup.callback(registry.stop)
         routes["ecr"] = EcrApp(services, registry, fallback=moto_app)
@@ -100,12 +104,14 @@ def _bind(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
         raise
 
 
-def _start_registry(registry_dir: Path, runner: str) -> tuple[LocalRegistry | None, str | None]:
+def _start_registry(
+    registry_dir: Path, binary: Path, runner: str
+) -> tuple[LocalRegistry | None, str | None]:
     """Start the image registry. Without the binary the stack can still run jobs as processes, so
     only ``--runner process`` starts without one (and says so in the status); others fail."""
     registry_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return LocalRegistry(registry_dir).start(), None
+        return LocalRegistry(registry_dir, binary=binary).start(), None
     except RegistryUnavailableError as exc:
         if runner != "process":
             raise StartError(f"{exc}") from exc
