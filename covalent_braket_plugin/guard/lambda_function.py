@@ -37,6 +37,7 @@ from covalent_braket_plugin.guard.ledger import Ledger, Usage
 from covalent_braket_plugin.monitor.cancel import cancel_tasks
 from covalent_braket_plugin.monitor.pricing import PRICES_ENV, PriceTable
 from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks
+from covalent_braket_plugin.monitor.summary import summarize
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -109,7 +110,7 @@ class Guard:
             details["ledger_usage"] = usage.to_json()
             if not self.passed(usage):
                 return Outcome("within_limit", details=details)
-        usage = self.committed_usage(task, bounds)
+        usage = self.committed_usage(task, day, bounds)
         details["usage"] = usage.to_json()
         details["limits"] = self.config.describe_limits()
         if usage.unpriced_tasks and self.config.max_cost_usd is not None:
@@ -126,7 +127,7 @@ class Guard:
         cost_over = self.config.max_cost_usd is not None and usage.cost_usd > self.config.max_cost_usd
         return shots_over or cost_over
 
-    def committed_usage(self, task: TaskEvent, bounds: tuple[Any, Any]) -> Usage:
+    def committed_usage(self, task: TaskEvent, day: date, bounds: tuple[Any, Any]) -> Usage:
         """The day's committed work on the device, read from Braket (the authority).
 
         The event's own task is looked up directly when the search does not list it yet, so a new
@@ -134,20 +135,23 @@ class Guard:
         counted.
         """
         braket = self.clients.braket
-        usage, seen = Usage(), set()
-        for summary in iter_tasks(
-            braket, device_arn=task.device_arn, statuses=COMMITTED_STATUSES, created_between=bounds
-        ):
-            if summary["quantumTaskArn"] not in seen:
-                seen.add(summary["quantumTaskArn"])
-                shots = int(summary.get("shots", 0))
-                usage = usage.plus(shots, self.prices.task_cost(task.device_arn, shots))
-        if task.task_arn not in seen:
+        tasks = {
+            summary["quantumTaskArn"]: summary
+            for summary in iter_tasks(
+                braket, device_arn=task.device_arn, statuses=COMMITTED_STATUSES, created_between=bounds
+            )
+        }
+        if task.task_arn not in tasks:
             current = braket.get_quantum_task(quantumTaskArn=task.task_arn)
             if current["status"] in COMMITTED_STATUSES:
-                shots = int(current.get("shots", task.shots))
-                usage = usage.plus(shots, self.prices.task_cost(task.device_arn, shots))
-        return usage
+                tasks[task.task_arn] = current
+        summary = summarize(tasks.values(), self.prices, day, self.config.timezone.key)
+        return Usage(
+            task_count=summary.tasks,
+            shots=summary.shots,
+            cost_usd=summary.priced_cost,
+            unpriced_tasks=sum(row.tasks for row in summary.rows if row.cost is None),
+        )
 
     def enforce(
         self, device_arn: str, day: date, bounds: tuple[Any, Any], usage: Usage, details: dict[str, Any]

@@ -39,15 +39,6 @@ class Usage:
     cost_usd: Decimal = Decimal(0)
     unpriced_tasks: int = 0
 
-    def plus(self, shots: int, cost: Decimal | None) -> Usage:
-        """This usage with one more task; an unpriced task (``cost`` None) adds no dollars."""
-        return Usage(
-            task_count=self.task_count + 1,
-            shots=self.shots + shots,
-            cost_usd=self.cost_usd + (cost or Decimal(0)),
-            unpriced_tasks=self.unpriced_tasks + (cost is None),
-        )
-
     def to_json(self) -> dict[str, Any]:
         return {
             "task_count": self.task_count,
