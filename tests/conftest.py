@@ -41,11 +41,13 @@ def skip_or_fail(reason: str) -> NoReturn:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = _TESTS_DIR.resolve()
     for item in items:
-        relative = Path(item.path).resolve().relative_to(_TESTS_DIR.resolve())
-        marker = _MARKER_BY_DIRECTORY.get(relative.parts[0]) if len(relative.parts) > 1 else None
-        if marker:
-            item.add_marker(marker)
+        path = Path(item.path).resolve()
+        if path.is_relative_to(tests_dir) and len(parts := path.relative_to(tests_dir).parts) > 1:
+            marker = _MARKER_BY_DIRECTORY.get(parts[0])
+            if marker:
+                item.add_marker(marker)
 
 
 def _skip_reason(longrepr: object) -> str:
