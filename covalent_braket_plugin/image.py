@@ -1,0 +1,389 @@
+"""Job images: render ``Dockerfile.template``, name the result by its content, build and push it once.
+
+The 0.3 plugin built and pushed one image per electron (about 80 s each before the push). Here an
+image holds an environment only (base image, Python, covalent, cloudpickle, boto3, the electron's
+pip packages, the script-mode program), and its tag is a hash of exactly that. Before building, the
+tag is looked up in ECR; an image is built and pushed only when it is missing there, and only once
+per process even when many electrons ask for it at the same time. Every Docker and AWS call runs in
+a worker thread so the event loop of the Covalent dispatcher never waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import os
+import re
+import shlex
+import sys
+import tarfile
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata, resources
+from typing import Any, ClassVar
+
+import boto3
+import docker
+import docker.errors
+
+from covalent_braket_plugin.settings import BraketExecutorSettings
+
+TEMPLATE_NAME = "Dockerfile.template"
+# B's script-mode program, shipped in the package; the image runs it as SAGEMAKER_PROGRAM.
+SCRIPT_MODE_MODULE_FILE = "script_mode.py"
+SCRIPT_MODE_PROGRAM = "braket_container.py"
+CA_BUNDLE_NAME = "pip-ca.pem"
+# pip settings of this machine handed to the build, so `pip install` in it reaches the same index.
+PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
+CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE")
+TAG_LENGTH = 24
+LOCAL_REPOSITORY = "covalent-braket-job"
+ENGINE_TIMEOUT_S = 1800
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_MISMATCH = re.compile(r"covalent-braket: python mismatch: image (\d+\.\d+), client (\d+\.\d+)")
+_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+_LOG_TAIL_LINES = 40
+
+Progress = Callable[[str], None]
+
+
+class JobImageError(RuntimeError):
+    """The job image could not be rendered, looked up, built or pushed."""
+
+
+class PythonVersionMismatchError(JobImageError):
+    """The base image's python3 differs from the client's: pickled electrons would not load in it."""
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """Everything that defines one job image: the rendered Dockerfile, the context files and the tag."""
+
+    dockerfile: str
+    context: Mapping[str, bytes]
+    tag: str
+
+
+def client_python_minor() -> str:
+    """``major.minor`` of the Python running this client, e.g. ``"3.11"``."""
+    return "{}.{}".format(*sys.version_info[:2])
+
+
+def script_mode_source() -> bytes:
+    """The script-mode program the image runs as SAGEMAKER_PROGRAM, read from the installed package."""
+    return (resources.files("covalent_braket_plugin") / SCRIPT_MODE_MODULE_FILE).read_bytes()
+
+
+def _pip_install_command(requirements: Iterable[str]) -> str:
+    """A shell command installing ``requirements`` into the image's python3.
+
+    The CA bundle of the build is used only when the build was given one; the variables are set
+    for pip alone (unknown to an old pip, they are ignored rather than fail as options would).
+    """
+    quoted = " ".join(shlex.quote(requirement) for requirement in requirements)
+    ca_path = f"/tmp/covalent-braket-{CA_BUNDLE_NAME}"
+    return (
+        "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "
+        f"python3 -m pip install $(test -s {ca_path} && echo --cert {ca_path}) {quoted}"
+    )
+
+
+def render_dockerfile(
+    base_image: str,
+    pip_packages: Iterable[str] = (),
+    python_minor: str | None = None,
+    covalent_version: str | None = None,
+    cloudpickle_version: str | None = None,
+) -> str:
+    """The template filled in; versions default to the ones this client runs.
+
+    covalent and cloudpickle are pinned to the client's versions because the electron is a cloudpickle
+    of covalent objects: other versions may not load it. The electron's packages are sorted and
+    deduplicated so that the same environment always renders the same file (and gets the same tag).
+    """
+    template = (resources.files("covalent_braket_plugin") / TEMPLATE_NAME).read_text()
+    packages = sorted({package.strip() for package in pip_packages if package.strip()})
+    base = [
+        f"covalent=={covalent_version or metadata.version('covalent')}",
+        f"cloudpickle=={cloudpickle_version or metadata.version('cloudpickle')}",
+        "boto3",
+    ]
+    values = {
+        "base_image": base_image,
+        "python_minor": python_minor or client_python_minor(),
+        "base_install": _pip_install_command(base),
+        "electron_install": f"RUN {_pip_install_command(packages)}" if packages else "# (no packages)",
+    }
+    missing = sorted(set(_PLACEHOLDER.findall(template)) - set(values))
+    if missing:
+        raise JobImageError(f"{TEMPLATE_NAME} has placeholders with no value: {missing}")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def image_tag(rendered: str, context: Mapping[str, bytes]) -> str:
+    """A content hash (sha256 prefix) of the rendered Dockerfile and the build context files.
+
+    The pip CA bundle is not part of it: it says how this machine reaches its package index, not
+    what the image holds, and would give the same environment a different tag on every machine.
+    """
+    digest = hashlib.sha256()
+    for name, data in [("Dockerfile", rendered.encode()), *sorted(context.items())]:
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:TAG_LENGTH]
+
+
+def make_recipe(base_image: str, pip_packages: Iterable[str] = ()) -> ImageRecipe:
+    """The recipe of the image for ``pip_packages`` on ``base_image`` with this client's versions."""
+    dockerfile = render_dockerfile(base_image, pip_packages)
+    context = {SCRIPT_MODE_PROGRAM: script_mode_source()}
+    return ImageRecipe(dockerfile=dockerfile, context=context, tag=image_tag(dockerfile, context))
+
+
+def pip_build_args(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Build arguments carrying this machine's pip settings (only those that are set)."""
+    return {name: environ[name] for name in PIP_BUILD_ARGS if environ.get(name)}
+
+
+def pip_ca_bundle(environ: Mapping[str, str] = os.environ) -> bytes:
+    """The CA bundle pip uses here (PIP_CERT, else REQUESTS_CA_BUNDLE), or nothing."""
+    for name in CA_BUNDLE_VARIABLES:
+        path = environ.get(name)
+        if path and os.path.isfile(path):
+            with open(path, "rb") as bundle:
+                return bundle.read()
+    return b""
+
+
+def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
+    """The build context as an uncompressed tar: Dockerfile, context files and the CA bundle."""
+    buffer = io.BytesIO()
+    files = {"Dockerfile": recipe.dockerfile.encode(), **recipe.context, CA_BUNDLE_NAME: ca_bundle}
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One ensure_image request once rendered: what to build and under which process-wide key."""
+
+    key: str
+    recipe: ImageRecipe
+
+
+class ImageBuilder:
+    """Makes sure the job image of an environment is in ECR, building and pushing it only if not.
+
+    ``progress`` receives one line per step (lookup, build steps, pushed layers); it is called from
+    worker threads. ``docker_client_factory`` is called only when an image must be built, so a client
+    whose images are all in ECR needs no Docker engine.
+    """
+
+    # Images known to be in ECR, by key (endpoint, region, repository, tag): shared by every
+    # executor of the process, since Covalent makes one executor per electron.
+    known_images: ClassVar[dict[str, str]] = {}
+    _thread_locks: ClassVar[dict[str, threading.Lock]] = {}
+    _async_locks: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]] = (
+        weakref.WeakKeyDictionary()
+    )
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        settings: BraketExecutorSettings,
+        docker_client_factory: Callable[[], docker.DockerClient] = docker.from_env,
+        progress: Progress = print,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._docker_client_factory = docker_client_factory
+        self._progress = progress
+        self._ecr_client: Any = None
+        self._ecr_lock = threading.Lock()
+
+    async def ensure_image(self, pip_packages: Iterable[str] = ()) -> str:
+        """The job's containerImage uri, ``<repositoryUri>:<tag>``, once that image is in ECR.
+
+        ``pip_packages`` (the electron's) are added to the settings' ``pip_packages``. With
+        ``ecr_image_uri`` set, that image is returned as is and nothing is built.
+
+        Raises:
+            PythonVersionMismatchError: the base image's python3 is not the client's minor version.
+            JobImageError: the build or the push failed (with the tail of its output).
+        """
+        if self._settings.ecr_image_uri:
+            return self._settings.ecr_image_uri
+        packages = sorted({*self._settings.pip_packages, *pip_packages})
+        plan = await asyncio.to_thread(self._plan, packages)
+        async with self._async_lock(plan.key):
+            known = self.known_images.get(plan.key)
+            if known:
+                return known
+            return await asyncio.to_thread(self._ensure, plan)
+
+    # --- worker-thread side -------------------------------------------------------------------------
+    def _ecr(self) -> Any:
+        with self._ecr_lock:
+            if self._ecr_client is None:
+                self._ecr_client = self._session.client("ecr")
+            return self._ecr_client
+
+    def _plan(self, packages: list[str]) -> _Plan:
+        ecr = self._ecr()
+        base_image = self._settings.resolve_base_image(ecr.meta.region_name)
+        recipe = make_recipe(base_image, packages)
+        key = f"{ecr.meta.endpoint_url}|{ecr.meta.region_name}|{self._settings.ecr_repo_name}:{recipe.tag}"
+        return _Plan(key=key, recipe=recipe)
+
+    def _ensure(self, plan: _Plan) -> str:
+        """Look the tag up in ECR; build and push when it is not there. Runs in a worker thread."""
+        with self._thread_lock(plan.key):
+            known = self.known_images.get(plan.key)
+            if known:
+                return known
+            repository_uri = self._repository_uri()
+            uri = f"{repository_uri}:{plan.recipe.tag}"
+            if self._in_ecr(plan.recipe.tag):
+                self._progress(f"job image {uri} is in ECR already; nothing to build")
+            else:
+                client = self._docker_client_factory()
+                local = self._build(client, plan.recipe)
+                self._push(client, local, plan.recipe.tag)
+            self.known_images[plan.key] = uri
+            return uri
+
+    def _repository_uri(self) -> str:
+        """The repository's URI, creating the repository when it does not exist yet."""
+        ecr = self._ecr()
+        name = self._settings.ecr_repo_name
+        try:
+            return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
+        except ecr.exceptions.RepositoryNotFoundException:
+            self._progress(f"creating the ECR repository {name}")
+        try:
+            return ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+        except ecr.exceptions.RepositoryAlreadyExistsException:  # created meanwhile by another client
+            return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
+
+    def _in_ecr(self, tag: str) -> bool:
+        ecr = self._ecr()
+        try:
+            ecr.describe_images(repositoryName=self._settings.ecr_repo_name, imageIds=[{"imageTag": tag}])
+        except ecr.exceptions.ImageNotFoundException:
+            return False
+        return True
+
+    def _registry_auth(self, registry_ids: list[str] | None = None) -> tuple[str, str, str]:
+        """(registry host, user name, password) from ECR's GetAuthorizationToken.
+
+        The host comes from the answer's proxyEndpoint: on AWS it is the repository's own host, on
+        the local stack the address of its registry (http://127.0.0.1:PORT).
+        """
+        kwargs = {"registryIds": registry_ids} if registry_ids else {}
+        data = self._ecr().get_authorization_token(**kwargs)["authorizationData"][0]
+        user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+        host = data["proxyEndpoint"].split("://", 1)[-1].rstrip("/")
+        return host, user, password
+
+    def _build(self, client: docker.DockerClient, recipe: ImageRecipe) -> str:
+        """Build the image under a local name and return that name."""
+        local = f"{LOCAL_REPOSITORY}:{recipe.tag}"
+        self._login_for_base_image(client, recipe.dockerfile)
+        self._progress(f"building job image {recipe.tag}")
+        tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+        try:
+            stream = client.api.build(
+                fileobj=build_context(recipe, pip_ca_bundle()),
+                custom_context=True,
+                tag=local,
+                buildargs=pip_build_args(),
+                network_mode="host",
+                rm=True,
+                forcerm=True,
+                decode=True,
+                timeout=ENGINE_TIMEOUT_S,
+            )
+            for chunk in stream:
+                for line in str(chunk.get("stream", "")).splitlines():
+                    tail.append(line)
+                    if line.startswith("Step "):
+                        self._progress(f"build {recipe.tag}: {line[:200]}")
+                if "error" in chunk:
+                    tail.append(str(chunk["error"]))
+                    raise self._build_error(recipe.tag, tail)
+        except docker.errors.DockerException as exc:
+            tail.append(str(exc))
+            raise self._build_error(recipe.tag, tail) from exc
+        return local
+
+    def _build_error(self, tag: str, tail: Iterable[str]) -> JobImageError:
+        output = "\n".join(tail)
+        mismatch = _MISMATCH.search(output)
+        if mismatch:
+            image_python, client_python = mismatch.groups()
+            return PythonVersionMismatchError(
+                f"The job image's base ({self._settings.base_image or 'the Braket base jobs image'}) runs "
+                f"Python {image_python}, but this client runs Python {client_python}: an electron pickled "
+                f"here would not load there. Set base_image to an image whose python3 is {client_python}, "
+                f"or run Covalent under Python {image_python}."
+            )
+        return JobImageError(f"building job image {tag} failed:\n{output}")
+
+    def _login_for_base_image(self, client: docker.DockerClient, dockerfile: str) -> None:
+        """Log the engine in to an ECR base image's registry (Braket's base jobs image lives in ECR)."""
+        base = next(line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM "))
+        host = base.split("/", 1)[0]
+        match = _ECR_HOST.match(host)
+        if not match:
+            return
+        try:
+            client.images.get(base)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        _, user, password = self._registry_auth([match.group("account")])
+        client.login(username=user, password=password, registry=f"https://{host}")
+
+    def _push(self, client: docker.DockerClient, local: str, tag: str) -> None:
+        host, user, password = self._registry_auth()
+        target = f"{host}/{self._settings.ecr_repo_name}"
+        client.api.tag(local, target, tag)
+        self._progress(f"pushing job image {tag} to {target}")
+        try:
+            auth = {"username": user, "password": password}
+            stream = client.api.push(target, tag=tag, stream=True, decode=True, auth_config=auth)
+            for chunk in stream:
+                if "error" in chunk:
+                    raise JobImageError(f"pushing job image {target}:{tag} failed: {chunk['error']}")
+                status = chunk.get("status", "")
+                if status in ("Pushed", "Layer already exists"):
+                    self._progress(f"push {tag}: layer {chunk.get('id', '?')}: {status.lower()}")
+                elif chunk.get("aux", {}).get("Digest"):
+                    self._progress(f"push {tag}: done, digest {chunk['aux']['Digest']}")
+        except docker.errors.DockerException as exc:
+            raise JobImageError(f"pushing job image {target}:{tag} failed: {exc}") from exc
+
+    # --- locks ---------------------------------------------------------------------------------------
+    @classmethod
+    def _thread_lock(cls, key: str) -> threading.Lock:
+        with cls._guard:
+            return cls._thread_locks.setdefault(key, threading.Lock())
+
+    @classmethod
+    def _async_lock(cls, key: str) -> asyncio.Lock:
+        """One asyncio lock per key and event loop (an asyncio lock must not cross loops)."""
+        loop = asyncio.get_running_loop()
+        with cls._guard:
+            return cls._async_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
