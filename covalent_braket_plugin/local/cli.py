@@ -24,6 +24,7 @@ STATE_DIR_VARIABLE = "COVALENT_BRAKET_LOCAL_DIR"
 DEFAULT_PORT = 4566
 
 # Columns of the status tables, in order; a column the emulator does not report is left out.
+# The emulator's status groups jobs and tasks as {"total", "byStatus", "items"}.
 JOB_COLUMNS = ("jobName", "status", "device", "createdAt", "endedAt", "failureReason")
 TASK_COLUMNS = ("quantumTaskArn", "status", "deviceArn", "shots", "jobArn", "createdAt")
 
@@ -126,12 +127,12 @@ def _status(args: argparse.Namespace) -> int:
     print(f"endpoint: {status.get('endpoint_url')}   pid: {status.get('pid')}")
     print(f"runner:   {status.get('runner')}   registry: {registry}")
     print("faults:   " + _settings(status.get("faults") or {}))
-    tables = (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "quantum_tasks", TASK_COLUMNS))
-    for title, key, columns in tables:
-        rows = status.get(key) or []
-        print(f"\n{title} ({len(rows)})")
-        if rows:
-            print(_table(rows, columns))
+    for title, key, columns in (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "tasks", TASK_COLUMNS)):
+        section = status.get(key) or {}
+        counts = ", ".join(f"{state} {n}" for state, n in sorted((section.get("byStatus") or {}).items()))
+        print(f"\n{title}: {section.get('total', 0)}" + (f" ({counts})" if counts else ""))
+        if section.get("items"):
+            print(_table(section["items"], columns))
     return 0
 
 

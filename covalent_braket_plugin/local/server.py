@@ -4,6 +4,10 @@ Run as ``python -m covalent_braket_plugin.local.server``; ``LocalStack`` and ``c
 up`` start it this way and learn its address from the ready file it writes once it listens. The
 process owns everything the stack starts (the image registry, job containers and processes) and
 stops all of it when it receives SIGTERM or SIGINT, before it removes its ready and pid files.
+
+Stopping happens in two steps. First, while the endpoint still serves, running jobs are cancelled
+and the emulator sends its last events: both talk to the stack over HTTP, so the endpoint must
+answer until they are done. Then the endpoint stops and the registry with it.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -23,9 +29,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from covalent_braket_plugin.local.admin import AdminApp
+from covalent_braket_plugin.local.braket_api.backend import BraketBackend
+from covalent_braket_plugin.local.braket_api.responses import make_braket_app
 from covalent_braket_plugin.local.ecr import EcrApp
 from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault_arguments, fault_changes
 from covalent_braket_plugin.local.gateway import Gateway, WSGIApp
+from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
 
@@ -76,17 +85,28 @@ def serve(args: argparse.Namespace) -> None:
         registry, registry_note = _start_registry(state_dir / "registry", args.registry_binary, args.runner)
         if registry is not None:
             cleanup.callback(registry.stop)
+        try:
+            jobs = JobManager(
+                services=services, faults=faults, runner=args.runner, work_dir=state_dir / "jobs",
+                registry_address=registry.address if registry else None,
+            )
+        except RuntimeError as exc:  # --runner docker without an engine
+            raise StartError(str(exc)) from exc
+        backend = BraketBackend(services=services, faults=faults, job_manager=jobs)
+        jobs.bind_store(backend)
+        routes["braket"] = make_braket_app(backend, faults)
         routes["ecr"] = EcrApp(services, registry, fallback=moto_app)
+        admin.backend = backend
 
         admin.stack_info = {
             "endpoint_url": endpoint,
             "pid": os.getpid(),
-            "runner": args.runner,
+            "runner": jobs.runner_name,
             "registry": registry.address if registry else None,
             "registry_note": registry_note,
             "state_dir": str(state_dir),
         }
-        _stop_on_signals(server)
+        _stop_on_signals(server, drain=[jobs.shutdown, backend.shutdown])
         _write_ready(args.ready_file, admin.stack_info)
         cleanup.callback(args.ready_file.unlink, missing_ok=True)
         server.serve_forever()
@@ -107,25 +127,37 @@ def _bind(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
 def _start_registry(
     registry_dir: Path, binary: Path, runner: str
 ) -> tuple[LocalRegistry | None, str | None]:
-    """Start the image registry. Without the binary the stack can still run jobs as processes, so
-    only ``--runner process`` starts without one (and says so in the status); others fail."""
+    """Start the image registry. Without it the stack can still run jobs as processes, so a stack
+    whose jobs will be processes (``--runner process``, or ``auto`` with no Docker engine) starts
+    without one and says so in its status; one that would run containers fails."""
     registry_dir.mkdir(parents=True, exist_ok=True)
     try:
         return LocalRegistry(registry_dir, binary=binary).start(), None
     except RegistryUnavailableError as exc:
-        if runner != "process":
-            raise StartError(f"{exc}") from exc
-        return None, f"no image registry: {exc}"
+        if runner == "docker" or (runner == "auto" and docker_client() is not None):
+            raise StartError(str(exc)) from exc
+        return None, str(exc)
 
 
-def _stop_on_signals(server: BaseWSGIServer) -> None:
+def _stop_on_signals(server: BaseWSGIServer, drain: list[Callable[[], None]]) -> None:
+    """On SIGTERM/SIGINT run the ``drain`` steps while the endpoint still serves, then stop it."""
     stopping = threading.Event()
+
+    def stop_in_order() -> None:
+        try:
+            for step in drain:
+                try:
+                    step()
+                except Exception:  # one failing step must not keep the others or the stop from running
+                    logging.exception("stopping the local stack: %s failed", step)
+        finally:
+            server.shutdown()
 
     def stop(*_: object) -> None:
         if not stopping.is_set():
             stopping.set()
             # shutdown() waits for serve_forever to return, so it cannot run on the serving thread.
-            threading.Thread(target=server.shutdown, daemon=True).start()
+            threading.Thread(target=stop_in_order, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

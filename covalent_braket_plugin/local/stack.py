@@ -27,7 +27,7 @@ from covalent_braket_plugin.local.faults import fault_flags
 from covalent_braket_plugin.local.services import DEFAULT_REGION, client_environment
 
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 90.0
 READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
 

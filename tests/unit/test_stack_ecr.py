@@ -31,12 +31,21 @@ REPO = "amazon-braket-a"
 
 
 def _image_manifest(layer_sizes: list[int]) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": DOCKER_V2,
-        "config": {"mediaType": CONFIG_TYPE, "size": 100, "digest": "sha256:" + "c" * 64},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": size,
-                    "digest": "sha256:" + f"{i}" * 64} for i, size in enumerate(layer_sizes)],
-    }).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_V2,
+            "config": {"mediaType": CONFIG_TYPE, "size": 100, "digest": "sha256:" + "c" * 64},
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": size,
+                    "digest": "sha256:" + f"{i}" * 64,
+                }
+                for i, size in enumerate(layer_sizes)
+            ],
+        }
+    ).encode()
 
 
 def _digest(body: bytes) -> str:
@@ -88,8 +97,13 @@ def stub_moto(repositories: set[str]) -> Callable[..., Iterable[bytes]]:
             if name in repositories:
                 body, status = {"repositories": [{"repositoryName": name}]}, 200
             else:
-                body, status = {"__type": "RepositoryNotFoundException",
-                                "message": f"The repository with name '{name}' does not exist"}, 400
+                body, status = (
+                    {
+                        "__type": "RepositoryNotFoundException",
+                        "message": f"The repository with name '{name}' does not exist",
+                    },
+                    400,
+                )
         else:
             body, status = {"repository": {"repositoryName": f"moto answered {operation}"}}, 200
         return Response(json.dumps(body), status=status, content_type="application/x-amz-json-1.1")(
@@ -110,16 +124,20 @@ class _Raw:
 def ecr_client(app: EcrApp) -> Any:
     """boto3's ECR client whose requests are served by ``app`` in-process instead of over HTTP."""
     client = boto3.client(
-        "ecr", region_name="us-east-1", endpoint_url="http://local.test",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "ecr",
+        region_name="us-east-1",
+        endpoint_url="http://local.test",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}),
     )
     server = Client(app)
 
     def send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-        answer = server.open(urlsplit(request.url).path or "/", method=request.method, headers=headers,
-                             data=request.body)
+        answer = server.open(
+            urlsplit(request.url).path or "/", method=request.method, headers=headers, data=request.body
+        )
         return AWSResponse(request.url, answer.status_code, dict(answer.headers), _Raw(answer.get_data()))
 
     client.meta.events.register("before-send", send)
@@ -148,9 +166,7 @@ def test_authorization_token_points_docker_at_the_registry(ecr: Any) -> None:
 
 def test_describe_images_by_tag_reports_what_the_registry_holds(ecr: Any, registry: StubRegistry) -> None:
     digest = registry.add(REPO, _image_manifest([1000, 234]), DOCKER_V2, ["v1", "latest"], pushed=5)
-    (detail,) = ecr.describe_images(repositoryName=REPO, imageIds=[{"imageTag": "v1"}])[
-        "imageDetails"
-    ]
+    (detail,) = ecr.describe_images(repositoryName=REPO, imageIds=[{"imageTag": "v1"}])["imageDetails"]
     assert detail["imageDigest"] == digest
     assert detail["imageTags"] == ["latest", "v1"]
     assert detail["imageSizeInBytes"] == 1234
@@ -169,8 +185,9 @@ def test_describe_images_of_a_missing_tag_is_image_not_found(ecr: Any, registry:
 def test_digest_and_tag_must_name_the_same_image(ecr: Any, registry: StubRegistry) -> None:
     first = registry.add(REPO, _image_manifest([1]), DOCKER_V2, ["v1"], pushed=1)
     registry.add(REPO, _image_manifest([2]), DOCKER_V2, ["v2"], pushed=2)
-    found = ecr.describe_images(repositoryName=REPO,
-                                imageIds=[{"imageDigest": first, "imageTag": "v1"}])["imageDetails"]
+    found = ecr.describe_images(repositoryName=REPO, imageIds=[{"imageDigest": first, "imageTag": "v1"}])[
+        "imageDetails"
+    ]
     assert [d["imageDigest"] for d in found] == [first]
     with pytest.raises(ecr.exceptions.ImageNotFoundException):
         ecr.describe_images(repositoryName=REPO, imageIds=[{"imageDigest": first, "imageTag": "v2"}])
@@ -192,56 +209,78 @@ def test_list_images_gives_one_id_per_tag_and_filters_by_tag_status(ecr: Any, re
     tagged = registry.add(REPO, _image_manifest([1]), DOCKER_V2, ["a", "b"], pushed=1)
     untagged = registry.add(REPO, _image_manifest([2]), DOCKER_V2, [], pushed=2)
     every = ecr.list_images(repositoryName=REPO)["imageIds"]
-    assert every == [{"imageDigest": tagged, "imageTag": "a"}, {"imageDigest": tagged, "imageTag": "b"},
-                     {"imageDigest": untagged}]
+    assert every == [
+        {"imageDigest": tagged, "imageTag": "a"},
+        {"imageDigest": tagged, "imageTag": "b"},
+        {"imageDigest": untagged},
+    ]
     only_untagged = ecr.list_images(repositoryName=REPO, filter={"tagStatus": "UNTAGGED"})
     assert only_untagged["imageIds"] == [{"imageDigest": untagged}]
     described = ecr.describe_images(repositoryName=REPO, filter={"tagStatus": "TAGGED"})
     assert [d["imageDigest"] for d in described["imageDetails"]] == [tagged]
-    assert "imageTags" not in ecr.describe_images(
-        repositoryName=REPO, imageIds=[{"imageDigest": untagged}]
-    )["imageDetails"][0]
+    assert (
+        "imageTags"
+        not in ecr.describe_images(repositoryName=REPO, imageIds=[{"imageDigest": untagged}])["imageDetails"][
+            0
+        ]
+    )
 
 
 def test_paginators_walk_every_page(ecr: Any, registry: StubRegistry) -> None:
-    digests = [registry.add(REPO, _image_manifest([n]), DOCKER_V2, [f"t{n}"], pushed=n)
-               for n in range(1, 8)]
-    pages = list(ecr.get_paginator("describe_images").paginate(
-        repositoryName=REPO, PaginationConfig={"PageSize": 3}))
+    digests = [registry.add(REPO, _image_manifest([n]), DOCKER_V2, [f"t{n}"], pushed=n) for n in range(1, 8)]
+    pages = list(
+        ecr.get_paginator("describe_images").paginate(repositoryName=REPO, PaginationConfig={"PageSize": 3})
+    )
     assert [len(p["imageDetails"]) for p in pages] == [3, 3, 1]
     assert [d["imageDigest"] for p in pages for d in p["imageDetails"]] == digests  # oldest push first
-    ids = [i for p in ecr.get_paginator("list_images").paginate(
-        repositoryName=REPO, PaginationConfig={"PageSize": 2}) for i in p["imageIds"]]
+    ids = [
+        i
+        for p in ecr.get_paginator("list_images").paginate(
+            repositoryName=REPO, PaginationConfig={"PageSize": 2}
+        )
+        for i in p["imageIds"]
+    ]
     assert len(ids) == 7
 
 
 def test_batch_get_image_returns_manifests_and_failures(ecr: Any, registry: StubRegistry) -> None:
     body = _image_manifest([10])
     digest = registry.add(REPO, body, DOCKER_V2, ["v1"], pushed=1)
-    answer = ecr.batch_get_image(repositoryName=REPO,
-                                 imageIds=[{"imageTag": "v1"}, {"imageTag": "gone"}])
+    answer = ecr.batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1"}, {"imageTag": "gone"}])
     (image,) = answer["images"]
     assert image["imageId"] == {"imageDigest": digest, "imageTag": "v1"}
     assert image["imageManifest"].encode() == body
     assert image["imageManifestMediaType"] == DOCKER_V2
-    assert answer["failures"] == [{"imageId": {"imageTag": "gone"}, "failureCode": "ImageNotFound",
-                                   "failureReason": "Requested image not found"}]
-    refused = ecr.batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": "v1"}],
-                                  acceptedMediaTypes=["application/vnd.oci.image.manifest.v1+json"])
+    assert answer["failures"] == [
+        {
+            "imageId": {"imageTag": "gone"},
+            "failureCode": "ImageNotFound",
+            "failureReason": "Requested image not found",
+        }
+    ]
+    refused = ecr.batch_get_image(
+        repositoryName=REPO,
+        imageIds=[{"imageTag": "v1"}],
+        acceptedMediaTypes=["application/vnd.oci.image.manifest.v1+json"],
+    )
     assert refused["images"] == [] and refused["failures"][0]["failureCode"] == "UnsupportedImageType"
 
 
 def test_an_index_weighs_what_its_images_weigh(ecr: Any, registry: StubRegistry) -> None:
     amd = registry.add(REPO, _image_manifest([100, 20]), DOCKER_V2, [], pushed=1)
     arm = registry.add(REPO, _image_manifest([300]), DOCKER_V2, [], pushed=2)
-    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": DOCKER_V2, "digest": amd, "size": 1},
-        {"mediaType": DOCKER_V2, "digest": arm, "size": 1},
-    ]}).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": DOCKER_V2, "digest": amd, "size": 1},
+                {"mediaType": DOCKER_V2, "digest": arm, "size": 1},
+            ],
+        }
+    ).encode()
     registry.add(REPO, index, OCI_INDEX, ["multi"], pushed=3)
-    (detail,) = ecr.describe_images(repositoryName=REPO, imageIds=[{"imageTag": "multi"}])[
-        "imageDetails"
-    ]
+    (detail,) = ecr.describe_images(repositoryName=REPO, imageIds=[{"imageTag": "multi"}])["imageDetails"]
     assert detail["imageSizeInBytes"] == 420
     assert "artifactMediaType" not in detail
 
@@ -254,7 +293,6 @@ def test_repository_operations_go_to_moto_unchanged(ecr: Any) -> None:
 def test_without_a_registry_image_calls_say_how_to_get_one() -> None:
     app = EcrApp(LocalServices("http://local.test"), None, fallback=stub_moto({REPO}))
     ecr = ecr_client(app)
-    for call in (ecr.get_authorization_token,
-                 lambda: ecr.describe_images(repositoryName=REPO)):
+    for call in (ecr.get_authorization_token, lambda: ecr.describe_images(repositoryName=REPO)):
         with pytest.raises(ecr.exceptions.ServerException, match="apt-get install docker-registry"):
             call()

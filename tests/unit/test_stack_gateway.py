@@ -25,8 +25,11 @@ def _signed_request(service: str, region: str = "eu-north-1") -> AWSPreparedRequ
     """The request boto3 really sends for a simple call of ``service``, captured before it leaves."""
     captured: list[AWSPreparedRequest] = []
     client = boto3.client(
-        service, region_name=region, endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        service,
+        region_name=region,
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
     def capture(request: AWSPreparedRequest, **_: Any) -> None:
@@ -71,13 +74,16 @@ def client() -> Client:
     return Client(gateway)
 
 
-@pytest.mark.parametrize(("service", "expected"), [("braket", "braket"), ("ecr", "ecr"), ("s3", "moto"),
-                                                   ("logs", "moto")])
+@pytest.mark.parametrize(
+    ("service", "expected"), [("braket", "braket"), ("ecr", "ecr"), ("s3", "moto"), ("logs", "moto")]
+)
 def test_gateway_routes_by_signing_service(client: Client, service: str, expected: str) -> None:
     request = _signed_request(service)
     response = client.open(
-        request.url.replace("http://127.0.0.1:9", ""), method=request.method,
-        headers=dict(request.headers), data=request.body,
+        request.url.replace("http://127.0.0.1:9", ""),
+        method=request.method,
+        headers=dict(request.headers),
+        data=request.body,
     )
     assert response.get_data(as_text=True) == expected
 
