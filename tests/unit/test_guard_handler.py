@@ -1,0 +1,289 @@
+"""The handler's decisions: what it counts, what it cancels, when it tells Slack, what it ignores.
+
+Braket is a small in-memory stand-in that applies SearchQuantumTasks filters the way the service
+does; the real service path (the local stack, EventBridge, DynamoDB) is in the integration tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from test_guard_events import FORTE, task_event
+
+from covalent_braket_plugin.guard import slack
+from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
+from covalent_braket_plugin.monitor.pricing import PriceTable
+
+GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
+NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf"
+HOOK = "https://hooks.slack.example/services/T/B/x"
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class FakeBraket:
+    """Quantum tasks in memory behind the three calls the guard makes."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.cancel_requests: list[str] = []
+        self.searches = 0
+
+    def add(self, status: str, shots: int, device: str = FORTE, created: datetime = NOON) -> str:
+        arn = f"arn:aws:braket:us-east-1:123456789012:quantum-task/{uuid.uuid4()}"
+        self.tasks[arn] = {
+            "quantumTaskArn": arn,
+            "status": status,
+            "deviceArn": device,
+            "shots": shots,
+            "createdAt": created,
+        }
+        return arn
+
+    def event(self, arn: str) -> dict[str, Any]:
+        task = self.tasks[arn]
+        return task_event(
+            quantumTaskArn=arn, deviceArn=task["deviceArn"], shots=str(task["shots"]),
+            createdAt=task["createdAt"].isoformat().replace("+00:00", "Z"),
+        )
+
+    def status(self, arn: str) -> str:
+        return self.tasks[arn]["status"]
+
+    # -- the Braket API, as much as the guard uses
+
+    def get_paginator(self, operation: str) -> FakeBraket:
+        assert operation == "search_quantum_tasks"
+        return self
+
+    def paginate(self, filters: list[dict[str, Any]], PaginationConfig: dict[str, int]) -> Any:
+        assert PaginationConfig["PageSize"] == 100
+        self.searches += 1
+        found = [dict(t) for t in self.tasks.values() if all(self._matches(t, f) for f in filters)]
+        yield {"quantumTasks": found}
+
+    @staticmethod
+    def _matches(task: dict[str, Any], condition: dict[str, Any]) -> bool:
+        value, wanted = task[condition["name"]], condition["values"]
+        if condition["operator"] == "EQUAL":
+            return value in wanted
+        assert condition["operator"] == "BETWEEN"
+        return _when(wanted[0]) <= value <= _when(wanted[1])
+
+    def get_quantum_task(self, quantumTaskArn: str) -> dict[str, Any]:
+        return dict(self.tasks[quantumTaskArn])
+
+    def cancel_quantum_task(self, quantumTaskArn: str) -> dict[str, str]:
+        self.cancel_requests.append(quantumTaskArn)
+        task = self.tasks[quantumTaskArn]
+        if task["status"] not in ("CREATED", "QUEUED"):
+            raise ClientError(
+                {"Error": {"Code": "ConflictException", "Message": "task already ended"}}, "CancelQuantumTask"
+            )
+        task["status"] = "CANCELLING"
+        return {"quantumTaskArn": quantumTaskArn, "cancellationStatus": "CANCELLING"}
+
+
+class Untouchable:
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError(f"AWS was called ({name})")
+
+
+@pytest.fixture
+def braket() -> FakeBraket:
+    return FakeBraket()
+
+
+@pytest.fixture
+def posts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    sent: list[str] = []
+    monkeypatch.setattr(slack, "post", lambda url, text, timeout=5.0: sent.append(text))
+    return sent
+
+
+def run(event: Any, braket: Any, **environ: str) -> dict[str, Any]:
+    return handle_event(event, environ, clients=Clients(braket=braket), prices=PriceTable.load())
+
+
+def test_work_within_the_limit_is_left_alone(braket: FakeBraket, posts: list[str]) -> None:
+    done = braket.add("COMPLETED", 400)
+    new = braket.add("CREATED", 600)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert outcome["action"] == "within_limit"
+    assert outcome["usage"]["shots"] == 1000 and outcome["usage"]["task_count"] == 2  # exactly at the limit
+    assert braket.cancel_requests == [] and posts == []
+    assert braket.status(new) == "CREATED" and braket.status(done) == "COMPLETED"
+
+
+def test_past_the_limit_the_days_cancellable_tasks_of_that_device_are_cancelled(
+    braket: FakeBraket, posts: list[str]
+) -> None:
+    running = braket.add("RUNNING", 500)
+    queued = braket.add("QUEUED", 400)
+    yesterday = braket.add("QUEUED", 900, created=NOON - timedelta(days=1))
+    other_device = braket.add("QUEUED", 900, device=GARNET)
+    new = braket.add("CREATED", 200)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert outcome["action"] == "limit_passed"
+    assert outcome["usage"] == {"task_count": 3, "shots": 1100, "cost_usd": "88.90", "unpriced_tasks": 0}
+    assert set(outcome["cancel"]["cancelled"]) == {queued, new}
+    assert braket.status(running) == "RUNNING"
+    assert braket.status(yesterday) == "QUEUED" and braket.status(other_device) == "QUEUED"
+    assert len(posts) == 1
+    assert FORTE in posts[0] and "3 tasks, 1100 shots" in posts[0] and new in posts[0] and queued in posts[0]
+
+
+def test_cost_limit_uses_exact_decimal_prices(braket: FakeBraket, posts: list[str]) -> None:
+    # Forte-1: $0.30 a task + $0.08 a shot. 2 x (0.30 + 0.08 x 10) = $2.20
+    braket.add("COMPLETED", 10)
+    new = braket.add("CREATED", 10)
+    assert run(braket.event(new), braket, MAX_COST_USD="2.20")["action"] == "within_limit"
+    newer = braket.add("CREATED", 1)
+    outcome = run(braket.event(newer), braket, MAX_COST_USD="2.20")
+    assert outcome["action"] == "limit_passed" and outcome["usage"]["cost_usd"] == "2.58"
+
+
+def test_duplicated_events_cancel_and_notify_once(braket: FakeBraket, posts: list[str]) -> None:
+    braket.add("QUEUED", 800)
+    new = braket.add("CREATED", 800)
+    first = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    second = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert len(first["cancel"]["cancelled"]) == 2
+    # The cancelled tasks are no longer committed work: the copy finds the device within its limit.
+    assert second["action"] == "within_limit"
+    assert len(braket.cancel_requests) == 2 and len(posts) == 1
+
+
+def test_an_event_arriving_after_its_task_was_cancelled_does_not_count(
+    braket: FakeBraket, posts: list[str]
+) -> None:
+    braket.add("COMPLETED", 900)
+    late = braket.add("CANCELLED", 500)  # its CREATED event comes in after it was cancelled
+    outcome = run(braket.event(late), braket, MAX_SHOTS="1000")
+    assert outcome["action"] == "within_limit" and outcome["usage"]["shots"] == 900
+    assert braket.cancel_requests == []
+
+
+def test_a_task_the_search_does_not_list_yet_is_looked_up(braket: FakeBraket, posts: list[str]) -> None:
+    braket.add("COMPLETED", 900)
+    new = braket.add("CREATED", 500)
+    hidden = braket.tasks[new]
+
+    def search_without_new(*args: Any, **kwargs: Any) -> Any:
+        braket.tasks.pop(new)
+        try:
+            yield from FakeBraket.paginate(braket, *args, **kwargs)
+        finally:
+            braket.tasks[new] = hidden
+
+    braket.paginate = search_without_new  # type: ignore[method-assign]
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert outcome["usage"]["shots"] == 1400 and outcome["action"] == "limit_passed"
+
+
+def test_out_of_order_events_of_another_day_count_against_that_day(braket: FakeBraket) -> None:
+    old = braket.add("QUEUED", 600, created=NOON - timedelta(days=1))
+    today = braket.add("QUEUED", 600)
+    outcome = run(braket.event(old), braket, MAX_SHOTS="1000")
+    assert outcome["day"] == "2026-11-20" and outcome["action"] == "within_limit"
+    assert braket.status(today) == "QUEUED"
+
+
+def test_the_day_follows_the_configured_time_zone(braket: FakeBraket) -> None:
+    # 23:30 UTC on the 20th is the 21st in Berlin, the same day as NOON.
+    evening = braket.add("QUEUED", 600, created=datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc))
+    new = braket.add("CREATED", 600)
+    assert run(braket.event(new), braket, MAX_SHOTS="1000")["action"] == "within_limit"
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", DAY_TIMEZONE="Europe/Berlin")
+    assert outcome["action"] == "limit_passed" and evening in outcome["cancel"]["cancelled"]
+
+
+@pytest.mark.parametrize("status", ["QUEUED", "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"])
+def test_other_statuses_never_trigger_the_guard(status: str) -> None:
+    event = task_event(status=status, shots="1000000")
+    assert run(event, Untouchable(), MAX_SHOTS="1")["action"] == "ignored"
+
+
+def test_unwatched_devices_are_ignored() -> None:
+    event = task_event(shots="1000000")
+    assert run(event, Untouchable(), MAX_SHOTS="1", DEVICE_ARNS=GARNET)["action"] == "ignored"
+
+
+@pytest.mark.parametrize("event", [None, "CREATED", {}, task_event(shots="lots"), task_event(deviceArn=None)])
+def test_malformed_events_are_ignored_without_aws(event: Any, caplog: pytest.LogCaptureFixture) -> None:
+    outcome = run(event, Untouchable(), MAX_SHOTS="1")
+    assert outcome["action"] == "ignored" and outcome["reason"].startswith("malformed event")
+    assert "malformed" in caplog.text
+
+
+def test_a_slack_failure_never_stops_the_cancellation(
+    braket: FakeBraket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(url: str, text: str, timeout: float = 5.0) -> None:
+        raise slack.SlackError("Slack answered HTTP 500")
+
+    monkeypatch.setattr(slack, "post", refuse)
+    queued = braket.add("QUEUED", 2000)
+    new = braket.add("CREATED", 1)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert outcome["action"] == "limit_passed" and outcome["notified"] is False
+    assert "HTTP 500" in outcome["notify_error"]
+    assert braket.status(queued) == "CANCELLING" and braket.status(new) == "CANCELLING"
+
+
+def test_an_unreadable_webhook_secret_never_stops_the_cancellation(braket: FakeBraket) -> None:
+    class BrokenSecrets:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetSecretValue")
+
+    new = braket.add("CREATED", 2000)
+    outcome = handle_event(
+        braket.event(new),
+        {"MAX_SHOTS": "1000", "SLACK_WEBHOOK_SECRET_ARN": SECRET},
+        clients=Clients(braket=braket, secretsmanager=BrokenSecrets()),
+        prices=PriceTable.load(),
+    )
+    assert braket.status(new) == "CANCELLING" and "AccessDenied" in outcome["notify_error"]
+
+
+def test_without_a_webhook_the_breach_is_logged(braket: FakeBraket, caplog: pytest.LogCaptureFixture) -> None:
+    new = braket.add("CREATED", 2000)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert outcome["notified"] is False and braket.status(new) == "CANCELLING"
+    assert "daily limit passed" in caplog.text
+
+
+def test_slack_post_raises_slack_error_when_unreachable() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(slack.SlackError, match="could not be reached"):
+        slack.post(f"http://127.0.0.1:{port}/hook", "hello", timeout=2)
+
+
+def test_webhook_secret_may_be_plain_text_or_json() -> None:
+    class Secrets:
+        def __init__(self, value: str) -> None:
+            self.value, self.reads = value, 0
+
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            self.reads += 1
+            return {"SecretString": self.value}
+
+    plain = Secrets("https://hooks.slack.example/plain\n")
+    assert slack.webhook_from_secret(plain, "arn:plain") == "https://hooks.slack.example/plain"
+    assert slack.webhook_from_secret(plain, "arn:plain") == "https://hooks.slack.example/plain"
+    assert plain.reads == 1  # read once per warm container
+    document = Secrets('{"webhook_url": "https://hooks.slack.example/json"}')
+    assert slack.webhook_from_secret(document, "arn:json") == "https://hooks.slack.example/json"
+    with pytest.raises(slack.SlackError, match="without any key"):
+        slack.webhook_from_secret(Secrets('{"token": "x"}'), "arn:other")
