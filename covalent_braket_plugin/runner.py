@@ -1,0 +1,196 @@
+"""What runs inside the Braket job: load the electron from S3, run it, send back its result or error.
+
+The executor uploads this file, renamed ``covalent_braket_runner.py``, in the job's source archive;
+the image's script-mode program calls ``covalent_braket_runner:main``. It must therefore stand
+alone: standard library, boto3 and cloudpickle only, never an import of covalent_braket_plugin
+(which the job image does not have). The client imports it too, for the names of its files.
+
+Hyperparameters (``$AMZN_BRAKET_HP_FILE``) say where things are:
+
+- ``COVALENT_TASK_URI``: ``s3://bucket/key`` of ``cloudpickle.dumps((fn, args, kwargs))``;
+- ``COVALENT_OUTPUT_URI``: ``s3://bucket/prefix/`` that receives the files below;
+- ``COVALENT_BUCKET_OWNER``: account id every S3 call passes as ExpectedBucketOwner, so a bucket
+  taken over by another account is never written to.
+
+Output, all through S3 so that it never depends on CloudWatch: ``result.pkl`` (cloudpickle of the
+return value) on success; ``error.json`` (``{"type", "message", "traceback"}``) on failure; always
+``stdout.log`` and ``stderr.log``. Output is teed at the file descriptor level, so what the electron,
+its C extensions and its child processes print still reaches the job's logs as well. On failure
+``"<Type>: <message>"`` is appended to the job's ``output/failure`` file (Braket turns it into the
+job's failureReason) and the process exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+from urllib.parse import urlparse
+
+import boto3
+import cloudpickle
+
+# Names the client shares with the job (imported by the executor).
+RUNNER_MODULE = "covalent_braket_runner"
+ENTRY_POINT = f"{RUNNER_MODULE}:main"
+TASK_URI_KEY = "COVALENT_TASK_URI"
+OUTPUT_URI_KEY = "COVALENT_OUTPUT_URI"
+BUCKET_OWNER_KEY = "COVALENT_BUCKET_OWNER"
+RESULT_FILE = "result.pkl"
+ERROR_FILE = "error.json"
+STDOUT_FILE = "stdout.log"
+STDERR_FILE = "stderr.log"
+
+DEFAULT_HP_FILE = "/opt/ml/input/config/hyperparameters.json"
+DEFAULT_FAILURE_FILE = "/opt/ml/output/failure"
+# Braket's failureReason is short; the full traceback is in error.json.
+MAX_FAILURE_CHARS = 1000
+_READ_BYTES = 65536
+
+
+def source_path() -> Path:
+    """This file, for the executor to put in the job's source archive as ``covalent_braket_runner.py``."""
+    return Path(__file__)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``("bucket", "key")``."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def failure_file(environ: Mapping[str, str] = os.environ) -> Path:
+    """The job's failure file: ``<ml root>/output/failure``.
+
+    The ml root is the parent of AMZN_BRAKET_JOB_RESULTS_DIR (``/opt/braket/model`` in an image, the
+    job's work dir on the local process runner); without it, the standard ``/opt/ml``.
+    """
+    results_dir = environ.get("AMZN_BRAKET_JOB_RESULTS_DIR")
+    if results_dir:
+        return Path(results_dir).parent / "output" / "failure"
+    return Path(DEFAULT_FAILURE_FILE)
+
+
+class _FdTee:
+    """Copy everything written to a file descriptor into a temporary file while it still reaches
+    its target.
+
+    Works below Python's ``sys.stdout``, so output of C code and child processes is caught too; a
+    file rather than memory holds it, so a chatty electron cannot exhaust the job's memory.
+    """
+
+    def __init__(self, fd: int, stream: Any) -> None:
+        self._fd = fd
+        self._stream = stream
+        self.captured: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - read after the tee ends
+        self._saved = -1
+        self._reader: threading.Thread | None = None
+
+    def __enter__(self) -> _FdTee:
+        self._stream.flush()
+        self._saved = os.dup(self._fd)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, self._fd)
+        os.close(write_end)
+        self._reader = threading.Thread(target=self._copy, args=(read_end,), daemon=True)
+        self._reader.start()
+        return self
+
+    def _copy(self, read_end: int) -> None:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(_READ_BYTES):
+                self.captured.write(chunk)
+                os.write(self._saved, chunk)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stream.flush()
+        os.dup2(self._saved, self._fd)  # drops our write end of the pipe; children may hold theirs
+        if self._reader is not None:
+            # A child process still holding the pipe open must not hang the job.
+            self._reader.join(timeout=10)
+        os.close(self._saved)
+        self.captured.seek(0)
+
+
+class _Output:
+    """Writes the job's output files to the S3 prefix of COVALENT_OUTPUT_URI."""
+
+    def __init__(self, s3: Any, output_uri: str, owner: str) -> None:
+        self._s3 = s3
+        self._bucket, prefix = split_s3_uri(output_uri)
+        self._prefix = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
+        self._owner = owner
+
+    def put(self, name: str, body: bytes | BinaryIO) -> None:
+        owner = {"ExpectedBucketOwner": self._owner} if self._owner else {}
+        self._s3.put_object(Bucket=self._bucket, Key=f"{self._prefix}{name}", Body=body, **owner)
+
+
+def _load_task(s3: Any, task_uri: str, owner: str) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    bucket, key = split_s3_uri(task_uri)
+    expected = {"ExpectedBucketOwner": owner} if owner else {}
+    body = s3.get_object(Bucket=bucket, Key=key, **expected)["Body"].read()
+    fn, args, kwargs = cloudpickle.loads(body)
+    return fn, tuple(args), dict(kwargs)
+
+
+def error_report(error: BaseException) -> dict[str, str]:
+    """What error.json holds: the exception's type name, message and formatted traceback."""
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    }
+
+
+def _append_failure(error: BaseException) -> None:
+    """One ``"<Type>: <message>"`` line in the job's failure file, which becomes its failureReason."""
+    path = failure_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as failure:
+        failure.write(f"{type(error).__name__}: {error}"[:MAX_FAILURE_CHARS] + "\n")
+
+
+def main() -> None:
+    """Run the electron the hyperparameters name; exit with status 1 when it (or its loading) fails."""
+    error: BaseException | None = None
+    try:
+        with open(os.environ.get("AMZN_BRAKET_HP_FILE", DEFAULT_HP_FILE)) as file:
+            hyperparameters = json.load(file)
+        owner = hyperparameters.get(BUCKET_OWNER_KEY, "")
+        s3 = boto3.client("s3")
+        output = _Output(s3, hyperparameters[OUTPUT_URI_KEY], owner)
+        with _FdTee(1, sys.stdout) as stdout, _FdTee(2, sys.stderr) as stderr:
+            try:
+                fn, args, kwargs = _load_task(s3, hyperparameters[TASK_URI_KEY], owner)
+                result = cloudpickle.dumps(fn(*args, **kwargs))
+            except (Exception, SystemExit) as exc:  # sys.exit() in an electron is a failure too
+                error = exc
+                traceback.print_exc()
+        output.put(STDOUT_FILE, stdout.captured)
+        output.put(STDERR_FILE, stderr.captured)
+        if error is None:
+            output.put(RESULT_FILE, result)
+        else:
+            output.put(ERROR_FILE, json.dumps(error_report(error)).encode())
+    except Exception as exc:  # the job could not even report: its failureReason must still say why
+        error = error or exc
+        traceback.print_exc()
+    if error is not None:
+        _append_failure(error)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The job-side runner, run as the job runs it: a standalone module in a child process, against S3."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cloudpickle
+import pytest
+from moto.server import ThreadedMotoServer
+
+from covalent_braket_plugin import runner
+
+BUCKET = "amazon-braket-runner-test"
+OWNER = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> Any:
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def run_job(
+    tmp_path: Path,
+    s3: Any,
+    s3_endpoint: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    upload_task: bool = True,
+    **kwargs: Any,
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Upload the task, lay the job out like /opt/ml and run the runner the way script mode does."""
+    prefix = f"jobs/{tmp_path.name}"
+    if upload_task:
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/task.pkl", Body=cloudpickle.dumps((fn, args, kwargs)))
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(runner.source_path(), code / f"{runner.RUNNER_MODULE}.py")
+    (tmp_path / "input" / "config").mkdir(parents=True)
+    hp_file = tmp_path / "input" / "config" / "hyperparameters.json"
+    hp_file.write_text(json.dumps({
+        runner.TASK_URI_KEY: f"s3://{BUCKET}/{prefix}/task.pkl",
+        runner.OUTPUT_URI_KEY: f"s3://{BUCKET}/{prefix}/output/",
+        runner.BUCKET_OWNER_KEY: OWNER,
+    }))
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AMZN_BRAKET_HP_FILE": str(hp_file),
+        "AMZN_BRAKET_JOB_RESULTS_DIR": str(tmp_path / "model"),
+    }
+    # The job has no covalent_braket_plugin: the runner must not import it.
+    module, function = runner.ENTRY_POINT.split(":")
+    program = (
+        f"import sys, {module}\n"
+        f"try:\n    {module}.{function}()\n"
+        "finally:\n"
+        "    assert not [m for m in sys.modules if m.startswith('covalent_braket_plugin')]\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", program], cwd=code, env=env, capture_output=True, text=True, timeout=120
+    )
+    return completed, f"{prefix}/output/"
+
+
+def read(s3: Any, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def test_result_and_teed_output_reach_s3_and_the_job_log(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
+    def electron(x: int, *, y: int) -> dict[str, int]:
+        import os
+        import subprocess
+        import sys
+
+        print("from print")
+        print("to stderr", file=sys.stderr)
+        os.write(1, b"from the descriptor\n")
+        subprocess.run(["echo", "from a child process"], check=True)
+        return {"sum": x + y}
+
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron, 2, y=3)
+
+    assert completed.returncode == 0, completed.stderr
+    assert cloudpickle.loads(read(s3, output + runner.RESULT_FILE)) == {"sum": 5}
+    stdout_log = read(s3, output + runner.STDOUT_FILE).decode()
+    for line in ("from print", "from the descriptor", "from a child process"):
+        assert line in stdout_log
+        assert line in completed.stdout  # still in the job's own log
+    assert "to stderr" in read(s3, output + runner.STDERR_FILE).decode()
+    assert "to stderr" in completed.stderr
+    assert not (tmp_path / "output" / "failure").exists()
+
+
+def test_exception_gives_error_json_failure_line_and_exit_1(
+    tmp_path: Path, s3: Any, s3_endpoint: str
+) -> None:
+    def electron() -> None:
+        print("before the error")
+        raise ValueError("the angle is out of range")
+
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron)
+
+    assert completed.returncode == 1
+    error = json.loads(read(s3, output + runner.ERROR_FILE))
+    assert error["type"] == "ValueError"
+    assert error["message"] == "the angle is out of range"
+    assert "raise ValueError" in error["traceback"]
+    assert "before the error" in read(s3, output + runner.STDOUT_FILE).decode()
+    assert "ValueError: the angle is out of range" in read(s3, output + runner.STDERR_FILE).decode()
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert failure == "ValueError: the angle is out of range\n"
+    assert runner.RESULT_FILE not in [o["Key"].rsplit("/", 1)[-1] for o in
+                                      s3.list_objects_v2(Bucket=BUCKET, Prefix=output)["Contents"]]
+
+
+def test_sys_exit_in_the_electron_is_a_failure(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
+    def electron() -> None:
+        raise SystemExit(3)
+
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron)
+
+    assert completed.returncode == 1
+    assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "SystemExit"
+
+
+def test_unpicklable_result_is_reported_as_the_error(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
+    def electron() -> Any:
+        import threading
+
+        return threading.Lock()
+
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron)
+
+    assert completed.returncode == 1
+    assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "TypeError"
+
+
+def test_missing_task_object_still_reports(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
+    completed, output = run_job(tmp_path, s3, s3_endpoint, print, upload_task=False)
+
+    assert completed.returncode == 1
+    assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "NoSuchKey"
+    assert (tmp_path / "output" / "failure").read_text().startswith("NoSuchKey: ")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"AMZN_BRAKET_JOB_RESULTS_DIR": "/opt/braket/model"}, Path("/opt/braket/output/failure")),
+        ({"AMZN_BRAKET_JOB_RESULTS_DIR": "/work/jobs/j-1/model"}, Path("/work/jobs/j-1/output/failure")),
+        ({}, Path("/opt/ml/output/failure")),
+    ],
+)
+def test_failure_file_follows_the_job_layout(environ: dict[str, str], expected: Path) -> None:
+    assert runner.failure_file(environ) == expected
+
+
+def test_split_s3_uri_rejects_other_schemes() -> None:
+    assert runner.split_s3_uri("s3://b/k/x.pkl") == ("b", "k/x.pkl")
+    with pytest.raises(ValueError, match="not an s3://"):
+        runner.split_s3_uri("https://b/k")
