@@ -16,8 +16,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ENTRY_POINT = "covalent_braket_runner:main"
-"""Script-mode entry point: the runner module as the source archive names it, and its function."""
+from covalent_braket_plugin.runner import ENTRY_POINT
 
 JOB_NAME_MAX_LENGTH = 50
 JOB_NAME_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")

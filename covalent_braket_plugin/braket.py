@@ -1,0 +1,333 @@
+"""``BraketExecutor``: run each Covalent electron as one Amazon Braket Hybrid Job.
+
+The story of one electron (``BraketExecutor.run``): validate the settings, pickle the task, put it in
+S3, make sure the job image exists, create the job, wait for it, collect the result (or the remote
+traceback) and clean up. A cancel request from Covalent is honoured at every step.
+
+This module is the Covalent plugin entry point (``covalent.executor.executor_plugins``: ``braket``),
+so ``executor="braket"`` and ``[executors.braket]`` in covalent.conf name it; Covalent requires the
+module to define ``EXECUTOR_PLUGIN_NAME`` and may read ``_EXECUTOR_PLUGIN_DEFAULTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+from covalent._shared_files import logger
+from covalent._shared_files.config import get_config
+from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
+from covalent.executor.base import AsyncBaseExecutor
+
+from covalent_braket_plugin import jobs, transfer
+from covalent_braket_plugin.image import ImageBuilder
+from covalent_braket_plugin.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY, TASK_URI_KEY
+from covalent_braket_plugin.session import make_session
+from covalent_braket_plugin.settings import BraketExecutorSettings
+
+EXECUTOR_PLUGIN_NAME = "BraketExecutor"
+
+_EXECUTOR_PLUGIN_DEFAULTS: dict[str, Any] = {
+    name: value
+    for name, value in BraketExecutorSettings().model_dump(mode="json").items()
+    # Left out: once written to covalent.conf it would count as set, and a later lower poll_freq
+    # would then be refused as shorter than it instead of pulling it down.
+    if name != "initial_poll_freq"
+}
+"""Covalent writes these into ``[executors.braket]`` of covalent.conf for keys the file lacks."""
+
+TAG_DISPATCH_ID = "covalent:dispatch_id"
+TAG_NODE_ID = "covalent:node_id"
+
+app_log = logger.app_log
+
+_attempts: dict[tuple[str, int], itertools.count] = {}
+_attempts_lock = threading.Lock()
+
+
+def _next_attempt(dispatch_id: str, node_id: int) -> int:
+    """1 for the first run of an electron in this process, 2 for the next, ...
+
+    The attempt is part of the job name and so of CreateJob's idempotency token: a second run of the
+    same electron must make a new job, while a retried CreateJob of the same run must not.
+    """
+    with _attempts_lock:
+        return next(_attempts.setdefault((dispatch_id, node_id), itertools.count(1)))
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One attempt of one electron: its job name and where its objects live in S3."""
+
+    dispatch_id: str
+    node_id: int
+    name: str
+    location: transfer.TaskLocation
+
+
+@dataclass(frozen=True)
+class _Aws:
+    """The clients one electron needs, made in a worker thread (building clients reads files)."""
+
+    session: Any
+    braket: Any
+    s3: Any
+    logs: Any
+    account_id: str
+
+    @classmethod
+    def connect(cls, settings: BraketExecutorSettings) -> _Aws:
+        session = make_session(settings)
+        return cls(
+            session=session,
+            braket=session.client("braket", config=jobs.CLIENT_CONFIG),
+            s3=session.client("s3", config=jobs.CLIENT_CONFIG),
+            logs=session.client("logs", config=jobs.CLIENT_CONFIG),
+            account_id=session.client("sts", config=jobs.CLIENT_CONFIG).get_caller_identity()["Account"],
+        )
+
+
+class BraketExecutor(AsyncBaseExecutor):
+    """Covalent executor that runs each electron as an Amazon Braket Hybrid Job.
+
+    Every setting (see the configuration reference, docs/configuration.md) may be given here as a
+    keyword argument; the rest come from ``[executors.braket]`` in covalent.conf, then from the
+    defaults. They are validated here, so a bad value fails when the workflow is built, before
+    anything reaches AWS. The validated values are kept as plain attributes because Covalent sends
+    the executor to its dispatcher as ``__dict__`` (``to_dict``/``from_dict``), which must stay JSON.
+    """
+
+    def __init__(self, log_stdout: str = "", log_stderr: str = "", retries: int = 0, **options: Any) -> None:
+        settings = BraketExecutorSettings.from_options(
+            **{**_configured_options(), **{k: v for k, v in options.items() if v is not None}}
+        )
+        super().__init__(
+            log_stdout=log_stdout,
+            log_stderr=log_stderr,
+            cache_dir=settings.cache_dir,
+            time_limit=settings.time_limit,
+            retries=retries,
+        )
+        self.__dict__.update(settings.model_dump(mode="json"))
+
+    def settings(self) -> BraketExecutorSettings:
+        """The validated settings, rebuilt from the attributes (which ``from_dict`` may have replaced)."""
+        names = BraketExecutorSettings.model_fields
+        return BraketExecutorSettings.from_options(**{k: v for k, v in self.__dict__.items() if k in names})
+
+    async def run(self, function: Callable, args: list, kwargs: dict, task_metadata: dict) -> Any:
+        """Run ``function(*args, **kwargs)`` as a Braket job and return its result."""
+        settings = self.settings()
+        dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
+        name = jobs.job_name(dispatch_id, node_id, _next_attempt(dispatch_id, node_id))
+        task = _Task(
+            dispatch_id,
+            node_id,
+            name,
+            transfer.TaskLocation.for_task(settings.s3_bucket_name, dispatch_id, node_id, name),
+        )
+        self._ensure_streams()
+        await self._stop_if_cancel_requested(task)
+
+        aws = await asyncio.to_thread(_Aws.connect, settings)
+        try:
+            job = await self._submit_and_wait(aws, settings, task, function, args, kwargs)
+            return await self._collect(aws, settings, task, job)
+        finally:
+            if settings.cleanup:
+                await self._clean_up(aws, task.location)
+
+    async def cancel(self, task_metadata: dict, job_handle: Any) -> bool:
+        """Cancel the job (``job_handle`` is its ARN); True once Braket cancels or has cancelled it.
+
+        Covalent calls this on a fresh executor built from the electron's attributes, so everything
+        it needs comes from the settings and the ARN, whose region it uses.
+        """
+        if not job_handle:
+            return False
+        settings = self.settings()
+
+        def cancel() -> str:
+            session = make_session(settings)
+            braket = session.client(
+                "braket", region_name=jobs.region_of(job_handle), config=jobs.CLIENT_CONFIG
+            )
+            return jobs.cancel_job(braket, job_handle)
+
+        status = await asyncio.to_thread(cancel)
+        app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
+        return status in jobs.CANCEL_ACCEPTED
+
+    async def _submit_and_wait(
+        self,
+        aws: _Aws,
+        settings: BraketExecutorSettings,
+        task: _Task,
+        function: Callable,
+        args: list,
+        kwargs: dict,
+    ) -> dict[str, Any]:
+        """Upload the task, get the image, create the job and wait until it ends; return GetJob."""
+        location = task.location
+        payload = await asyncio.to_thread(cloudpickle.dumps, (function, args, kwargs))
+        task_uri = await asyncio.to_thread(transfer.upload_task, aws.s3, location, payload, aws.account_id)
+        source_uri = await asyncio.to_thread(
+            transfer.upload_runner_source, aws.s3, settings.s3_bucket_name, aws.account_id
+        )
+        await self._stop_if_cancel_requested(task)
+        image_uri = await self._image(aws, settings, task)
+        await self._stop_if_cancel_requested(task)
+
+        spec = jobs.JobSpec(
+            name=task.name,
+            role_arn=settings.role_arn(aws.account_id),
+            image_uri=image_uri,
+            source_uri=source_uri,
+            device=settings.quantum_device,
+            instance_type=settings.classical_device,
+            volume_size_gb=settings.storage,
+            max_runtime_s=settings.time_limit,
+            output_s3_path=location.uri(location.job_output_prefix),
+            hyperparameters={
+                TASK_URI_KEY: task_uri,
+                OUTPUT_URI_KEY: location.uri(location.output_prefix),
+                BUCKET_OWNER_KEY: aws.account_id,
+            },
+            tags={
+                **settings.tags,
+                TAG_DISPATCH_ID: str(task.dispatch_id),
+                TAG_NODE_ID: str(task.node_id),
+            },
+            reservation_arn=settings.reservation_arn,
+        )
+        job_arn = await asyncio.to_thread(jobs.create_job, aws.braket, spec)
+        app_log.debug(f"Braket job {job_arn} created for {task.dispatch_id}:{task.node_id}")
+        try:
+            await self._set_job_handle(job_arn)
+            return await self._wait(aws, job_arn, settings)
+        except BaseException:
+            # Nobody will collect this job's result any more; stop paying for it.
+            with suppress(Exception):
+                await asyncio.to_thread(jobs.cancel_job, aws.braket, job_arn)
+            raise
+
+    async def _image(self, aws: _Aws, settings: BraketExecutorSettings, task: _Task) -> str:
+        """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
+
+        The build is shared with every electron of the same environment in this process, so a
+        cancel request stops this electron's wait, not the build.
+        """
+        build = asyncio.ensure_future(ImageBuilder(aws.session, settings).ensure_image())
+        for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+            done, _ = await asyncio.wait({build}, timeout=delay)
+            if done:
+                return build.result()
+            if await self._cancel_requested():
+                build.add_done_callback(_retrieve_outcome)
+                raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
+        raise AssertionError("poll_delays never ends")
+
+    async def _wait(self, aws: _Aws, job_arn: str, settings: BraketExecutorSettings) -> dict[str, Any]:
+        """Poll GetJob from ``initial_poll_freq`` s apart, backing off to ``poll_freq``, until the job ends.
+
+        A cancel request seen while waiting becomes one CancelJob; the wait goes on until Braket
+        reports the job ended, whose final status then decides what ``run`` reports.
+        """
+        cancel_sent = False
+        for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+            if not cancel_sent and await self._cancel_requested():
+                status = await asyncio.to_thread(jobs.cancel_job, aws.braket, job_arn)
+                app_log.debug(f"Cancel requested for Braket job {job_arn}: {status}")
+                cancel_sent = True
+            job = await asyncio.to_thread(jobs.get_job, aws.braket, job_arn)
+            if job["status"] in jobs.TERMINAL_STATUSES:
+                return job
+            await asyncio.sleep(delay)
+        raise AssertionError("poll_delays never ends")
+
+    async def _collect(
+        self, aws: _Aws, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
+    ) -> Any:
+        """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError."""
+        outputs = await asyncio.to_thread(transfer.download_outputs, aws.s3, task.location, aws.account_id)
+        print(outputs.stdout, end="", file=self.task_stdout)
+        print(outputs.stderr, end="", file=self.task_stderr)
+        status = job["status"]
+        if status == "CANCELLED":
+            raise TaskCancelledError(f"Braket job {job['jobArn']} was cancelled")
+        if status == "COMPLETED" and outputs.result is not None:
+            return await asyncio.to_thread(cloudpickle.loads, outputs.result)
+
+        report = await self._failure_report(aws, settings, job, outputs)
+        print(report, end="", file=self.task_stderr)
+        raise TaskRuntimeError(report)
+
+    async def _failure_report(
+        self, aws: _Aws, settings: BraketExecutorSettings, job: dict[str, Any], outputs: transfer.TaskOutputs
+    ) -> str:
+        """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
+        if outputs.error is not None:
+            detail = (
+                outputs.error.get("traceback")
+                or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
+            )
+        else:
+            log = await asyncio.to_thread(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
+            detail = "The job ended before the electron reported a result or an error. Job log:\n" + (
+                log or "(the job wrote no log)"
+            )
+        reason = job.get("failureReason") or "no failure reason given"
+        return f"{detail.rstrip()}\n\nBraket job {job['jobArn']} ended {job['status']}: {reason}\n"
+
+    async def _clean_up(self, aws: _Aws, location: transfer.TaskLocation) -> None:
+        try:
+            await asyncio.to_thread(transfer.delete_task_objects, aws.s3, location, aws.account_id)
+        except Exception as error:  # the electron's outcome matters more than leftover objects
+            app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
+
+    def _ensure_streams(self) -> None:
+        """Covalent's ``execute`` gives the executor fresh output buffers; a direct ``run`` needs its own."""
+        if self.task_stdout is None:
+            self._task_stdout = io.StringIO()
+        if self.task_stderr is None:
+            self._task_stderr = io.StringIO()
+
+    def _dispatcher_attached(self) -> bool:
+        """Whether a Covalent dispatcher listens (it calls ``_init_runtime`` before ``run``).
+
+        Without one (a script or benchmark calling ``run`` directly) nobody can ask for a cancel
+        and nobody stores the job handle.
+        """
+        return "_send_queue" in self.__dict__
+
+    async def _cancel_requested(self) -> bool:
+        return self._dispatcher_attached() and bool(await self.get_cancel_requested())
+
+    async def _set_job_handle(self, job_arn: str) -> None:
+        if self._dispatcher_attached():
+            await self.set_job_handle(job_arn)
+
+    async def _stop_if_cancel_requested(self, task: _Task) -> None:
+        if await self._cancel_requested():
+            raise TaskCancelledError(f"{task.name} was cancelled before its job was created")
+
+
+def _configured_options() -> dict[str, Any]:
+    """The ``[executors.braket]`` section of covalent.conf, or nothing when it has none."""
+    try:
+        return dict(get_config("executors.braket"))
+    except KeyError:
+        return {}
+
+
+def _retrieve_outcome(task: asyncio.Future) -> None:
+    """Collect the outcome of a build nobody waits for any more, so asyncio does not warn about it."""
+    if not task.cancelled():
+        task.exception()

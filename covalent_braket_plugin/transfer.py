@@ -1,0 +1,166 @@
+"""S3 traffic of one electron: the task going up, the runner's source archive, the outputs coming back.
+
+Every object of a task lives under one prefix (``covalent-braket/<dispatch>/<node>/<job name>/``):
+the pickled task, what the runner writes, and the job's own output data. Removing that prefix after
+collection leaves nothing behind. Every request names the bucket owner (``ExpectedBucketOwner``),
+so a bucket name taken over by another account is refused instead of receiving the task.
+
+Synchronous on purpose, like ``jobs``: the executor calls these with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from covalent_braket_plugin import runner
+
+KEY_ROOT = "covalent-braket"
+
+_uploaded_sources: set[tuple[str, str]] = set()
+_uploaded_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TaskLocation:
+    """Where one attempt of one electron keeps its objects."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def for_task(cls, bucket: str, dispatch_id: str, node_id: int, job_name: str) -> TaskLocation:
+        return cls(bucket, f"{KEY_ROOT}/{dispatch_id}/{node_id}/{job_name}/")
+
+    @property
+    def task_key(self) -> str:
+        return f"{self.prefix}task.pkl"
+
+    @property
+    def output_prefix(self) -> str:
+        """Where the runner writes the result, stdout, stderr and the error report."""
+        return f"{self.prefix}output/"
+
+    @property
+    def job_output_prefix(self) -> str:
+        """The job's outputDataConfig: Braket's own artefacts (model.tar.gz) land here."""
+        return f"{self.prefix}job/"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+@dataclass(frozen=True)
+class TaskOutputs:
+    """What the runner left in S3; ``None`` or empty where it wrote nothing."""
+
+    result: bytes | None
+    stdout: str
+    stderr: str
+    error: dict[str, str] | None
+
+
+def upload_task(s3: Any, location: TaskLocation, payload: bytes, owner: str) -> str:
+    """Store the pickled task and return its URI for the job's hyperparameters."""
+    s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=payload, ExpectedBucketOwner=owner)
+    return location.uri(location.task_key)
+
+
+@lru_cache(maxsize=1)
+def runner_archive() -> tuple[str, bytes]:
+    """The script-mode source archive (gzip tar holding the runner) and its content digest.
+
+    Built byte for byte the same from the same runner source (fixed mtimes and owners), so its
+    digest names it in S3 and each version is uploaded once.
+    """
+    source = runner.source_path().read_bytes()
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        # The job's entry point imports the runner by this name.
+        info = tarfile.TarInfo(f"{runner.RUNNER_MODULE}.py")
+        info.size = len(source)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(source))
+    archive = gzip.compress(tar_buffer.getvalue(), mtime=0)
+    return hashlib.sha256(source).hexdigest(), archive
+
+
+def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
+    """Make sure the runner's source archive is in the bucket and return its URI.
+
+    Looked up once per process and bucket, and uploaded only when missing, so electrons after the
+    first cost no request at all.
+    """
+    digest, archive = runner_archive()
+    key = f"{KEY_ROOT}/runner/{digest[:16]}/source.tar.gz"
+    with _uploaded_lock:
+        if (bucket, key) in _uploaded_sources:
+            return f"s3://{bucket}/{key}"
+    if not _exists(s3, bucket, key, owner):
+        s3.put_object(Bucket=bucket, Key=key, Body=archive, ExpectedBucketOwner=owner)
+    with _uploaded_lock:
+        _uploaded_sources.add((bucket, key))
+    return f"s3://{bucket}/{key}"
+
+
+def download_outputs(s3: Any, location: TaskLocation, owner: str) -> TaskOutputs:
+    """Fetch what the runner wrote; a missing object means the runner never got that far."""
+    prefix = location.output_prefix
+
+    def text(name: str) -> str:
+        data = _get(s3, location.bucket, prefix + name, owner)
+        return data.decode("utf-8", errors="replace") if data is not None else ""
+
+    error_data = _get(s3, location.bucket, prefix + runner.ERROR_FILE, owner)
+    return TaskOutputs(
+        result=_get(s3, location.bucket, prefix + runner.RESULT_FILE, owner),
+        stdout=text(runner.STDOUT_FILE),
+        stderr=text(runner.STDERR_FILE),
+        error=json.loads(error_data) if error_data is not None else None,
+    )
+
+
+def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> int:
+    """Remove every object under the task's prefix and return how many there were."""
+    deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix, ExpectedBucketOwner=owner):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(
+                Bucket=location.bucket, Delete={"Objects": keys, "Quiet": True}, ExpectedBucketOwner=owner
+            )
+            deleted += len(keys)
+    return deleted
+
+
+def _get(s3: Any, bucket: str, key: str, owner: str) -> bytes | None:
+    try:
+        return s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)["Body"].read()
+    except ClientError as error:
+        if _missing(error):
+            return None
+        raise
+
+
+def _exists(s3: Any, bucket: str, key: str, owner: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+    except ClientError as error:
+        if _missing(error):
+            return False
+        raise
+    return True
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}

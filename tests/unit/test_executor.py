@@ -1,0 +1,509 @@
+"""BraketExecutor's story of one electron, with S3 and CloudWatch Logs from moto and a scripted Braket.
+
+The Braket stand-in records every request and plays a job's life from a list of statuses; the
+"job" itself (what the runner does in a real job) is played by the test, in process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import cloudpickle
+import pytest
+from botocore.exceptions import ClientError
+from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
+from moto import mock_aws
+
+from covalent_braket_plugin import braket, jobs, runner, transfer
+from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKET = "amazon-braket-executor-unit"
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/amazon-braket-covalent:unit"
+JOB_ARN = f"arn:aws:braket:{REGION}:{ACCOUNT}:job/6a4b0d0e-0d4c-4b43-9f0e-111111111111"
+METADATA = {"dispatch_id": "1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", "node_id": 2, "results_dir": "/tmp"}
+OPTIONS = {
+    "s3_bucket_name": BUCKET,
+    "region": REGION,
+    "ecr_image_uri": IMAGE,
+    "poll_freq": 0.05,
+    "initial_poll_freq": 0.01,
+}
+
+
+class FakeBraket:
+    """Braket's job API as a script: create_job starts ``job``, get_job walks through ``statuses``."""
+
+    def __init__(self, statuses: list[str], job: Callable[[dict], None] | None = None) -> None:
+        self.statuses = list(statuses)
+        self.job = job
+        self.calls: list[tuple[str, dict]] = []
+        self.failure_reason = ""
+
+    def create_job(self, **request: Any) -> dict:
+        self.calls.append(("create_job", request))
+        if self.job:
+            self.job(request)
+        return {"jobArn": JOB_ARN}
+
+    def get_job(self, jobArn: str) -> dict:
+        self.calls.append(("get_job", {"jobArn": jobArn}))
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        request = self.created()
+        job = {"jobArn": jobArn, "jobName": request["jobName"], "status": status}
+        if self.failure_reason:
+            job["failureReason"] = self.failure_reason
+        return job
+
+    def cancel_job(self, jobArn: str) -> dict:
+        self.calls.append(("cancel_job", {"jobArn": jobArn}))
+        if self.statuses[0] in jobs.TERMINAL_STATUSES:
+            raise ClientError({"Error": {"Code": "ConflictException", "Message": "ended"}}, "CancelJob")
+        self.statuses = ["CANCELLING", "CANCELLED"]
+        return {"jobArn": jobArn, "cancellationStatus": "CANCELLING"}
+
+    def created(self) -> dict:
+        return next(request for name, request in self.calls if name == "create_job")
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+class Dispatcher:
+    """What Covalent's dispatcher answers the executor: cancel requested or not, job handle stored."""
+
+    def __init__(self) -> None:
+        self.cancel_requested = False
+        self.job_handles: list[str] = []
+        self.on_question: Callable[[], None] = lambda: None
+
+    def attach(self, executor: braket.BraketExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def get_cancel_requested() -> bool:
+            self.on_question()
+            return self.cancel_requested
+
+        async def set_job_handle(handle: str) -> bool:
+            self.job_handles.append(handle)
+            return True
+
+        executor._send_queue = None  # as after Covalent's _init_runtime
+        monkeypatch.setattr(executor, "get_cancel_requested", get_cancel_requested)
+        monkeypatch.setattr(executor, "set_job_handle", set_job_handle)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto's S3, CloudWatch Logs and STS, with the bucket made; BraketExecutor's clients are these."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    monkeypatch.setattr(transfer, "_uploaded_sources", set())  # each test has a new S3
+    with mock_aws():
+        session = boto3.session.Session(region_name=REGION)
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        yield {"session": session, "s3": s3, "logs": session.client("logs")}
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], fake: FakeBraket) -> None:
+    def connect(settings: BraketExecutorSettings) -> braket._Aws:
+        return braket._Aws(aws["session"], fake, aws["s3"], aws["logs"], ACCOUNT)
+
+    monkeypatch.setattr(braket._Aws, "connect", staticmethod(connect))
+
+
+def _s3_object(s3: Any, uri: str) -> bytes:
+    parsed = urlparse(uri)
+    return s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+
+
+def _play(
+    s3: Any, *, stdout: str = "", stderr: str = "", error: dict | None = None
+) -> Callable[[dict], None]:
+    """A job that does what the runner does: load the task, run it, write its outputs to S3."""
+
+    def job(request: dict) -> None:
+        hp = request["hyperParameters"]
+        assert hp[runner.BUCKET_OWNER_KEY] == ACCOUNT
+        fn, args, kwargs = cloudpickle.loads(_s3_object(s3, hp[runner.TASK_URI_KEY]))
+        parsed = urlparse(hp[runner.OUTPUT_URI_KEY])
+        files = {runner.STDOUT_FILE: stdout.encode(), runner.STDERR_FILE: stderr.encode()}
+        if error is None:
+            files[runner.RESULT_FILE] = cloudpickle.dumps(fn(*args, **kwargs))
+        else:
+            files[runner.ERROR_FILE] = json.dumps(error).encode()
+        for name, body in files.items():
+            s3.put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/") + name, Body=body)
+
+    return job
+
+
+def _keys(s3: Any) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def _task_keys(s3: Any) -> list[str]:
+    return [key for key in _keys(s3) if not key.startswith(f"{transfer.KEY_ROOT}/runner/")]
+
+
+def _run(
+    executor: braket.BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any
+) -> Any:
+    return asyncio.run(executor.run(fn, list(args), kw or {"y": 3}, dict(METADATA)))
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def test_a_bad_setting_fails_in_the_constructor_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    with pytest.raises(ExecutorConfigError, match="storage"):
+        braket.BraketExecutor(**OPTIONS, storage=0)
+
+
+def test_settings_come_from_covalent_conf_with_keyword_arguments_winning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = {**OPTIONS, "classical_device": "ml.m5.xlarge", "storage": 50, "profile": ""}
+    monkeypatch.setattr(braket, "get_config", lambda key: conf if key == "executors.braket" else {})
+    executor = braket.BraketExecutor(storage=60, profile=None)
+    assert (executor.classical_device, executor.storage, executor.profile) == ("ml.m5.xlarge", 60, "")
+    assert executor.time_limit == 300  # Covalent's own attribute carries the job's time limit
+
+
+def test_every_key_of_the_0_3_plugin_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    old = {
+        "credentials": "",
+        "profile": "",
+        "s3_bucket_name": BUCKET,
+        "ecr_repo_name": "amazon-braket-covalent-job-images",
+        "cache_dir": "/tmp/covalent",
+        "poll_freq": 30,
+        "braket_job_execution_role_name": "CovalentBraketJobsExecutionRole",
+        "quantum_device": "arn:aws:braket:::device/quantum-simulator/amazon/sv1",
+        "classical_device": "ml.m5.large",
+        "storage": 30,
+        "time_limit": 300,
+    }
+    executor = braket.BraketExecutor(**old)
+    assert executor.settings().braket_job_execution_role_name == "CovalentBraketJobsExecutionRole"
+
+
+def test_the_executor_travels_as_json_and_comes_back_with_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    executor = braket.BraketExecutor(**OPTIONS, tags={"team": "q"}, pip_packages=["numpy"])
+    sent = json.loads(json.dumps(executor.to_dict()))
+    assert sent["short_name"] == "braket"
+    # Covalent's dispatcher builds the executor from covalent.conf, then replaces its __dict__.
+    received = braket.BraketExecutor(**OPTIONS).from_dict(sent)
+    assert received.settings() == executor.settings()
+
+
+def test_plugin_defaults_are_valid_settings_covalent_can_write_to_its_toml_file() -> None:
+    import toml
+
+    defaults = toml.loads(toml.dumps({"executors": {"braket": braket._EXECUTOR_PLUGIN_DEFAULTS}}))
+    assert BraketExecutorSettings.from_options(**defaults["executors"]["braket"]) == BraketExecutorSettings()
+
+
+def test_covalent_finds_the_plugin_by_its_short_name() -> None:
+    from covalent.executor import _executor_manager
+
+    assert _executor_manager.executor_plugins_map["braket"] is braket.BraketExecutor
+    assert braket.EXECUTOR_PLUGIN_NAME == "BraketExecutor"
+
+
+# --- run ------------------------------------------------------------------------------------------
+
+
+def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(
+        ["QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"], stdout="hello\n", stderr="careful\n")
+    )
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS, tags={"team": "q"})
+    dispatcher = Dispatcher()
+    dispatcher.attach(executor, monkeypatch)
+
+    assert _run(executor) == 5
+    assert executor.task_stdout.getvalue() == "hello\n"
+    assert executor.task_stderr.getvalue() == "careful\n"
+    assert dispatcher.job_handles == [JOB_ARN]
+    assert fake.names() == ["create_job", "get_job", "get_job", "get_job"]
+
+
+def test_the_job_request_carries_the_task_the_image_and_the_settings(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["COMPLETED"], _play(aws["s3"]))
+    _use(monkeypatch, aws, fake)
+    _run(braket.BraketExecutor(**OPTIONS, tags={"team": "q"}, time_limit=600, storage=40))
+
+    request = fake.created()
+    assert request["jobName"] == request["clientToken"]
+    assert request["jobName"].startswith("covalent-1d0e6f8c-n2-a")
+    assert request["algorithmSpecification"]["containerImage"] == {"uri": IMAGE}
+    script = request["algorithmSpecification"]["scriptModeConfig"]
+    assert _s3_object(aws["s3"], script["s3Uri"]) == transfer.runner_archive()[1]
+    assert request["deviceConfig"] == {"device": "arn:aws:braket:::device/quantum-simulator/amazon/sv1"}
+    assert request["instanceConfig"]["volumeSizeInGb"] == 40
+    assert request["stoppingCondition"] == {"maxRuntimeInSeconds": 600}
+    assert request["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole"
+    assert request["tags"] == {
+        "team": "q",
+        braket.TAG_DISPATCH_ID: METADATA["dispatch_id"],
+        braket.TAG_NODE_ID: "2",
+    }
+    output = request["hyperParameters"][runner.OUTPUT_URI_KEY]
+    assert output.endswith("/") and output.startswith(f"s3://{BUCKET}/{transfer.KEY_ROOT}/")
+    assert request["outputDataConfig"]["s3Path"].startswith(output.removesuffix("output/"))
+
+
+def test_each_run_of_an_electron_is_a_new_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["COMPLETED"], _play(aws["s3"]))
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    metadata = {**METADATA, "dispatch_id": "run-twice"}
+    asyncio.run(executor.run(lambda: 1, [], {}, metadata))
+    asyncio.run(executor.run(lambda: 1, [], {}, metadata))
+    names = [request["jobName"] for name, request in fake.calls if name == "create_job"]
+    assert names == [jobs.job_name("run-twice", 2, 1), jobs.job_name("run-twice", 2, 2)]
+
+
+def test_the_task_objects_are_removed_after_collection(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["COMPLETED"], _play(aws["s3"], stdout="x"))
+    _use(monkeypatch, aws, fake)
+    _run(braket.BraketExecutor(**OPTIONS))
+    assert _task_keys(aws["s3"]) == []
+
+
+def test_cleanup_false_keeps_the_task_objects(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["COMPLETED"], _play(aws["s3"], stdout="x"))
+    _use(monkeypatch, aws, fake)
+    _run(braket.BraketExecutor(**OPTIONS, cleanup=False))
+    names = sorted(key.rsplit("/", 1)[-1] for key in _task_keys(aws["s3"]))
+    assert names == sorted(["task.pkl", runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE])
+
+
+def test_polling_starts_fast_and_backs_off_to_poll_freq(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["QUEUED"] * 8 + ["COMPLETED"], _play(aws["s3"]))
+    _use(monkeypatch, aws, fake)
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(braket.asyncio, "sleep", sleep)
+    _run(braket.BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0}))
+    assert waits == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+def test_a_raising_electron_gives_task_runtime_error_with_the_remote_traceback(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    report = {
+        "type": "ValueError",
+        "message": "bad input",
+        "traceback": 'Traceback (most recent call last):\n  File "<electron>"\nValueError: bad input\n',
+    }
+    fake = FakeBraket(["RUNNING", "FAILED"], _play(aws["s3"], stdout="before\n", error=report))
+    fake.failure_reason = "AlgorithmError: ValueError: bad input, exit code: 1"
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+
+    with pytest.raises(TaskRuntimeError) as raised:
+        _run(executor)
+    message = str(raised.value)
+    assert report["traceback"].strip() in message
+    assert fake.failure_reason in message and JOB_ARN in message
+    assert report["traceback"].strip() in executor.task_stderr.getvalue()
+    assert executor.task_stdout.getvalue() == "before\n"
+    assert _task_keys(aws["s3"]) == []
+
+
+def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["FAILED"])
+    fake.failure_reason = "AlgorithmError: ModuleNotFoundError: No module named 'covalent', exit code: 1"
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    name = jobs.job_name(METADATA["dispatch_id"], METADATA["node_id"], 1)
+    logs = aws["logs"]
+    now_ms = int(time.time() * 1000)
+    logs.create_log_group(logGroupName="/aws/braket/jobs")
+    for stream, lines in (
+        ("algo-1", ["Traceback (most recent call last):", "ModuleNotFoundError: covalent"]),
+    ):
+        logs.create_log_stream(logGroupName="/aws/braket/jobs", logStreamName=f"{name}/{stream}")
+        logs.put_log_events(
+            logGroupName="/aws/braket/jobs",
+            logStreamName=f"{name}/{stream}",
+            logEvents=[{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)],
+        )
+    monkeypatch.setattr(braket, "_next_attempt", lambda dispatch_id, node_id: 1)
+
+    with pytest.raises(TaskRuntimeError) as raised:
+        _run(executor)
+    assert "ModuleNotFoundError: covalent" in str(raised.value)
+    assert fake.failure_reason in str(raised.value)
+
+
+def test_a_completed_job_without_a_result_is_a_failure(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["COMPLETED"])
+    _use(monkeypatch, aws, fake)
+    with pytest.raises(TaskRuntimeError, match="ended COMPLETED"):
+        _run(braket.BraketExecutor(**OPTIONS))
+
+
+def test_a_job_cancelled_elsewhere_gives_task_cancelled_error(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["RUNNING", "CANCELLED"])
+    _use(monkeypatch, aws, fake)
+    with pytest.raises(TaskCancelledError):
+        _run(braket.BraketExecutor(**OPTIONS))
+    assert _task_keys(aws["s3"]) == []
+
+
+# --- cancellation ---------------------------------------------------------------------------------
+
+
+def test_cancel_requested_before_upload_touches_nothing(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["COMPLETED"])
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    dispatcher = Dispatcher()
+    dispatcher.cancel_requested = True
+    dispatcher.attach(executor, monkeypatch)
+    with pytest.raises(TaskCancelledError):
+        _run(executor)
+    assert fake.calls == [] and _keys(aws["s3"]) == []
+
+
+def test_cancel_requested_while_the_image_builds_creates_no_job(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["COMPLETED"])
+    _use(monkeypatch, aws, fake)
+    dispatcher = Dispatcher()
+    built: list[str] = []
+
+    class SlowBuilder:
+        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+            pass
+
+        async def ensure_image(self) -> str:
+            dispatcher.cancel_requested = True
+            await asyncio.sleep(0.2)
+            built.append(IMAGE)
+            return IMAGE
+
+    monkeypatch.setattr(braket, "ImageBuilder", SlowBuilder)
+    executor = braket.BraketExecutor(**{**OPTIONS, "ecr_image_uri": ""})
+    dispatcher.attach(executor, monkeypatch)
+
+    async def run_then_let_the_build_finish() -> None:
+        with pytest.raises(TaskCancelledError, match="image"):
+            await executor.run(lambda: 1, [], {}, dict(METADATA))
+        await asyncio.sleep(0.3)
+
+    asyncio.run(run_then_let_the_build_finish())
+    assert fake.calls == []
+    assert built == [IMAGE]  # the shared build went on for the electrons still waiting for it
+    assert _task_keys(aws["s3"]) == []
+
+
+def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["QUEUED", "RUNNING", "RUNNING", "RUNNING"])
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    dispatcher = Dispatcher()
+
+    def cancel_once_running() -> None:
+        dispatcher.cancel_requested = fake.names().count("get_job") >= 2
+
+    dispatcher.on_question = cancel_once_running
+    dispatcher.attach(executor, monkeypatch)
+    with pytest.raises(TaskCancelledError):
+        _run(executor)
+    assert fake.names().count("cancel_job") == 1
+    assert fake.names()[-1] == "get_job"  # waited for Braket to report the job CANCELLED
+    assert _task_keys(aws["s3"]) == []
+
+
+def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["RUNNING"])
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    dispatcher = Dispatcher()
+
+    def break_after_submission() -> None:
+        if fake.names().count("get_job") >= 1:
+            raise RuntimeError("dispatcher went away")
+
+    dispatcher.on_question = break_after_submission
+    dispatcher.attach(executor, monkeypatch)
+    with pytest.raises(RuntimeError, match="went away"):
+        _run(executor)
+    assert "cancel_job" in fake.names()
+
+
+class _Session:
+    def __init__(self, fake: FakeBraket) -> None:
+        self.fake = fake
+        self.regions: list[str | None] = []
+
+    def client(self, service: str, region_name: str | None = None, **_: Any) -> FakeBraket:
+        assert service == "braket"
+        self.regions.append(region_name)
+        return self.fake
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["RUNNING"], True),
+        (["QUEUED"], True),
+        (["CANCELLED"], True),
+        (["COMPLETED"], False),
+        (["FAILED"], False),
+    ],
+)
+def test_cancel_is_true_once_braket_cancels_the_job(
+    monkeypatch: pytest.MonkeyPatch, statuses: list[str], expected: bool
+) -> None:
+    fake = FakeBraket(statuses)
+    fake.calls.append(("create_job", {"jobName": "covalent-x"}))
+    session = _Session(fake)
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    monkeypatch.setattr(braket, "make_session", lambda settings: session)
+    executor = braket.BraketExecutor(**OPTIONS)
+    west = JOB_ARN.replace(REGION, "us-west-2")
+    assert asyncio.run(executor.cancel({"dispatch_id": "d", "node_id": 1}, west)) is expected
+    assert session.regions == ["us-west-2"]  # the job's own region, whatever the settings say
+
+
+def test_cancel_without_a_job_handle_is_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(braket, "_configured_options", dict)
+    executor = braket.BraketExecutor(**OPTIONS)
+    assert asyncio.run(executor.cancel({"dispatch_id": "d", "node_id": 1}, None)) is False

@@ -1,0 +1,129 @@
+"""S3 objects of one electron: upload, the runner archive, outputs, cleanup (against moto's S3)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from covalent_braket_plugin import runner, transfer
+
+OWNER = "123456789012"
+BUCKET = "amazon-braket-transfer-test"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's S3 with one bucket; every request's operation and parameters are recorded."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(transfer, "_uploaded_sources", set())
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+        client.create_bucket(Bucket=BUCKET)
+        client.requests = []
+
+        def record(params: dict, model: Any, **_: Any) -> None:
+            client.requests.append((model.name, dict(params)))
+
+        client.meta.events.register("provide-client-params.s3.*", record)
+        yield client
+
+
+@pytest.fixture
+def location() -> transfer.TaskLocation:
+    return transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 4, "covalent-dispatch-n4-a1-0123456789")
+
+
+def _keys(s3: Any, prefix: str = "") -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def test_every_object_of_a_task_lives_under_one_prefix(location: transfer.TaskLocation) -> None:
+    assert location.prefix == "covalent-braket/dispatch-1/4/covalent-dispatch-n4-a1-0123456789/"
+    for key in (location.task_key, location.output_prefix, location.job_output_prefix):
+        assert key.startswith(location.prefix)
+    assert location.uri(location.output_prefix).endswith("/output/")
+
+
+def test_upload_task_stores_the_payload_and_names_the_bucket_owner(
+    s3: Any, location: transfer.TaskLocation
+) -> None:
+    uri = transfer.upload_task(s3, location, b"pickled", OWNER)
+    assert [(name, params["ExpectedBucketOwner"]) for name, params in s3.requests] == [("PutObject", OWNER)]
+    assert uri == f"s3://{BUCKET}/{location.task_key}"
+    assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == b"pickled"
+
+
+def test_runner_archive_is_the_runner_under_its_module_name_and_byte_for_byte_stable() -> None:
+    transfer.runner_archive.cache_clear()
+    digest, archive = transfer.runner_archive()
+    transfer.runner_archive.cache_clear()
+    assert transfer.runner_archive() == (digest, archive)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive))) as tar:
+        assert tar.getnames() == ["covalent_braket_runner.py"]
+        source = tar.extractfile("covalent_braket_runner.py").read()
+    assert source == runner.source_path().read_bytes()
+
+
+def test_runner_source_is_uploaded_once_per_content_and_bucket(s3: Any) -> None:
+    uri = transfer.upload_runner_source(s3, BUCKET, OWNER)
+    digest, archive = transfer.runner_archive()
+    key = uri.removeprefix(f"s3://{BUCKET}/")
+    assert digest[:16] in key
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == archive
+    requests_after_first = len(s3.requests)
+    assert transfer.upload_runner_source(s3, BUCKET, OWNER) == uri
+    assert len(s3.requests) == requests_after_first
+
+
+def test_runner_source_already_in_the_bucket_is_not_uploaded_again(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    monkeypatch.setattr(transfer, "_uploaded_sources", set())  # as in a new process
+    s3.requests.clear()
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    assert [name for name, _ in s3.requests] == ["HeadObject"]
+
+
+def test_outputs_the_runner_never_wrote_come_back_empty(s3: Any, location: transfer.TaskLocation) -> None:
+    outputs = transfer.download_outputs(s3, location, OWNER)
+    assert outputs == transfer.TaskOutputs(result=None, stdout="", stderr="", error=None)
+
+
+def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) -> None:
+    report = {"type": "ValueError", "message": "bad", "traceback": "Traceback ...\nValueError: bad\n"}
+    files = {
+        runner.RESULT_FILE: b"result-bytes",
+        runner.STDOUT_FILE: "hello ✓\n".encode(),
+        runner.STDERR_FILE: b"warning\n",
+        runner.ERROR_FILE: json.dumps(report).encode(),
+    }
+    for name, body in files.items():
+        s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=body)
+    outputs = transfer.download_outputs(s3, location, OWNER)
+    assert outputs == transfer.TaskOutputs(
+        result=b"result-bytes", stdout="hello ✓\n", stderr="warning\n", error=report
+    )
+
+
+def test_cleanup_removes_every_object_of_the_task_and_nothing_else(
+    s3: Any, location: transfer.TaskLocation
+) -> None:
+    # More than one page of ListObjectsV2 (1000 keys) to show every page is removed.
+    for i in range(1003):
+        s3.put_object(Bucket=BUCKET, Key=f"{location.job_output_prefix}part-{i}", Body=b"x")
+    transfer.upload_task(s3, location, b"pickled", OWNER)
+    other = transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 40, "covalent-other")
+    transfer.upload_task(s3, other, b"pickled", OWNER)
+
+    assert transfer.delete_task_objects(s3, location, OWNER) == 1004
+    assert _keys(s3) == [other.task_key]
