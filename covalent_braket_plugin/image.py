@@ -82,14 +82,16 @@ def script_mode_source() -> bytes:
 def _pip_install_command(requirements: Iterable[str]) -> str:
     """A shell command installing ``requirements`` into the image's python3.
 
-    The CA bundle of the build is used only when the build was given one; the variables are set
-    for pip alone (unknown to an old pip, they are ignored rather than fail as options would).
+    Settings go through the environment, not options: pip hands its environment (so the CA bundle,
+    when the build was given one) to the pip it starts for building sdists, and an old pip ignores
+    variables it does not know where it would reject options.
     """
     quoted = " ".join(shlex.quote(requirement) for requirement in requirements)
     ca_path = f"/tmp/covalent-braket-{CA_BUNDLE_NAME}"
     return (
-        "PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "
-        f"python3 -m pip install $(test -s {ca_path} && echo --cert {ca_path}) {quoted}"
+        f"if [ -s {ca_path} ]; then export PIP_CERT={ca_path}; fi \\\n"
+        " && PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "
+        f"python3 -m pip install {quoted}"
     )
 
 
@@ -194,9 +196,8 @@ class ImageBuilder:
     # executor of the process, since Covalent makes one executor per electron.
     known_images: ClassVar[dict[str, str]] = {}
     _thread_locks: ClassVar[dict[str, threading.Lock]] = {}
-    _async_locks: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]] = (
-        weakref.WeakKeyDictionary()
-    )
+    _in_flight: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[str]]]]
+    _in_flight = weakref.WeakKeyDictionary()
     _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
@@ -227,11 +228,13 @@ class ImageBuilder:
             return self._settings.ecr_image_uri
         packages = sorted({*self._settings.pip_packages, *pip_packages})
         plan = await asyncio.to_thread(self._plan, packages)
-        async with self._async_lock(plan.key):
-            known = self.known_images.get(plan.key)
-            if known:
-                return known
-            return await asyncio.to_thread(self._ensure, plan)
+        known = self.known_images.get(plan.key)
+        if known:
+            return known
+        # Every coroutine asking for the same image awaits one shared lookup-and-build, and shares
+        # its failure too (N electrons with a broken requirement make one failed build, not N).
+        # Shielded: a cancelled electron must not cancel the build the others wait for.
+        return await asyncio.shield(self._shared_ensure(plan))
 
     # --- worker-thread side -------------------------------------------------------------------------
     def _ecr(self) -> Any:
@@ -318,7 +321,7 @@ class ImageBuilder:
             for chunk in stream:
                 for line in str(chunk.get("stream", "")).splitlines():
                     tail.append(line)
-                    if line.startswith("Step "):
+                    if line.startswith(("Step ", "Successfully installed", "ERROR")):
                         self._progress(f"build {recipe.tag}: {line[:200]}")
                 if "error" in chunk:
                     tail.append(str(chunk["error"]))
@@ -375,15 +378,23 @@ class ImageBuilder:
         except docker.errors.DockerException as exc:
             raise JobImageError(f"pushing job image {target}:{tag} failed: {exc}") from exc
 
-    # --- locks ---------------------------------------------------------------------------------------
+    # --- sharing ---------------------------------------------------------------------------------------
     @classmethod
     def _thread_lock(cls, key: str) -> threading.Lock:
         with cls._guard:
             return cls._thread_locks.setdefault(key, threading.Lock())
 
-    @classmethod
-    def _async_lock(cls, key: str) -> asyncio.Lock:
-        """One asyncio lock per key and event loop (an asyncio lock must not cross loops)."""
+    def _shared_ensure(self, plan: _Plan) -> asyncio.Future[str]:
+        """The in-flight ensure of ``plan.key`` on this event loop, started if there is none.
+
+        Forgotten once done, so a later request after a failure tries again. A future never
+        crosses event loops; across loops and threads, ``_ensure``'s thread lock dedupes.
+        """
         loop = asyncio.get_running_loop()
-        with cls._guard:
-            return cls._async_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+        with self._guard:
+            in_flight = self._in_flight.setdefault(loop, {})
+            future = in_flight.get(plan.key)
+            if future is None:
+                future = in_flight[plan.key] = asyncio.ensure_future(asyncio.to_thread(self._ensure, plan))
+                future.add_done_callback(lambda _: in_flight.pop(plan.key, None))
+        return future
