@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 
 from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks, rfc3339, task_filters
 
@@ -107,3 +110,16 @@ def test_iter_tasks_keeps_the_window_half_open(braket: tuple[object, Stubber]) -
     stubber.add_response("search_quantum_tasks", {"quantumTasks": [inside, past_the_end]})
     tasks = list(iter_tasks(client, created_between=(start, end)))
     assert [t["quantumTaskArn"] for t in tasks] == [inside["quantumTaskArn"]]
+
+
+@given(
+    day=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),
+)
+def test_consecutive_days_tile_time_without_gap_or_overlap(day: date, tz: str) -> None:
+    start, end = day_bounds(day, tz)
+    next_start, _ = day_bounds(day + timedelta(days=1), tz)
+    assert end == next_start
+    assert timedelta(hours=23) <= end - start <= timedelta(hours=25)
+    local = start.astimezone(ZoneInfo(tz))
+    assert (local.date(), local.hour, local.minute) == (day, 0, 0)
