@@ -253,7 +253,7 @@ def test_completed_job_publishes_results_logs_and_events(services, store, manage
     assert messages.index("hello from the job") < messages.index("second line")
     types = event_types(done)
     assert set(types) <= JOB_EVENT_TYPES
-    assert types[0] == "QUEUED_FOR_EXECUTION" and types[-1] == "COMPLETED"
+    assert types[0] == "STARTING_INSTANCE" and types[-1] == "COMPLETED"
     assert types.index("STARTING_INSTANCE") < types.index("RUNNING") < types.index("UPLOADING_RESULTS")
     assert manager.runner_name == "process"
 

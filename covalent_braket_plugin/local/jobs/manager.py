@@ -1,11 +1,12 @@
 """Run the local stack's Hybrid Jobs: from QUEUED to COMPLETED, FAILED or CANCELLED.
 
-The Braket API side (A's ``BraketBackend``) owns job records and answers CreateJob, GetJob and
-CancelJob; it hands every new job to ``JobManager.submit`` and every cancel to
-``JobManager.cancel``. The manager runs each job on its own thread through the life a job has on
-Amazon Braket: held QUEUED (``FaultSettings.hold_jobs_s``), inputs staged, RUNNING with its output
-shipped to CloudWatch Logs, results uploaded, and a terminal status with the reason it failed.
-It writes back through the ``JobStore`` protocol only, so it never sees how records are kept.
+The Braket API side (``BraketBackend``) owns job records and answers CreateJob, GetJob and CancelJob;
+it hands every new job to ``JobManager.submit`` and every cancel to ``JobManager.cancel``. The
+manager runs each job on its own thread through the life a job has on Amazon Braket: held QUEUED
+(``FaultSettings.hold_jobs_s``; the backend recorded QUEUED_FOR_EXECUTION when it created the job),
+inputs staged, RUNNING with its output shipped to CloudWatch Logs, results uploaded, and a terminal
+status with the reason it failed. It writes back through the ``JobStore`` protocol only, so it never
+sees how records are kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,12 +113,17 @@ class _Run:
         self.finished = False
         self.thread: threading.Thread | None = None
 
-    def attach(self, execution: Execution) -> bool:
-        """Remember the started program; False when a cancel came first (the caller stops it)."""
+    def attach(self, execution: Execution, on_running: Callable[[], None]) -> bool:
+        """Remember the started program and report it running; False when a cancel came first.
+
+        Both happen under the lock ``cancel`` takes, so a job is never reported RUNNING after the
+        backend set it CANCELLING.
+        """
         with self.lock:
             if self.cancelled.is_set():
                 return False
             self.execution = execution
+            on_running()
             return True
 
     def cancel(self) -> bool:
@@ -248,7 +254,6 @@ class JobManager:
     def _execute(self, job: dict[str, Any], job_token: str, run: _Run) -> _Outcome:
         arn = job["jobArn"]
         store = self._require_store()
-        self._event(arn, "QUEUED_FOR_EXECUTION", "The job is queued for execution")
         if run.cancelled.wait(self._faults.settings.hold_jobs_s):
             return _cancelled()
         runner = self._runner_for(job)
@@ -267,11 +272,14 @@ class JobManager:
         with LogShipper(self._services.client("logs", region), log_stream_name(job)) as shipper:
             execution = runner.start(job, layout, env)
             try:
-                if not run.attach(execution):
-                    return _cancelled()
                 started_at = _now()
-                store.update_job(arn, status="RUNNING", startedAt=started_at)
-                self._event(arn, "RUNNING", "The job is running")
+
+                def report_running() -> None:
+                    store.update_job(arn, status="RUNNING", startedAt=started_at)
+                    self._event(arn, "RUNNING", "The job is running")
+
+                if not run.attach(execution, report_running):
+                    return _cancelled()
                 reader = threading.Thread(target=_ship_output, args=(execution, shipper), daemon=True)
                 reader.start()
                 exit_code = execution.wait(limit_s)
