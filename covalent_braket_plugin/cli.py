@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 _GROUPS = (
     "covalent_braket_plugin.local.cli",
+    "covalent_braket_plugin.monitor.cli",
+    "covalent_braket_plugin.guard.cli",
 )
 
 
