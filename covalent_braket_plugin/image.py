@@ -24,6 +24,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata, resources
 from typing import Any, ClassVar
 
@@ -74,9 +75,15 @@ def client_python_minor() -> str:
     return "{}.{}".format(*sys.version_info[:2])
 
 
+@cache
 def script_mode_source() -> bytes:
     """The script-mode program the image runs as SAGEMAKER_PROGRAM, read from the installed package."""
     return (resources.files("covalent_braket_plugin") / SCRIPT_MODE_MODULE_FILE).read_bytes()
+
+
+@cache
+def _template() -> str:
+    return (resources.files("covalent_braket_plugin") / TEMPLATE_NAME).read_text()
 
 
 def _pip_install_command(requirements: Iterable[str]) -> str:
@@ -108,7 +115,7 @@ def render_dockerfile(
     of covalent objects: other versions may not load it. The electron's packages are sorted and
     deduplicated so that the same environment always renders the same file (and gets the same tag).
     """
-    template = (resources.files("covalent_braket_plugin") / TEMPLATE_NAME).read_text()
+    template = _template()
     packages = sorted({package.strip() for package in pip_packages if package.strip()})
     base = [
         f"covalent=={covalent_version or metadata.version('covalent')}",
@@ -176,14 +183,6 @@ def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
     return buffer
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """One ensure_image request once rendered: what to build and under which process-wide key."""
-
-    key: str
-    recipe: ImageRecipe
-
-
 class ImageBuilder:
     """Makes sure the job image of an environment is in ECR, building and pushing it only if not.
 
@@ -227,14 +226,17 @@ class ImageBuilder:
         if self._settings.ecr_image_uri:
             return self._settings.ecr_image_uri
         packages = sorted({*self._settings.pip_packages, *pip_packages})
-        plan = await asyncio.to_thread(self._plan, packages)
-        known = self.known_images.get(plan.key)
+        # Rendering is string work on two small files read once per process: fine on the event loop,
+        # and it lets every request for one image join the same build before anything is awaited.
+        recipe = make_recipe(self._settings.resolve_base_image(self._region()), packages)
+        key = self._key(recipe.tag)
+        known = self.known_images.get(key)
         if known:
             return known
         # Every coroutine asking for the same image awaits one shared lookup-and-build, and shares
         # its failure too (N electrons with a broken requirement make one failed build, not N).
         # Shielded: a cancelled electron must not cancel the build the others wait for.
-        return await asyncio.shield(self._shared_ensure(plan))
+        return await asyncio.shield(self._shared_ensure(key, recipe))
 
     # --- worker-thread side -------------------------------------------------------------------------
     def _ecr(self) -> Any:
@@ -243,28 +245,32 @@ class ImageBuilder:
                 self._ecr_client = self._session.client("ecr")
             return self._ecr_client
 
-    def _plan(self, packages: list[str]) -> _Plan:
-        ecr = self._ecr()
-        base_image = self._settings.resolve_base_image(ecr.meta.region_name)
-        recipe = make_recipe(base_image, packages)
-        key = f"{ecr.meta.endpoint_url}|{ecr.meta.region_name}|{self._settings.ecr_repo_name}:{recipe.tag}"
-        return _Plan(key=key, recipe=recipe)
+    def _region(self) -> str:
+        return self._session.region_name or self._settings.resolve_region()
 
-    def _ensure(self, plan: _Plan) -> str:
+    def _key(self, tag: str) -> str:
+        """Names one image process-wide: same account (profile, credentials), endpoint, region,
+        repository and tag. The endpoint is read as boto3 reads it from the environment."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_ECR") or os.environ.get("AWS_ENDPOINT_URL") or "aws"
+        settings = self._settings
+        return "|".join((settings.profile, settings.credentials, endpoint, self._region(),
+                         f"{settings.ecr_repo_name}:{tag}"))
+
+    def _ensure(self, key: str, recipe: ImageRecipe) -> str:
         """Look the tag up in ECR; build and push when it is not there. Runs in a worker thread."""
-        with self._thread_lock(plan.key):
-            known = self.known_images.get(plan.key)
+        with self._thread_lock(key):
+            known = self.known_images.get(key)
             if known:
                 return known
             repository_uri = self._repository_uri()
-            uri = f"{repository_uri}:{plan.recipe.tag}"
-            if self._in_ecr(plan.recipe.tag):
+            uri = f"{repository_uri}:{recipe.tag}"
+            if self._in_ecr(recipe.tag):
                 self._progress(f"job image {uri} is in ECR already; nothing to build")
             else:
                 client = self._docker_client_factory()
-                local = self._build(client, plan.recipe)
-                self._push(client, local, plan.recipe.tag)
-            self.known_images[plan.key] = uri
+                local = self._build(client, recipe)
+                self._push(client, local, recipe.tag)
+            self.known_images[key] = uri
             return uri
 
     def _repository_uri(self) -> str:
@@ -384,8 +390,8 @@ class ImageBuilder:
         with cls._guard:
             return cls._thread_locks.setdefault(key, threading.Lock())
 
-    def _shared_ensure(self, plan: _Plan) -> asyncio.Future[str]:
-        """The in-flight ensure of ``plan.key`` on this event loop, started if there is none.
+    def _shared_ensure(self, key: str, recipe: ImageRecipe) -> asyncio.Future[str]:
+        """The in-flight ensure of ``key`` on this event loop, started if there is none.
 
         Forgotten once done, so a later request after a failure tries again. A future never
         crosses event loops; across loops and threads, ``_ensure``'s thread lock dedupes.
@@ -393,8 +399,8 @@ class ImageBuilder:
         loop = asyncio.get_running_loop()
         with self._guard:
             in_flight = self._in_flight.setdefault(loop, {})
-            future = in_flight.get(plan.key)
+            future = in_flight.get(key)
             if future is None:
-                future = in_flight[plan.key] = asyncio.ensure_future(asyncio.to_thread(self._ensure, plan))
-                future.add_done_callback(lambda _: in_flight.pop(plan.key, None))
+                future = in_flight[key] = asyncio.ensure_future(asyncio.to_thread(self._ensure, key, recipe))
+                future.add_done_callback(lambda _: in_flight.pop(key, None))
         return future
