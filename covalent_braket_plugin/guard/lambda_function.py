@@ -64,10 +64,12 @@ class Clients:
 
     @classmethod
     def from_environment(cls, config: GuardConfig) -> Clients:
+        # A session of its own: boto3's default session is not safe to share between threads.
+        session = boto3.session.Session()
         return cls(
-            braket=boto3.client("braket"),
-            dynamodb=boto3.client("dynamodb") if config.ledger_table else None,
-            secretsmanager=boto3.client("secretsmanager") if config.slack_webhook_secret_arn else None,
+            braket=session.client("braket"),
+            dynamodb=session.client("dynamodb") if config.ledger_table else None,
+            secretsmanager=session.client("secretsmanager") if config.slack_webhook_secret_arn else None,
         )
 
 

@@ -77,5 +77,5 @@ def breach_message(
     ]
     if failed:
         lines += [f"Could not cancel {len(failed)} tasks:", *(f"  {arn}" for arn in failed)]
-    lines.append("Tasks submitted to this device later today are cancelled as they arrive.")
+    lines.append("Later tasks on this device today are cancelled whenever its work passes the limit again.")
     return "\n".join(lines)
