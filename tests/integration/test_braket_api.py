@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,16 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from braket.aws import AwsDevice, AwsQuantumTask
 from braket.circuits import Circuit
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
-from covalent_braket_plugin.local.admin import AdminApp
-from covalent_braket_plugin.local.braket_api.backend import BraketBackend
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.braket_api.responses import make_braket_app
-from covalent_braket_plugin.local.faults import Faults
-from covalent_braket_plugin.local.gateway import Gateway
-from covalent_braket_plugin.local.services import LocalServices, client_environment
+from covalent_braket_plugin.local.braket_api.inprocess import InProcessStack
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -41,54 +33,6 @@ ROLE_POLICY = json.dumps(
         ],
     }
 )
-
-
-class InProcessStack:
-    """Moto, the admin API and the Braket API behind one Gateway on a free port in this process.
-
-    Used while the stack's server does not route Braket requests yet; same surface as LocalStack.
-    """
-
-    def __init__(self) -> None:
-        self.faults = Faults()
-        routes: dict[str, Any] = {}
-        self._admin = AdminApp(self.faults)
-        gateway = Gateway(
-            routes=routes, admin=self._admin, fallback=DomainDispatcherApplication(create_backend_app)
-        )
-        self._server = make_server("127.0.0.1", 0, gateway, threaded=True, request_handler=MotoRequestHandler)
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
-        self.region = "us-east-1"
-        self.backend = BraketBackend(LocalServices(self.endpoint_url), self.faults)
-        self._admin.backend = self.backend
-        routes["braket"] = make_braket_app(self.backend, self.faults)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.backend.shutdown()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def environment(self) -> dict[str, str]:
-        return client_environment(self.endpoint_url, self.region)
-
-    def client_kwargs(self) -> dict[str, str]:
-        env = self.environment()
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": self.region,
-            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-        }
-
-    def set_faults(self, **settings: float) -> dict[str, float]:
-        response = requests.put(f"{self.endpoint_url}/_local/faults", json=settings, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def reset_faults(self) -> dict[str, float]:
-        return requests.delete(f"{self.endpoint_url}/_local/faults", timeout=10).json()
 
 
 def _serves_braket(stack: LocalStack) -> bool:

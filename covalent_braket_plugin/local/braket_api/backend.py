@@ -24,7 +24,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.local.braket_api.devices import DEVICES, Device, get_device_document
+from covalent_braket_plugin.local.braket_api.devices import (
+    DEVICES,
+    Device,
+    get_device_document,
+    supported_actions,
+)
 from covalent_braket_plugin.local.braket_api.errors import (
     conflict,
     internal,
@@ -287,12 +292,11 @@ class BraketBackend:
         except ValueError as exc:
             raise validation(f"Invalid action: {exc}") from None
         kind = action_kind(action)
-        supported = json.loads(self.get_device({"deviceArn": device.arn}, region)["deviceCapabilities"])[
-            "action"
-        ]
+        supported = supported_actions(device.arn)
         if kind not in supported:
             raise validation(
-                f"Device {device.arn} does not support action {kind}; it supports {', '.join(supported)}"
+                f"Device {device.arn} does not support action {kind}; "
+                f"it supports {', '.join(sorted(supported))}"
             )
         shots = params["shots"]
         low = 1 if device.is_qpu else 0

@@ -393,6 +393,12 @@ def capabilities(device: Device) -> dict[str, Any]:
     return caps
 
 
+@cache
+def supported_actions(device_arn: str) -> frozenset[str]:
+    """The action types (IR names) the device of ``device_arn`` accepts, from its capabilities."""
+    return frozenset(capabilities(DEVICES[device_arn])["action"])
+
+
 def get_device_document(device: Device) -> dict[str, Any]:
     """The GetDevice response of ``device``."""
     return {

@@ -1,0 +1,147 @@
+"""Throughput of the local Braket stack's API, beside baselines measured in the same run.
+
+    python bench/local_stack.py [--tasks 10000] [--threads 16] [--in-process]
+
+Prints requests per second of plain GetDevice calls (the emulator's HTTP path with no work behind
+it) and of moto S3 HeadBucket calls (the AWS side of the same endpoint), then quantum tasks created
+and completed per second (Bell circuits on SV1 through the SDK's local simulator), then
+SearchQuantumTasks pages per second over all stored tasks, unfiltered and with status + createdAt
+BETWEEN filters. By default it starts a ``LocalStack`` server process; ``--in-process`` (or a
+server that does not route Braket yet) uses ``InProcessStack``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from covalent_braket_plugin.local.braket_api.inprocess import InProcessStack
+from covalent_braket_plugin.local.stack import LocalStack
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+BELL = json.dumps(
+    {
+        "braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
+        "source": "OPENQASM 3;\nqubit[2] q;\nbit[2] c;\nh q[0];\ncnot q[0], q[1];\nc = measure q;",
+    }
+)
+CONFIG = Config(retries={"max_attempts": 3}, max_pool_connections=64)
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:10.1f}/s  ({count} in {seconds:.2f} s)"
+
+
+def timed(count: int, threads: int, call: Callable[[int], Any]) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(call, range(count)))
+    return time.perf_counter() - start
+
+
+def completed(endpoint: str) -> int:
+    status = requests.get(f"{endpoint}/_local/status", timeout=30).json()
+    by_status = status.get("tasks", {}).get("byStatus", {})
+    return int(by_status.get("COMPLETED", 0)) + int(by_status.get("FAILED", 0))
+
+
+def search_pages(braket: Any, filters: list[dict[str, Any]]) -> tuple[int, int, float]:
+    start = time.perf_counter()
+    pages = items = 0
+    for page in braket.get_paginator("search_quantum_tasks").paginate(
+        filters=filters, PaginationConfig={"PageSize": 100}
+    ):
+        pages += 1
+        items += len(page["quantumTasks"])
+    return pages, items, time.perf_counter() - start
+
+
+def run(stack: Any, tasks: int, threads: int) -> None:
+    kwargs = stack.client_kwargs()
+    braket = boto3.client("braket", **kwargs, config=CONFIG)
+    s3 = boto3.client("s3", **kwargs, config=CONFIG)
+    bucket = f"amazon-braket-bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    baseline = 2000
+    print(f"endpoint {stack.endpoint_url}, {threads} client threads")
+    print(
+        "baseline  GetDevice (SV1)            ",
+        rate(baseline, timed(baseline, threads, lambda _: braket.get_device(deviceArn=SV1))),
+    )
+    print(
+        "baseline  moto S3 HeadBucket         ",
+        rate(baseline, timed(baseline, threads, lambda _: s3.head_bucket(Bucket=bucket))),
+    )
+
+    def create(_: int) -> None:
+        braket.create_quantum_task(
+            deviceArn=SV1, shots=100, outputS3Bucket=bucket, outputS3KeyPrefix="bench", action=BELL
+        )
+
+    before = completed(stack.endpoint_url)
+    window_start = datetime.now(timezone.utc)
+    start = time.perf_counter()
+    created_s = timed(tasks, threads, create)
+    window_end = datetime.now(timezone.utc)
+    while completed(stack.endpoint_url) - before < tasks:
+        time.sleep(0.2)
+    done_s = time.perf_counter() - start
+    print("tasks     CreateQuantumTask          ", rate(tasks, created_s))
+    print("tasks     created -> COMPLETED       ", rate(tasks, done_s))
+
+    pages, items, seconds = search_pages(braket, [])
+    print(f"search    all {items} stored tasks     ", rate(pages, seconds), "pages")
+    middle = window_start + (window_end - window_start) / 4
+    late = window_start + (window_end - window_start) * 3 / 4
+    filters = [
+        {"name": "status", "operator": "EQUAL", "values": ["COMPLETED"]},
+        {
+            "name": "createdAt",
+            "operator": "BETWEEN",
+            "values": [middle.isoformat().replace("+00:00", "Z"), late.isoformat().replace("+00:00", "Z")],
+        },
+    ]
+    pages, items, seconds = search_pages(braket, filters)
+    print(f"search    status+BETWEEN ({items} hits)", rate(pages, seconds), "pages")
+
+
+def serves_braket(stack: LocalStack) -> bool:
+    try:
+        boto3.client("braket", **stack.client_kwargs()).get_device(deviceArn=SV1)
+        return True
+    except ClientError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--in-process", action="store_true", help="run the stack in this process")
+    args = parser.parse_args()
+    if not args.in_process:
+        with LocalStack(port=0, runner="process") as stack:
+            if serves_braket(stack):
+                print("stack: LocalStack server process")
+                run(stack, args.tasks, args.threads)
+                return
+            print("stack: the server does not route Braket yet; using InProcessStack")
+    with InProcessStack(workers=8) as stack:
+        run(stack, args.tasks, args.threads)
+
+
+if __name__ == "__main__":
+    main()
