@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from covalent_braket_plugin.local.faults import add_fault_arguments, fault_changes
-from covalent_braket_plugin.local.server import RUNNERS
-from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack, LocalStackError
+from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, RUNNERS, LocalStack, LocalStackError
 
 STATE_DIR_VARIABLE = "COVALENT_BRAKET_LOCAL_DIR"
 DEFAULT_PORT = 4566
@@ -49,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument(
         "--runner", choices=RUNNERS, default="auto",
         help="how hybrid jobs run: docker containers, plain processes, or auto (docker if an engine answers)",
+    )
+    up.add_argument(
+        "--registry-binary", type=Path, default=None,
+        help="the image registry program, if not Debian's /usr/bin/docker-registry",
     )
     add_fault_arguments(up)
     up.set_defaults(handler=_up)
@@ -89,7 +92,8 @@ def _up(args: argparse.Namespace) -> int:
             "stop it first with `covalent-braket local down`"
         )
     stack = LocalStack(
-        port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(), faults=fault_changes(args)
+        port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(), faults=fault_changes(args),
+        registry_binary=args.registry_binary,
     )
     try:
         stack.start()

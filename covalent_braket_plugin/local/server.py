@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -37,8 +38,8 @@ from covalent_braket_plugin.local.gateway import Gateway, WSGIApp
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
+from covalent_braket_plugin.local.stack import RUNNERS
 
-RUNNERS = ("auto", "docker", "process")
 PID_FILE = "server.pid"
 
 
@@ -73,7 +74,7 @@ def serve(args: argparse.Namespace) -> None:
     routes: dict[str, WSGIApp] = {}
     admin = AdminApp(faults)
     server = _bind(args.host, args.port, Gateway(routes=routes, admin=admin, fallback=moto_app))
-    endpoint = f"http://{args.host}:{server.server_port}"
+    endpoint = f"http://{args.host}:{server.server_address[1]}"
     services = LocalServices(endpoint)
 
     with ExitStack() as cleanup:
@@ -113,8 +114,16 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def _bind(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
+    """Listen on ``host:port``. The socket is bound here, not by werkzeug, because werkzeug answers a
+    busy port by printing its own advice and exiting; here it becomes a StartError that says what to do."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+        return make_server(
+            host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+        )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise StartError(
@@ -122,6 +131,8 @@ def _bind(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
                 "stop it or pick another port with --port"
             ) from exc
         raise
+    finally:
+        listener.close()  # the server holds its own duplicate of the socket
 
 
 def _start_registry(

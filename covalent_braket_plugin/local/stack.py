@@ -28,6 +28,7 @@ from covalent_braket_plugin.local.services import DEFAULT_REGION, client_environ
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 90.0
+RUNNERS = ("auto", "docker", "process")
 READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
 
@@ -45,7 +46,8 @@ class LocalStack:
         with LocalStack(runner="process") as stack:
             braket = boto3.client("braket", **stack.client_kwargs())
 
-    ``faults`` sets fault injection from the first request on (see ``FaultSettings`` for names).
+    ``faults`` sets fault injection from the first request on (see ``FaultSettings`` for names);
+    ``registry_binary`` names the registry program when it is not Debian's /usr/bin/docker-registry.
     """
 
     def __init__(
@@ -56,12 +58,14 @@ class LocalStack:
         state_dir: Path | None = None,
         region: str = DEFAULT_REGION,
         faults: dict[str, float] | None = None,
+        registry_binary: Path | None = None,
     ) -> None:
         self.port = port
         self.runner = runner
         self.host = host
         self.region = region
         self.initial_faults = dict(faults or {})
+        self.registry_binary = registry_binary
         self._own_state_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
         self.info: dict[str, Any] = {}
@@ -111,6 +115,7 @@ class LocalStack:
             "--host", self.host, "--port", str(self.port), "--runner", self.runner,
             "--state-dir", str(self.state_dir), "--ready-file", str(ready_file),
             *fault_flags(self.initial_faults),
+            *(["--registry-binary", str(self.registry_binary)] if self.registry_binary else []),
         ]
         with open(log_path, "ab") as log:
             self._process = subprocess.Popen(
