@@ -138,7 +138,7 @@ class BraketExecutorSettings(BaseModel):
     base_image: str = Field(
         "",
         description="Image the job image is built FROM. Empty: the Braket base jobs image of the "
-        "region (292282985366.dkr.ecr.<region>.amazonaws.com/amazon-braket-base-jobs:latest). "
+        "region (`292282985366.dkr.ecr.<region>.amazonaws.com/amazon-braket-base-jobs:latest`). "
         "Its python3 must have the client's Python minor version.",
     )
     pip_packages: list[str] = Field(
