@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -331,3 +332,22 @@ def _retrieve_outcome(task: asyncio.Future) -> None:
     """Collect the outcome of a build nobody waits for any more, so asyncio does not warn about it."""
     if not task.cancelled():
         task.exception()
+
+
+def _register_with_covalent() -> None:
+    """Make sure Covalent knows this plugin, whichever of the two was imported first.
+
+    Importing this module before covalent makes covalent load its plugins while this module is only
+    half executed (it imports covalent at its top), so covalent finds no ``EXECUTOR_PLUGIN_NAME``
+    here, warns, and leaves ``executor="braket"`` unknown. Registering again now that the module is
+    complete repairs that. When covalent is the one importing this module (its executor manager is
+    still being built) it registers the plugin itself.
+    """
+    executor_package = sys.modules.get("covalent.executor")
+    manager = getattr(executor_package, "_executor_manager", None)
+    if manager is not None and manager.executor_plugins_map.get("braket") is not BraketExecutor:
+        manager._populate_executor_map_from_module(sys.modules[__name__])
+        executor_package.BraketExecutor = BraketExecutor
+
+
+_register_with_covalent()

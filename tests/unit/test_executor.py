@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -223,6 +225,24 @@ def test_covalent_finds_the_plugin_by_its_short_name() -> None:
 
     assert _executor_manager.executor_plugins_map["braket"] is braket.BraketExecutor
     assert braket.EXECUTOR_PLUGIN_NAME == "BraketExecutor"
+
+
+@pytest.mark.parametrize(
+    "first_import",
+    ["import covalent", "import covalent_braket_plugin.braket", "from covalent import executor"],
+)
+def test_covalent_knows_the_plugin_whichever_is_imported_first(first_import: str) -> None:
+    code = (
+        f"{first_import}\n"
+        "import covalent as ct\n"
+        "from covalent.executor import BraketExecutor, _executor_manager\n"
+        "assert _executor_manager.executor_plugins_map['braket'] is BraketExecutor\n"
+        "assert ct.executor.BraketExecutor is BraketExecutor\n"
+        "print(BraketExecutor.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "covalent_braket_plugin.braket"
 
 
 # --- run ------------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""BraketExecutor against the local Braket stack over HTTP: real jobs, run as processes.
+
+On the process runner a job runs in the host's Python environment, which stands in for the job
+image; the executor is given a ready image URI (``ecr_image_uri``) so that nothing is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from covalent._shared_files.exceptions import TaskRuntimeError
+from covalent._shared_files.util_classes import RESULT_STATUS
+from covalent.executor.utils import Signals
+
+from covalent_braket_plugin import jobs, transfer
+from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.local.stack import LocalStack
+
+BUCKET = "amazon-braket-covalent-integration"
+ROLE = "AmazonBraketJobsExecutionRole"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+@pytest.fixture
+def stack(braket_local_env: LocalStack) -> LocalStack:
+    """The session's local stack with the bucket and the job execution role the executor needs."""
+    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
+    iam = boto3.client("iam", **braket_local_env.client_kwargs())
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=ROLE_POLICY)
+    return braket_local_env
+
+
+def _executor(**options: Any) -> BraketExecutor:
+    return BraketExecutor(
+        s3_bucket_name=BUCKET,
+        region="us-east-1",
+        ecr_image_uri=IMAGE,
+        initial_poll_freq=0.2,
+        poll_freq=1.0,
+        **options,
+    )
+
+
+def _metadata() -> dict[str, Any]:
+    return {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+
+
+def _jobs_named(stack: LocalStack, name: str) -> list[dict[str, Any]]:
+    braket = boto3.client("braket", **stack.client_kwargs())
+    found = []
+    for page in braket.get_paginator("search_jobs").paginate(filters=[]):
+        found.extend(job for job in page["jobs"] if job["jobName"] == name)
+    return found
+
+
+def _task_objects(stack: LocalStack, dispatch_id: str) -> list[str]:
+    s3 = boto3.client("s3", **stack.client_kwargs())
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{transfer.KEY_ROOT}/{dispatch_id}/")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack) -> None:
+    def square(x: int) -> int:
+        import sys
+
+        print(f"squaring {x}")
+        print("to stderr", file=sys.stderr)
+        return x * x
+
+    executor = _executor()
+    metadata = _metadata()
+    assert asyncio.run(executor.run(square, [7], {}, metadata)) == 49
+    assert executor.task_stdout.getvalue() == "squaring 7\n"
+    assert executor.task_stderr.getvalue() == "to stderr\n"
+
+    name = jobs.job_name(metadata["dispatch_id"], 0, 1)
+    [job] = _jobs_named(stack, name)
+    assert job["status"] == "COMPLETED"
+    assert _task_objects(stack, metadata["dispatch_id"]) == []
+
+
+def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -> None:
+    def divide(a: int, b: int) -> float:
+        print("dividing")
+        return a / b
+
+    executor = _executor()
+    with pytest.raises(TaskRuntimeError) as raised:
+        asyncio.run(executor.run(divide, [1, 0], {}, _metadata()))
+    message = str(raised.value)
+    assert "Traceback (most recent call last)" in message
+    assert "return a / b" in message  # the electron's own line, from the job
+    assert "ZeroDivisionError: division by zero" in message
+    assert "ended FAILED" in message
+    assert executor.task_stdout.getvalue() == "dividing\n"
+    assert "ZeroDivisionError" in executor.task_stderr.getvalue()
+
+
+def test_cleanup_false_keeps_the_objects_of_the_task(stack: LocalStack) -> None:
+    metadata = _metadata()
+    assert asyncio.run(_executor(cleanup=False).run(lambda: "kept", [], {}, metadata)) == "kept"
+    names = {key.rsplit("/", 1)[-1] for key in _task_objects(stack, metadata["dispatch_id"])}
+    assert {"task.pkl", "result.pkl", "stdout.log", "stderr.log"} <= names
+
+
+def test_throttling_and_server_errors_are_retried_and_make_exactly_one_job(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three electrons at once make enough Braket calls that some surely meet a fault."""
+    metadata = [_metadata() for _ in range(3)]
+
+    async def run_all() -> list[int]:
+        return await asyncio.gather(*(_executor().run(lambda x: x + 1, [41], {}, each) for each in metadata))
+
+    stack.set_faults(throttle_rate=0.15, error_rate=0.15)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="botocore.retries.standard"):
+            assert asyncio.run(run_all()) == [42, 42, 42]
+    finally:
+        stack.reset_faults()
+    assert any("Retry needed, retrying request" in record.getMessage() for record in caplog.records)
+    for each in metadata:
+        assert len(_jobs_named(stack, jobs.job_name(each["dispatch_id"], 0, 1))) == 1
+
+
+def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) -> None:
+    """What a CreateJob retried after a lost answer does: the job name is the idempotency token."""
+    braket = boto3.client("braket", **stack.client_kwargs())
+    name = jobs.job_name(str(uuid.uuid4()), 5, 1)
+    spec = jobs.JobSpec(
+        name=name,
+        role_arn=f"arn:aws:iam::123456789012:role/service-role/{ROLE}",
+        image_uri=IMAGE,
+        source_uri=f"s3://{BUCKET}/nothing.tar.gz",
+        device="arn:aws:braket:::device/quantum-simulator/amazon/sv1",
+        instance_type="ml.m5.large",
+        volume_size_gb=30,
+        max_runtime_s=60,
+        output_s3_path=f"s3://{BUCKET}/idempotency/",
+    )
+    first = jobs.create_job(braket, spec)
+    assert jobs.create_job(braket, spec) == first
+    assert [job["jobArn"] for job in _jobs_named(stack, name)] == [first]
+
+
+class Dispatcher:
+    """Covalent's dispatcher side of the executor's queues (Signals.GET / PUT / EXIT), as its
+    executor_proxy answers them: whether a cancel is requested, and where the job handle goes."""
+
+    def __init__(self, executor: BraketExecutor) -> None:
+        self.executor = executor
+        self.cancel_requested = False
+        self.job_handle: str | None = None
+        self.handle_stored = asyncio.Event()
+        executor._init_runtime()
+
+    async def serve(self) -> None:
+        while True:
+            action, body = await self.executor._send_queue.get()
+            if action == Signals.EXIT:
+                return
+            if action == Signals.GET and body == "cancel_requested":
+                answer: Any = self.cancel_requested
+            elif action == Signals.PUT and body[0] == "job_handle":
+                self.job_handle = json.loads(body[1])
+                self.handle_stored.set()
+                answer = True
+            else:
+                raise AssertionError(f"unexpected message {action} {body}")
+            await self.executor._recv_queue.put((True, answer))
+
+
+def test_an_electron_cancelled_while_running_ends_cancelled(stack: LocalStack) -> None:
+    braket = boto3.client("braket", **stack.client_kwargs())
+
+    def sleepy() -> str:
+        import time
+
+        print("started", flush=True)
+        time.sleep(600)
+        return "never"
+
+    async def dispatch_then_cancel() -> tuple[tuple[Any, str, str, Any], str]:
+        executor = _executor()
+        dispatcher = Dispatcher(executor)
+        server = asyncio.create_task(dispatcher.serve())
+        metadata = _metadata()
+        execution = asyncio.create_task(
+            executor.execute(sleepy, [], {}, metadata["dispatch_id"], "/tmp", metadata["node_id"])
+        )
+        await dispatcher.handle_stored.wait()
+        while (await asyncio.to_thread(braket.get_job, jobArn=dispatcher.job_handle))["status"] != "RUNNING":
+            await asyncio.sleep(0.2)
+        # What ct.cancel does: mark the task cancelled, and cancel through a new executor.
+        dispatcher.cancel_requested = True
+        canceller = _executor().from_dict(json.loads(json.dumps(_executor().to_dict())))
+        assert await canceller.cancel(metadata, dispatcher.job_handle) is True
+        outcome = await execution
+        await server
+        return outcome, dispatcher.job_handle
+
+    (result, _, _, status), job_arn = asyncio.run(dispatch_then_cancel())
+    assert result is None and status == RESULT_STATUS.CANCELLED
+    assert braket.get_job(jobArn=job_arn)["status"] == "CANCELLED"
+
+
+def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:
+    metadata = _metadata()
+    assert asyncio.run(_executor().run(lambda: 1, [], {}, metadata)) == 1
+    [job] = _jobs_named(stack, jobs.job_name(metadata["dispatch_id"], 0, 1))
+    assert asyncio.run(_executor().cancel(metadata, job["jobArn"])) is False
