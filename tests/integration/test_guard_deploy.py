@@ -1,0 +1,235 @@
+"""``covalent-braket guard deploy / status / remove`` against the local stack's IAM, Lambda,
+EventBridge, DynamoDB and Braket spending limits, over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from covalent_braket_plugin.guard import cli
+from covalent_braket_plugin.guard.deploy import (
+    EVENT_PATTERN,
+    HANDLER,
+    RUNTIME,
+    GuardDeployment,
+    GuardSettings,
+    build_zip,
+    code_sha256,
+)
+from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
+from covalent_braket_plugin.local.stack import LocalStack
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("guard-deploy")) as running:
+        yield running
+
+
+@pytest.fixture
+def aws(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+    return lambda service: boto3.client(service, **stack.client_kwargs())
+
+
+def actions(results: list[Any]) -> dict[tuple[str, str], str]:
+    return {(r.kind, r.name): r.action for r in results}
+
+
+def test_deploy_redeploy_change_and_remove(aws: Any) -> None:
+    deployment = GuardDeployment(boto3.session.Session())
+    secret_arn = aws("secretsmanager").create_secret(
+        Name="guard-hook", SecretString="https://hooks.example/x"
+    )["ARN"]
+    settings = GuardSettings(
+        name="guard-a",
+        max_shots=5000,
+        max_cost_usd=Decimal("25.50"),
+        timezone="Europe/Berlin",
+        devices=(FORTE, SV1),
+        slack_secret_arn=secret_arn,
+    )
+    first = deployment.deploy(settings, log=lambda result: None)
+    assert set(actions(first).values()) == {"created", "unchanged"}  # concurrency: nothing reserved
+    assert actions(first)[("lambda function", "guard-a")] == "created"
+
+    # What was made is what the handler needs, and no more.
+    role = aws("iam").get_role(RoleName="guard-a-role")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    policy = aws("iam").get_role_policy(RoleName="guard-a-role", PolicyName="guard-a-policy")[
+        "PolicyDocument"
+    ]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["FindTasks"]["Action"] == ["braket:SearchQuantumTasks"]
+    assert set(by_sid["ReadAndCancelTasks"]["Action"]) == {
+        "braket:GetQuantumTask",
+        "braket:CancelQuantumTask",
+    }
+    assert by_sid["Ledger"]["Resource"].endswith(":table/guard-a-ledger")
+    assert by_sid["SlackWebhook"] == {
+        "Sid": "SlackWebhook",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": secret_arn,
+    }
+    assert all(s["Resource"] != "*" for sid, s in by_sid.items() if sid != "FindTasks")
+
+    table = aws("dynamodb").describe_table(TableName="guard-a-ledger")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": KEY, "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = aws("dynamodb").describe_time_to_live(TableName="guard-a-ledger")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == TTL_ATTRIBUTE
+
+    function = aws("lambda").get_function_configuration(FunctionName="guard-a")
+    assert (function["Runtime"], function["Handler"], function["Role"]) == (RUNTIME, HANDLER, role["Arn"])
+    assert function["CodeSha256"] == code_sha256(build_zip())
+    assert function["Environment"]["Variables"] == {
+        "MAX_SHOTS": "5000",
+        "MAX_COST_USD": "25.50",
+        "DAY_TIMEZONE": "Europe/Berlin",
+        "DEVICE_ARNS": f"{FORTE},{SV1}",
+        "SLACK_WEBHOOK_SECRET_ARN": secret_arn,
+        "LEDGER_TABLE": "guard-a-ledger",
+    }
+    rule = aws("events").describe_rule(Name="guard-a")
+    assert json.loads(rule["EventPattern"]) == EVENT_PATTERN and rule["State"] == "ENABLED"
+    assert aws("events").list_targets_by_rule(Rule="guard-a")["Targets"][0]["Arn"] == function["FunctionArn"]
+    statement = json.loads(aws("lambda").get_policy(FunctionName="guard-a")["Policy"])["Statement"][0]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+
+    # Re-running changes nothing.
+    again = deployment.deploy(settings, log=lambda result: None)
+    assert set(actions(again).values()) == {"unchanged"}
+    assert actions(again).keys() == actions(first).keys()
+
+    # A new limit touches the function's settings only.
+    changed = deployment.deploy(
+        GuardSettings(**{**settings.__dict__, "max_shots": 100}), log=lambda result: None
+    )
+    assert [k for k, v in actions(changed).items() if v != "unchanged"] == [("lambda function", "guard-a")]
+
+    # Without the ledger: the policy loses the table and invocations run one at a time.
+    no_ledger = deployment.deploy(
+        GuardSettings(**{**settings.__dict__, "ledger": False}), log=lambda result: None
+    )
+    assert actions(no_ledger)[("iam policy", "guard-a-policy")] == "updated"
+    assert actions(no_ledger)[("lambda concurrency", "guard-a reserved concurrency")] == "updated"
+    assert aws("lambda").get_function_concurrency(FunctionName="guard-a")["ReservedConcurrentExecutions"] == 1
+    policy = aws("iam").get_role_policy(RoleName="guard-a-role", PolicyName="guard-a-policy")[
+        "PolicyDocument"
+    ]
+    assert "Ledger" not in {s["Sid"] for s in policy["Statement"]}
+
+    status = actions(deployment.status("guard-a"))
+    assert (
+        status[("lambda function", "guard-a")] == "present"
+        and status[("eventbridge rule", "guard-a")] == "present"
+    )
+
+    removed = deployment.remove("guard-a", log=lambda result: None)
+    assert set(actions(removed).values()) == {"deleted"}
+    assert set(actions(deployment.status("guard-a")).values()) == {"missing"}
+    assert set(actions(deployment.remove("guard-a", log=lambda result: None)).values()) == {"missing"}
+
+
+def test_native_spending_limits_on_qpus(aws: Any) -> None:
+    deployment = GuardDeployment(boto3.session.Session())
+    braket = aws("braket")
+    foreign = braket.create_spending_limit(
+        deviceArn=ENTERPRISE, spendingLimit="1000.00", clientToken="someone-else"
+    )
+    settings = GuardSettings(
+        name="guard-b",
+        max_cost_usd=Decimal(40),
+        devices=(FORTE, ENTERPRISE, SV1),
+        native_limit_usd=Decimal(40),
+    )
+    results = deployment.deploy(settings, log=lambda result: None)
+    assert actions(results)[("spending limit", FORTE)] == "created"
+    assert actions(results)[("spending limit", ENTERPRISE)] == "skipped"  # not ours: left alone
+    assert ("spending limit", SV1) not in actions(results)  # simulators have none
+    limits = braket.search_spending_limits(
+        filters=[{"name": "deviceArn", "operator": "EQUAL", "values": [FORTE]}]
+    )
+    assert [(x["spendingLimit"], x["tags"]) for x in limits["spendingLimits"]] == [
+        ("40.00", {"covalent-braket-guard": "guard-b"})
+    ]
+
+    assert (
+        actions(deployment.deploy(settings, log=lambda result: None))[("spending limit", FORTE)]
+        == "unchanged"
+    )
+    raised = GuardSettings(**{**settings.__dict__, "native_limit_usd": Decimal("55.5")})
+    assert actions(deployment.deploy(raised, log=lambda result: None))[("spending limit", FORTE)] == "updated"
+    limits = braket.search_spending_limits(
+        filters=[{"name": "deviceArn", "operator": "EQUAL", "values": [FORTE]}]
+    )
+    assert limits["spendingLimits"][0]["spendingLimit"] == "55.50"
+
+    status = deployment.status("guard-b")
+    assert [r.name for r in status if r.kind == "spending limit"] == [FORTE]
+
+    removed = actions(deployment.remove("guard-b", log=lambda result: None))
+    assert removed[("spending limit", FORTE)] == "deleted"
+    remaining = braket.search_spending_limits(filters=[])["spendingLimits"]
+    assert [x["spendingLimitArn"] for x in remaining] == [foreign["spendingLimitArn"]]
+
+
+def test_the_command_line(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["guard", *argv])
+        return args.handler(args)
+
+    assert (
+        run(
+            "deploy",
+            "--name",
+            "guard-c",
+            "--max-shots",
+            "1000",
+            "--slack-webhook-url",
+            "https://hooks.example/y",
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "lambda function" in printed and "created" in printed
+    assert (
+        run(
+            "deploy",
+            "--name",
+            "guard-c",
+            "--max-shots",
+            "1000",
+            "--slack-webhook-url",
+            "https://hooks.example/y",
+            "--json",
+        )
+        == 0
+    )
+    assert {r["action"] for r in json.loads(capsys.readouterr().out)} == {"unchanged"}
+    assert run("status", "--name", "guard-c") == 0
+    assert "present" in capsys.readouterr().out
+    assert run("deploy", "--name", "guard-c", "--max-cost-usd", "NaN") == 2
+    assert "MAX_COST_USD" in capsys.readouterr().err
+    assert run("remove", "--name", "guard-c", "--json") == 0
+    assert {r["action"] for r in json.loads(capsys.readouterr().out)} == {"deleted"}
