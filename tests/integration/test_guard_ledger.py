@@ -1,0 +1,85 @@
+"""The guard's DynamoDB ledger on the local stack's DynamoDB, over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from covalent_braket_plugin.guard.deploy import GuardDeployment
+from covalent_braket_plugin.guard.ledger import KEY, RETENTION, TTL_ATTRIBUTE, Ledger, Usage
+from covalent_braket_plugin.local.stack import LocalStack
+
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
+DAY = date(2026, 11, 21)
+DAY_END = datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+
+def task(n: int) -> str:
+    return f"arn:aws:braket:us-east-1:123456789012:quantum-task/00000000-0000-4000-8000-{n:012d}"
+
+
+@pytest.fixture(scope="module")
+def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("guard-ledger")) as stack:
+        kwargs = stack.client_kwargs()
+        session = boto3.session.Session(
+            aws_access_key_id=kwargs["aws_access_key_id"],
+            aws_secret_access_key=kwargs["aws_secret_access_key"],
+            region_name=kwargs["region_name"],
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AWS_ENDPOINT_URL", stack.endpoint_url)
+            GuardDeployment(session).ensure_table("ledger-tests")
+        yield boto3.client("dynamodb", **kwargs)
+
+
+@pytest.fixture
+def ledger(dynamodb: object) -> Ledger:
+    return Ledger(dynamodb, "ledger-tests")
+
+
+def test_each_task_is_counted_once(ledger: Ledger) -> None:
+    assert ledger.record_task(task(1), FORTE, DAY, 100, Decimal("8.30"), DAY_END) == (
+        True,
+        Usage(1, 100, Decimal("8.30"), 0),
+    )
+    # duplicated deliveries of the same task change nothing
+    for _ in range(3):
+        assert ledger.record_task(task(1), FORTE, DAY, 100, Decimal("8.30"), DAY_END) == (
+            False,
+            Usage(1, 100, Decimal("8.30"), 0),
+        )
+    counted, usage = ledger.record_task(task(2), FORTE, DAY, 50, Decimal("4.30"), DAY_END)
+    assert counted and usage == Usage(2, 150, Decimal("12.60"), 0)
+
+
+def test_totals_are_kept_per_device_and_day(ledger: Ledger) -> None:
+    ledger.record_task(task(10), GARNET, DAY, 1000, None, DAY_END)  # unpriced: counted, no dollars
+    ledger.record_task(task(11), GARNET, date(2026, 11, 20), 7, Decimal("0.31"), DAY_END)
+    assert ledger.usage(GARNET, DAY) == Usage(1, 1000, Decimal(0), 1)
+    assert ledger.usage(GARNET, date(2026, 11, 20)) == Usage(1, 7, Decimal("0.31"), 0)
+    assert ledger.usage(GARNET, date(2026, 11, 19)) == Usage()
+
+
+def test_items_expire_after_the_retention(ledger: Ledger, dynamodb: object) -> None:
+    ledger.record_task(task(20), FORTE, date(2026, 11, 1), 1, Decimal("0.38"), DAY_END)
+    item = dynamodb.get_item(TableName="ledger-tests", Key={KEY: {"S": f"task#{task(20)}"}})["Item"]  # type: ignore[attr-defined]
+    assert int(item[TTL_ATTRIBUTE]["N"]) == int((DAY_END + RETENTION).timestamp())
+
+
+def test_one_breach_notification_per_device_and_day(ledger: Ledger) -> None:
+    token = ledger.claim_notification(FORTE, DAY, DAY_END)
+    assert token is not None
+    assert ledger.claim_notification(FORTE, DAY, DAY_END) is None  # a duplicate or a concurrent invocation
+    assert ledger.claim_notification(GARNET, DAY, DAY_END) is not None  # another device
+    assert ledger.claim_notification(FORTE, date(2026, 11, 22), DAY_END) is not None  # another day
+    # a post that failed gives the marker back, so the next event can report the breach
+    ledger.release_notification(FORTE, DAY, "someone-else's token")
+    assert ledger.claim_notification(FORTE, DAY, DAY_END) is None
+    ledger.release_notification(FORTE, DAY, token)
+    assert ledger.claim_notification(FORTE, DAY, DAY_END) is not None
