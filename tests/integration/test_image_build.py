@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import boto3
+import cloudpickle
 import docker
 import pytest
 
@@ -69,8 +70,6 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
         network_mode="host",
         remove=True,
     )
-    import cloudpickle
-
     assert output.decode().split() == [cloudpickle.__version__, "True"]
 
     # A new process (no memory of the push) finds the tag in ECR and builds nothing.
