@@ -209,7 +209,18 @@ def run(ml_root: Path) -> int:
     return exit_status(child.returncode)
 
 
+def drop_own_directory_from_path() -> None:
+    """Forget the directory of this file, which Python puts first on sys.path for a script.
+
+    Run from an installed plugin, that directory is the plugin package, whose ``braket.py`` would
+    shadow the Braket SDK for the user code (and any other module there could shadow a user's).
+    """
+    own = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve() != own]
+
+
 def main(argv: list[str] | None = None) -> int:
+    drop_own_directory_from_path()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--ml-root", type=Path, default=DEFAULT_ML_ROOT,

@@ -1,0 +1,200 @@
+"""Hybrid Jobs through the official Braket SDK, over HTTP, against a LocalStack whose jobs run as
+processes: results, logs, failures, cancel and the time limit, as a user of Amazon Braket sees them."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from braket.aws import AwsQuantumJob
+from braket.jobs.config import StoppingCondition
+
+from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+WAIT_GUARD_S = 180.0
+"""Upper bound on waiting for a job, so a broken job fails the test instead of hanging it."""
+ROLE_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+})
+JOB_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import time
+    from pathlib import Path
+
+    from braket.aws import AwsDevice
+    from braket.circuits import Circuit
+    from braket.jobs import get_results_dir, save_job_result
+
+
+    def bell():
+        print("job says hello")
+        device = AwsDevice(os.environ["AMZN_BRAKET_DEVICE_ARN"])
+        counts = device.run(Circuit().h(0).cnot(0, 1), shots=20).result().measurement_counts
+        print("counts", dict(counts))
+        save_job_result({"counts": dict(counts), "greeting": "hello"})
+
+
+    def fail():
+        print("going to fail")
+        raise ValueError("the angle is out of range")
+
+
+    def run_forever():
+        Path(get_results_dir(), "pid").write_text(str(os.getpid()))
+        print("running until stopped", flush=True)
+        while True:
+            time.sleep(0.2)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("jobs-sdk")) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def env(stack: LocalStack) -> Iterator[LocalStack]:
+    """Point boto3 and the SDK in this process at the stack, as a user's shell would."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CONFLICTING_VARIABLES:
+            patch.delenv(name, raising=False)
+        for name, value in stack.environment().items():
+            patch.setenv(name, value)
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def role_arn(env: LocalStack) -> str:
+    iam = boto3.client("iam", **env.client_kwargs())
+    role = iam.create_role(
+        RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
+        Path="/service-role/",
+        AssumeRolePolicyDocument=ROLE_POLICY,
+    )
+    return role["Role"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def source_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("source") / "algorithm.py"
+    path.write_text(JOB_SCRIPT)
+    return path
+
+
+def create_job(source_file: Path, role_arn: str, function: str, **kwargs: Any) -> AwsQuantumJob:
+    return AwsQuantumJob.create(
+        device=SV1,
+        source_module=str(source_file),
+        entry_point=f"algorithm:{function}",
+        job_name=f"sdk-{function.replace('_', '-')}-{uuid.uuid4().hex[:8]}",
+        role_arn=role_arn,
+        **kwargs,
+    )
+
+
+def wait_for_state(job: AwsQuantumJob, *states: str) -> str:
+    deadline = time.monotonic() + WAIT_GUARD_S
+    while (state := job.state()) not in states:
+        assert time.monotonic() < deadline, f"{job.arn} stayed {state}, never reached {states}"
+        time.sleep(0.2)
+    return state
+
+
+def wait_for_file(path: Path) -> str:
+    deadline = time.monotonic() + WAIT_GUARD_S
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def work_dir(stack: LocalStack, job: AwsQuantumJob) -> Path:
+    return stack.state_dir / "jobs" / f"{job.name}-{job.arn.rsplit('/', 1)[1]}"
+
+
+def process_is_gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "zombie" in next(line for line in status.splitlines() if line.startswith("State:"))
+
+
+def processes_working_in(directory: Path) -> list[int]:
+    """Live processes whose working dir or command line lies in ``directory``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()):
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile, or not ours to inspect
+        in_directory = cwd.startswith(str(directory)) or str(directory) in cmdline
+        if in_directory and not process_is_gone(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file, capsys):
+    job = create_job(source_file, role_arn, "bell", wait_until_complete=True)
+
+    assert job.state() == "COMPLETED", job.metadata().get("failureReason")
+    result = job.result()
+    assert result["greeting"] == "hello"
+    assert set(result["counts"]) <= {"00", "11"} and sum(result["counts"].values()) == 20
+    capsys.readouterr()
+    job.logs(poll_interval_seconds=0)
+    output = capsys.readouterr().out
+    assert "job says hello" in output and "counts" in output
+    tasks = job.get_tasks()
+    assert len(tasks) == 1 and tasks[0].state() == "COMPLETED"
+    metadata = job.metadata()
+    assert metadata["billableDuration"] >= 0
+    assert [event["eventType"] for event in metadata["events"]][-1] == "COMPLETED"
+
+
+def test_failing_script_reports_the_exception(env, role_arn, source_file):
+    job = create_job(source_file, role_arn, "fail")
+
+    assert wait_for_state(job, *TERMINAL) == "FAILED"
+    assert "ValueError: the angle is out of range" in job.metadata()["failureReason"]
+
+
+def test_cancelled_job_stops_its_process(env, role_arn, source_file):
+    job = create_job(source_file, role_arn, "run_forever")
+    wait_for_state(job, "RUNNING")
+    pid = int(wait_for_file(work_dir(env, job) / "model" / "pid"))
+    assert pid in processes_working_in(work_dir(env, job))
+
+    assert job.cancel() in ("CANCELLING", "CANCELLED")
+
+    assert wait_for_state(job, *TERMINAL) == "CANCELLED"
+    assert process_is_gone(pid)
+    assert not processes_working_in(work_dir(env, job))
+
+
+def test_time_limit_stops_the_job(env, role_arn, source_file):
+    limit = StoppingCondition(maxRuntimeInSeconds=3)
+    job = create_job(source_file, role_arn, "run_forever", stopping_condition=limit)
+
+    assert wait_for_state(job, *TERMINAL) == "FAILED"
+    assert "time limit" in job.metadata()["failureReason"]
+    assert not processes_working_in(work_dir(env, job))
