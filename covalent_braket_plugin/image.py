@@ -89,17 +89,12 @@ def _template() -> str:
 def _pip_install_command(requirements: Iterable[str]) -> str:
     """A shell command installing ``requirements`` into the image's python3.
 
-    Settings go through the environment, not options: pip hands its environment (so the CA bundle,
-    when the build was given one) to the pip it starts for building sdists, and an old pip ignores
-    variables it does not know where it would reject options.
+    The CA bundle goes through PIP_CERT, not an option: pip hands its environment on to the pip it
+    starts for building sdists, where options do not reach.
     """
     quoted = " ".join(shlex.quote(requirement) for requirement in requirements)
     ca_path = f"/tmp/covalent-braket-{CA_BUNDLE_NAME}"
-    return (
-        f"if [ -s {ca_path} ]; then export PIP_CERT={ca_path}; fi \\\n"
-        " && PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "
-        f"python3 -m pip install {quoted}"
-    )
+    return f"if [ -s {ca_path} ]; then export PIP_CERT={ca_path}; fi && python3 -m pip install {quoted}"
 
 
 def render_dockerfile(
