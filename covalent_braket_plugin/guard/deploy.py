@@ -277,7 +277,7 @@ class GuardDeployment:
 
     def status(self, name: str = DEFAULT_NAME) -> list[ResourceResult]:
         """What exists of the guard ``name`` now."""
-        results = [self._role_status(name), self._table_status(name)]
+        results = [*self._role_status(name), self._table_status(name)]
         function = self._function(name)
         if function is None:
             results.append(ResourceResult("lambda function", name, "missing"))
@@ -286,6 +286,11 @@ class GuardDeployment:
             shown = (cfg.MAX_SHOTS, cfg.MAX_COST_USD, cfg.DAY_TIMEZONE, cfg.DEVICE_ARNS, cfg.LEDGER_TABLE)
             limits = ", ".join(f"{k}={env[k]}" for k in shown if k in env)
             results.append(ResourceResult("lambda function", name, "present", limits))
+            concurrency = self.lambda_.get_function_concurrency(FunctionName=name)
+            reserved = str(concurrency.get("ReservedConcurrentExecutions") or "unreserved")
+            label = f"{name} reserved concurrency"
+            results.append(ResourceResult("lambda concurrency", label, "present", reserved))
+            results.append(self._permission_status(name))
         results.append(self._rule_status(name))
         for limit in self._own_spending_limits(name, self._devices_of(function)):
             results.append(
@@ -426,14 +431,19 @@ class GuardDeployment:
         results.append(ResourceResult("iam policy", policy_name, action))
         return role["Arn"], results
 
-    def _role_status(self, name: str) -> ResourceResult:
+    def _role_status(self, name: str) -> list[ResourceResult]:
+        role_name, policy_name = f"{name}-role", f"{name}-policy"
         try:
-            role = self.iam.get_role(RoleName=f"{name}-role")["Role"]
-            return ResourceResult("iam role", f"{name}-role", "present", role["Arn"])
+            role = self.iam.get_role(RoleName=role_name)["Role"]
         except ClientError as error:
             if not _missing(error):
                 raise
-            return ResourceResult("iam role", f"{name}-role", "missing")
+            return [ResourceResult("iam role", role_name, "missing")]
+        present = policy_name in self.iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        return [
+            ResourceResult("iam role", role_name, "present", role["Arn"]),
+            ResourceResult("iam policy", policy_name, "present" if present else "missing"),
+        ]
 
     # -- DynamoDB
 
@@ -604,16 +614,10 @@ class GuardDeployment:
 
     def _ensure_permission(self, name: str, rule_arn: str) -> ResourceResult:
         sid = f"{name}-events"
-        try:
-            statements = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])["Statement"]
-        except ClientError as error:
-            if not _missing(error):
-                raise
-            statements = []
-        mine = [s for s in statements if s.get("Sid") == sid]
-        if mine and mine[0].get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn") == rule_arn:
+        source = self._permission_source(name)
+        if source == rule_arn:
             return ResourceResult("lambda permission", sid, "unchanged", "events.amazonaws.com may invoke")
-        if mine:
+        if source is not None:
             self.lambda_.remove_permission(FunctionName=name, StatementId=sid)
         self.lambda_.add_permission(
             FunctionName=name,
@@ -622,8 +626,25 @@ class GuardDeployment:
             Principal="events.amazonaws.com",
             SourceArn=rule_arn,
         )
-        action = "updated" if mine else "created"
+        action = "created" if source is None else "updated"
         return ResourceResult("lambda permission", sid, action, "events.amazonaws.com may invoke")
+
+    def _permission_source(self, name: str) -> str | None:
+        """The rule ARN the guard's invoke permission names ("" for none), or None without one."""
+        try:
+            statements = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])["Statement"]
+        except ClientError as error:
+            if not _missing(error):
+                raise
+            return None
+        mine = [s for s in statements if s.get("Sid") == f"{name}-events"]
+        return mine[0].get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "") if mine else None
+
+    def _permission_status(self, name: str) -> ResourceResult:
+        source = self._permission_source(name)
+        if source is None:
+            return ResourceResult("lambda permission", f"{name}-events", "missing")
+        return ResourceResult("lambda permission", f"{name}-events", "present", f"invoked from {source}")
 
     def _rule_status(self, name: str) -> ResourceResult:
         try:

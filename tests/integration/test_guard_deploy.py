@@ -137,6 +137,16 @@ def test_deploy_redeploy_change_and_remove(aws: Any) -> None:
     assert "Ledger" not in {s["Sid"] for s in policy["Statement"]}
 
     status = actions(deployment.status("guard-a"))
+    assert set(status) == {
+        ("iam role", "guard-a-role"),
+        ("iam policy", "guard-a-policy"),
+        ("dynamodb table", "guard-a-ledger"),
+        ("lambda function", "guard-a"),
+        ("lambda concurrency", "guard-a reserved concurrency"),
+        ("lambda permission", "guard-a-events"),
+        ("eventbridge rule", "guard-a"),
+    }
+    assert set(status.values()) == {"present"}
     assert (
         status[("lambda function", "guard-a")] == "present"
         and status[("eventbridge rule", "guard-a")] == "present"
