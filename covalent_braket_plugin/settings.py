@@ -189,10 +189,13 @@ class BraketExecutorSettings(BaseModel):
     def from_options(cls, **options: Any) -> BraketExecutorSettings:
         """Validate ``options`` (covalent.conf keys or keyword arguments) into settings.
 
+        A value of None means "not set": the setting keeps its default.
+
         Raises:
             ExecutorConfigError: with one line per unknown key or invalid value, each naming the
                 setting and its fix.
         """
+        options = {key: value for key, value in options.items() if value is not None}
         unknown = sorted(set(options) - set(cls.model_fields))
         if unknown:
             raise ExecutorConfigError(

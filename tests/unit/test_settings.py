@@ -79,6 +79,10 @@ def test_keys_of_later_releases_are_accepted() -> None:
     assert settings.ecr_image_uri == LATER_KEYS["ecr_image_uri"]
 
 
+def test_none_keeps_the_default() -> None:
+    assert settings_of(region=None, storage=None) == settings_of()
+
+
 def test_string_values_from_covalent_conf_are_converted() -> None:
     settings = settings_of(
         storage="40", time_limit="600", poll_freq="2.5", cleanup="false",
