@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -75,7 +76,12 @@ class _Task:
 
 @dataclass(frozen=True)
 class _Aws:
-    """The clients one electron needs, made in a worker thread (building clients reads files)."""
+    """The clients electrons need, shared by every electron with the same AWS identity and region.
+
+    Building a session and its clients parses large service models, holding the interpreter for
+    hundreds of milliseconds; done once per identity instead of once per electron, it no longer
+    slows the dispatcher's event loop down with every electron. boto3 clients are thread-safe.
+    """
 
     session: Any
     braket: Any
@@ -85,14 +91,31 @@ class _Aws:
 
     @classmethod
     def connect(cls, settings: BraketExecutorSettings) -> _Aws:
-        session = make_session(settings)
-        return cls(
-            session=session,
-            braket=session.client("braket", config=jobs.CLIENT_CONFIG),
-            s3=session.client("s3", config=jobs.CLIENT_CONFIG),
-            logs=session.client("logs", config=jobs.CLIENT_CONFIG),
-            account_id=session.client("sts", config=jobs.CLIENT_CONFIG).get_caller_identity()["Account"],
+        """The shared clients for ``settings`` (made on first use; call from a worker thread)."""
+        key = (
+            settings.credentials,
+            settings.profile,
+            settings.resolve_region(),
+            # boto3 reads endpoints and credentials from these too
+            tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))),
         )
+        with _connections_lock:
+            if key not in _connections:
+                session = make_session(settings)
+                _connections[key] = cls(
+                    session=session,
+                    braket=session.client("braket", config=jobs.CLIENT_CONFIG),
+                    s3=session.client("s3", config=jobs.CLIENT_CONFIG),
+                    logs=session.client("logs", config=jobs.CLIENT_CONFIG),
+                    account_id=session.client("sts", config=jobs.CLIENT_CONFIG).get_caller_identity()[
+                        "Account"
+                    ],
+                )
+            return _connections[key]
+
+
+_connections: dict[tuple[Any, ...], _Aws] = {}
+_connections_lock = threading.Lock()
 
 
 class BraketExecutor(AsyncBaseExecutor):

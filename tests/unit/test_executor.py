@@ -332,6 +332,25 @@ def test_polling_starts_fast_and_backs_off_to_poll_freq(monkeypatch: pytest.Monk
     assert waits == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
 
 
+def test_electrons_with_the_same_identity_share_their_aws_clients(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    sessions: list[Any] = []
+
+    def make_session(settings: BraketExecutorSettings) -> Any:
+        sessions.append(aws["session"])
+        return aws["session"]
+
+    monkeypatch.setattr(braket, "make_session", make_session)
+    monkeypatch.setattr(braket, "_connections", {})
+    settings = braket.BraketExecutor(**OPTIONS).settings()
+    first = braket._Aws.connect(settings)
+    assert braket._Aws.connect(braket.BraketExecutor(**OPTIONS, storage=99).settings()) is first
+    assert first.account_id == ACCOUNT and len(sessions) == 1
+    other = braket._Aws.connect(braket.BraketExecutor(**{**OPTIONS, "region": "us-west-2"}).settings())
+    assert other is not first and len(sessions) == 2
+
+
 # --- failures -------------------------------------------------------------------------------------
 
 
