@@ -25,6 +25,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import docker.utils
+import requests
 
 DEFAULT_BASE_IMAGE = "covalent-braket/base:bookworm"
 DEFAULT_SUITE = "bookworm"
@@ -63,7 +64,7 @@ def docker_client() -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=ENGINE_TIMEOUT_S)
         client.ping()
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise MissingPrerequisiteError(
             f"no Docker engine answers ({exc}); start one, e.g. "
             "`dockerd --storage-driver=vfs --iptables=false --bridge=none &` (scripts/test does)"
