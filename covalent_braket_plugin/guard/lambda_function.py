@@ -101,13 +101,19 @@ class Guard:
             return Outcome("ignored", f"device {task.device_arn} is not in DEVICE_ARNS")
         day = task.created_at.astimezone(self.config.timezone).date()
         bounds = day_bounds(day, self.config.timezone.key)
-        details: dict[str, Any] = {"device_arn": task.device_arn, "day": day.isoformat()}
-        details["task"] = task.task_arn
+        details: dict[str, Any] = {
+            "device_arn": task.device_arn, "day": day.isoformat(), "task": task.task_arn,
+        }
         if self.ledger is not None:
-            counted, usage = self.ledger.record_task(
-                task.task_arn, task.device_arn, day, task.shots,
-                self.prices.task_cost(task.device_arn, task.shots), expires=bounds[1],
-            )
+            try:
+                counted, usage = self.ledger.record_task(
+                    task.task_arn, task.device_arn, day, task.shots,
+                    self.prices.task_cost(task.device_arn, task.shots), expires=bounds[1],
+                )
+            except self.clients.dynamodb.exceptions.ResourceNotFoundException:
+                problem = f"LEDGER_TABLE={self.ledger.table!r}: no such DynamoDB table in this region"
+                logger.error("cost guard: %s; nothing was cancelled", problem)
+                return Outcome("config_error", problem, {"problems": [problem]})
             details["counted"] = counted
             details["ledger_usage"] = usage.to_json()
             if not self.passed(usage):

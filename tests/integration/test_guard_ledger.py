@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import boto3
 import pytest
 
 from covalent_braket_plugin.guard.deploy import GuardDeployment
+from covalent_braket_plugin.guard.lambda_function import lambda_handler
 from covalent_braket_plugin.guard.ledger import KEY, RETENTION, TTL_ATTRIBUTE, Ledger, Usage
 from covalent_braket_plugin.local.stack import LocalStack
 
@@ -24,22 +26,27 @@ def task(n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("guard-ledger")) as stack:
-        kwargs = stack.client_kwargs()
-        session = boto3.session.Session(
-            aws_access_key_id=kwargs["aws_access_key_id"],
-            aws_secret_access_key=kwargs["aws_secret_access_key"],
-            region_name=kwargs["region_name"],
-        )
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("AWS_ENDPOINT_URL", stack.endpoint_url)
-            GuardDeployment(session).ensure_table("ledger-tests")
-        yield boto3.client("dynamodb", **kwargs)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("guard-ledger")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dynamodb(stack: LocalStack) -> Any:
+    kwargs = stack.client_kwargs()
+    session = boto3.session.Session(
+        aws_access_key_id=kwargs["aws_access_key_id"],
+        aws_secret_access_key=kwargs["aws_secret_access_key"],
+        region_name=kwargs["region_name"],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", stack.endpoint_url)
+        GuardDeployment(session).ensure_table("ledger-tests")
+    return boto3.client("dynamodb", **kwargs)
 
 
 @pytest.fixture
-def ledger(dynamodb: object) -> Ledger:
+def ledger(dynamodb: Any) -> Ledger:
     return Ledger(dynamodb, "ledger-tests")
 
 
@@ -66,9 +73,9 @@ def test_totals_are_kept_per_device_and_day(ledger: Ledger) -> None:
     assert ledger.usage(GARNET, date(2026, 11, 19)) == Usage()
 
 
-def test_items_expire_after_the_retention(ledger: Ledger, dynamodb: object) -> None:
+def test_items_expire_after_the_retention(ledger: Ledger, dynamodb: Any) -> None:
     ledger.record_task(task(20), FORTE, date(2026, 11, 1), 1, Decimal("0.38"), DAY_END)
-    item = dynamodb.get_item(TableName="ledger-tests", Key={KEY: {"S": f"task#{task(20)}"}})["Item"]  # type: ignore[attr-defined]
+    item = dynamodb.get_item(TableName="ledger-tests", Key={KEY: {"S": f"task#{task(20)}"}})["Item"]
     assert int(item[TTL_ATTRIBUTE]["N"]) == int((DAY_END + RETENTION).timestamp())
 
 
@@ -83,3 +90,25 @@ def test_one_breach_notification_per_device_and_day(ledger: Ledger) -> None:
     assert ledger.claim_notification(FORTE, DAY, DAY_END) is None
     ledger.release_notification(FORTE, DAY, token)
     assert ledger.claim_notification(FORTE, DAY, DAY_END) is not None
+
+
+def test_a_missing_ledger_table_is_a_setting_error(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MAX_SHOTS", "1")
+    monkeypatch.setenv("LEDGER_TABLE", "no-such-ledger")
+    event = {
+        "source": "aws.braket",
+        "detail-type": "Braket Task State Change",
+        "detail": {
+            "quantumTaskArn": task(30),
+            "status": "CREATED",
+            "deviceArn": FORTE,
+            "shots": "1000",
+            "createdAt": "2026-11-21T12:00:00.000Z",
+        },
+    }
+    outcome = lambda_handler(event, None)
+    assert outcome["action"] == "config_error" and "no-such-ledger" in outcome["reason"]
