@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_guard_events import FORTE, task_event
 
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
 from covalent_braket_plugin.monitor.pricing import PriceTable
+from tests.unit.test_guard_events import FORTE, task_event
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
