@@ -1,15 +1,18 @@
 """The local stack's ECR image API, answered from the real registry.
 
-Repositories (create, describe, delete, policies, tags) live in moto, as every other AWS resource
-of the stack does. Images do not: they are pushed with ``docker push`` to the stack's registry
+Repositories (create, describe, policies, tags) live in moto, as every other AWS resource of the
+stack does. Images do not: they are pushed with ``docker push`` to the stack's registry
 (``registry.py``), which moto never sees. So the ECR operations about images and registry access
-are answered here, from what the registry really holds, and every other ECR operation goes to moto
-unchanged. The protocol is AWS JSON 1.1 (``X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Op>``).
+are answered here, from what the registry really holds; DeleteRepository is checked and completed
+here (a repository with images needs ``force``, and its images go with it); every other ECR
+operation goes to moto unchanged. The protocol is AWS JSON 1.1
+(``X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Op>``).
 
-Whether a repository exists is asked of moto by calling its WSGI application in-process with an
-ECR DescribeRepositories request. Going through ``services.client("ecr")`` would work too, but it
-would send a second HTTP request through the gateway back into this app while the first one holds
-a server thread; the in-process call speaks the same wire protocol without that round trip.
+Repository questions are put to moto by calling its WSGI application in-process with an ECR
+request (DescribeRepositories, DeleteRepository). Going through ``services.client("ecr")`` would
+work too, but it would send a second HTTP request through the gateway back into this app while the
+first one holds a server thread; the in-process call speaks the same wire protocol without that
+round trip.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class EcrApp:
             "DescribeImages": self.describe_images,
             "BatchGetImage": self.batch_get_image,
             "ListImages": self.list_images,
+            "BatchDeleteImage": self.batch_delete_image,
+            "DeleteRepository": self.delete_repository,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -162,6 +167,48 @@ class EcrApp:
                 })
         return {"images": found, "failures": failures}
 
+    def batch_delete_image(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """Delete images by digest (with all their tags) or remove tags; an image loses its last tag
+        only by being deleted, as in ECR."""
+        repository = self._repository(params, region)
+        registry = self._registry()
+        deleted: list[dict[str, str]] = []
+        failures: list[dict[str, Any]] = []
+        for image_id in params.get("imageIds") or []:
+            image = _find(self._images(repository), image_id)  # re-read: earlier ids may have changed it
+            if image is None:
+                failures.append({"imageId": image_id, "failureCode": _IMAGE_NOT_FOUND[0],
+                                 "failureReason": _IMAGE_NOT_FOUND[1]})
+                continue
+            digest = image.manifest.digest
+            if "imageDigest" in image_id or image.tags == [image_id["imageTag"]]:
+                registry.delete_manifest(repository, digest)
+                removed = image.tags if "imageDigest" in image_id else [image_id["imageTag"]]
+                ids = [{"imageDigest": digest, "imageTag": tag} for tag in removed]
+                deleted.extend(ids or [{"imageDigest": digest}])
+            else:
+                registry.untag(repository, image_id["imageTag"])
+                deleted.append({"imageDigest": digest, "imageTag": image_id["imageTag"]})
+        return {"imageIds": deleted, "failures": failures}
+
+    def delete_repository(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """Delete the repository in moto; refuse while the registry holds its images unless forced,
+        and delete those images once moto has deleted the repository."""
+        if self.registry is None:
+            return self._moto_result("DeleteRepository", params, region)
+        repository = self._repository(params, region)
+        images = self._images(repository)
+        if images and not params.get("force"):
+            raise EcrError(
+                "RepositoryNotEmptyException",
+                f"The repository with name '{repository}' in registry with id '{self.services.account_id}' "
+                "cannot be deleted because it still contains images",
+            )
+        answer = self._moto_result("DeleteRepository", params, region)
+        for image in images:
+            self.registry.delete_manifest(repository, image.manifest.digest)
+        return answer
+
     # Helpers
 
     def _registry(self) -> LocalRegistry:
@@ -181,13 +228,11 @@ class EcrApp:
         body: dict[str, Any] = {"repositoryNames": [name]}
         if params.get("registryId"):
             body["registryId"] = params["registryId"]
-        status, answer = self._ask_moto("DescribeRepositories", body, region)
-        if status != 200:
-            raise EcrError(answer.get("__type", "RepositoryNotFoundException").split("#")[-1],
-                           answer.get("message", ""), status)
+        self._moto_result("DescribeRepositories", body, region)
         return name
 
-    def _ask_moto(self, operation: str, body: dict[str, Any], region: str) -> tuple[int, dict[str, Any]]:
+    def _moto_result(self, operation: str, body: dict[str, Any], region: str) -> dict[str, Any]:
+        """moto's answer to one ECR operation, its errors raised as ECR errors."""
         environ = EnvironBuilder(
             method="POST",
             path="/",
@@ -202,11 +247,15 @@ class EcrApp:
         ).get_environ()
         app_iter, status, _ = run_wsgi_app(self.fallback, environ)
         try:
-            payload = b"".join(app_iter)
+            answer = json.loads(b"".join(app_iter) or b"{}")
         finally:
             if hasattr(app_iter, "close"):
                 app_iter.close()
-        return int(status.split()[0]), json.loads(payload or b"{}")
+        code = int(status.split()[0])
+        if code != 200:
+            error = answer.get("__type", "ServerException").split("#")[-1]
+            raise EcrError(error, answer.get("message", ""), code)
+        return answer
 
     def _images(self, repository: str) -> list[Image]:
         """Every manifest of the repository with its tags, oldest push first."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -210,6 +211,12 @@ class LocalRegistry:
             for entry in _children(algorithm)
             if (entry / "link").is_file()
         )
+
+    def untag(self, repository: str, tag: str) -> None:
+        """Remove one tag and keep the manifest. The v2 API of distribution 2.x cannot delete a tag
+        (only a manifest, with every tag on it), so the tag is removed from storage as the registry's
+        own tag store does it: by deleting the tag's directory."""
+        shutil.rmtree(self._manifests_dir(repository) / "tags" / tag, ignore_errors=True)
 
     def pushed_at(self, repository: str, digest: str) -> datetime:
         """When the manifest was last pushed (the time the registry linked it into the repository)."""

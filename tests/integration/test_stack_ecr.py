@@ -117,6 +117,25 @@ def test_images_of_a_repository_ecr_does_not_know_are_not_listed(
         ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": "v1"}])
 
 
+def test_deleting_tags_images_and_repositories_reaches_the_registry(
+    braket_local_stack: LocalStack, ecr: Any, docker_engine: docker.DockerClient
+) -> None:
+    name = f"amazon-braket-delete-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=name)
+    digest = _push_tiny_image(docker_engine, ecr, name, ["keep", "drop"])
+
+    ecr.batch_delete_image(repositoryName=name, imageIds=[{"imageTag": "drop"}])
+    (detail,) = ecr.describe_images(repositoryName=name)["imageDetails"]
+    assert (detail["imageDigest"], detail["imageTags"]) == (digest, ["keep"])
+
+    with pytest.raises(ecr.exceptions.RepositoryNotEmptyException):
+        ecr.delete_repository(repositoryName=name)
+    ecr.delete_repository(repositoryName=name, force=True)
+    ecr.create_repository(repositoryName=name)
+    assert ecr.describe_images(repositoryName=name)["imageDetails"] == []
+    ecr.delete_repository(repositoryName=name)
+
+
 def test_repositories_themselves_live_in_moto(ecr: Any, repository: str) -> None:
     (described,) = ecr.describe_repositories(repositoryNames=[repository])["repositories"]
     assert described["repositoryUri"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}"

@@ -79,6 +79,15 @@ class StubRegistry:
         media_type, body, _ = self.manifests[repository][digest]
         return Manifest(repository=repository, digest=digest, media_type=media_type, body=body)
 
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        tags = self.tag_map.get(repository, {})
+        for tag in [t for t, d in tags.items() if d == digest]:
+            del tags[tag]
+        return self.manifests.get(repository, {}).pop(digest, None) is not None
+
+    def untag(self, repository: str, tag: str) -> None:
+        self.tag_map.get(repository, {}).pop(tag, None)
+
     def digests(self, repository: str) -> list[str]:
         return sorted(self.manifests.get(repository, {}))
 
@@ -296,3 +305,36 @@ def test_without_a_registry_image_calls_say_how_to_get_one() -> None:
     for call in (ecr.get_authorization_token, lambda: ecr.describe_images(repositoryName=REPO)):
         with pytest.raises(ecr.exceptions.ServerException, match="apt-get install docker-registry"):
             call()
+
+
+def test_deleting_one_of_several_tags_keeps_the_image(ecr: Any, registry: StubRegistry) -> None:
+    digest = registry.add(REPO, _image_manifest([1]), DOCKER_V2, ["a", "b"], pushed=1)
+    answer = ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageTag": "a"}])
+    assert answer["imageIds"] == [{"imageDigest": digest, "imageTag": "a"}]
+    assert registry.tags(REPO) == ["b"]
+    assert registry.digests(REPO) == [digest]
+
+
+def test_deleting_the_last_tag_or_the_digest_deletes_the_image(ecr: Any, registry: StubRegistry) -> None:
+    first = registry.add(REPO, _image_manifest([1]), DOCKER_V2, ["only"], pushed=1)
+    second = registry.add(REPO, _image_manifest([2]), DOCKER_V2, ["x", "y"], pushed=2)
+    answer = ecr.batch_delete_image(
+        repositoryName=REPO, imageIds=[{"imageTag": "only"}, {"imageDigest": second}, {"imageTag": "gone"}]
+    )
+    assert answer["imageIds"] == [
+        {"imageDigest": first, "imageTag": "only"},
+        {"imageDigest": second, "imageTag": "x"},
+        {"imageDigest": second, "imageTag": "y"},
+    ]
+    assert [f["imageId"] for f in answer["failures"]] == [{"imageTag": "gone"}]
+    assert registry.digests(REPO) == []
+
+
+def test_a_repository_with_images_is_deleted_only_by_force(ecr: Any, registry: StubRegistry) -> None:
+    registry.add(REPO, _image_manifest([1]), DOCKER_V2, ["v1"], pushed=1)
+    with pytest.raises(ecr.exceptions.RepositoryNotEmptyException):
+        ecr.delete_repository(repositoryName=REPO)
+    assert registry.digests(REPO)
+    answer = ecr.delete_repository(repositoryName=REPO, force=True)
+    assert answer["repository"]["repositoryName"] == "moto answered DeleteRepository"
+    assert registry.digests(REPO) == []
