@@ -164,6 +164,11 @@ def pip_ca_bundle(environ: Mapping[str, str] = os.environ) -> bytes:
     return b""
 
 
+def default_docker_client() -> docker.DockerClient:
+    """The engine of DOCKER_HOST (or the default socket), patient enough for big layers on slow disks."""
+    return docker.from_env(timeout=ENGINE_TIMEOUT_S)
+
+
 def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
     """The build context as an uncompressed tar: Dockerfile, context files and the CA bundle."""
     buffer = io.BytesIO()
@@ -198,7 +203,7 @@ class ImageBuilder:
         self,
         session: boto3.session.Session,
         settings: BraketExecutorSettings,
-        docker_client_factory: Callable[[], docker.DockerClient] = docker.from_env,
+        docker_client_factory: Callable[[], docker.DockerClient] = default_docker_client,
         progress: Progress = print,
     ) -> None:
         self._session = session
@@ -317,7 +322,7 @@ class ImageBuilder:
                 rm=True,
                 forcerm=True,
                 decode=True,
-                timeout=ENGINE_TIMEOUT_S,
+                timeout=ENGINE_TIMEOUT_S,  # a layer commit can stay silent for minutes
             )
             for chunk in stream:
                 for line in str(chunk.get("stream", "")).splitlines():
