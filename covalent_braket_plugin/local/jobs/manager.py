@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import botocore.session
-import docker
-import docker.errors
 import requests
 
+from covalent_braket_plugin.local import base_image
+from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.jobs.contract import (
     Execution,
@@ -77,13 +77,15 @@ class JobStore(Protocol):
 
 
 def docker_client() -> Any | None:
-    """A client of the local Docker engine if one answers, else None."""
+    """A client of the local Docker engine if one answers, else None.
+
+    Its timeout is the long one of image builds: creating a container copies the whole image on
+    the vfs storage driver, which can take longer than docker-py's default minute.
+    """
     try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return base_image.docker_client()
+    except (MissingPrerequisiteError, requests.exceptions.RequestException):
         return None
-    return client
 
 
 def _now() -> datetime:
