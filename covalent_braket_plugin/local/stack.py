@@ -67,7 +67,9 @@ class LocalStack:
         self.initial_faults = dict(faults or {})
         self.registry_binary = registry_binary
         self._own_state_dir = state_dir is None
-        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
+        # Absolute, because the server's command line names it and ``attach`` looks for that name.
+        chosen = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
+        self.state_dir = chosen.absolute()
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -83,7 +85,7 @@ class LocalStack:
             raise LocalStackError(
                 f"the local stack is not running (nothing ready in {stack.state_dir})"
             ) from exc
-        if not _alive(stack.info.get("pid", 0)):
+        if not _serves(stack.info.get("pid", 0), stack.state_dir):
             ready_file.unlink(missing_ok=True)
             raise LocalStackError(
                 f"the local stack is not running (its server, pid {stack.info.get('pid')}, has exited; "
@@ -217,6 +219,15 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _serves(pid: int, state_dir: Path) -> bool:
+    """True if ``pid`` is the running server of ``state_dir`` (not a process that reused its pid)."""
+    try:
+        command = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    return _alive(pid) and "covalent_braket_plugin.local.server" in command and str(state_dir) in command
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import boto3
@@ -45,6 +47,15 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     assert [p for p in started if _running(p)] == []
     with pytest.raises(LocalStackError, match="not running"):
         LocalStack.attach(tmp_path)
+
+
+def test_a_stale_ready_file_is_not_a_running_stack(tmp_path: Path) -> None:
+    # The pid is alive (it is this test's) but it is not a server of this state dir: the pid was reused.
+    ready = {"endpoint_url": "http://127.0.0.1:9", "pid": os.getpid()}
+    (tmp_path / "ready.json").write_text(json.dumps(ready))
+    with pytest.raises(LocalStackError, match="not running"):
+        LocalStack.attach(tmp_path)
+    assert not (tmp_path / "ready.json").exists()
 
 
 def test_without_a_registry_program_the_process_runner_still_starts(tmp_path: Path) -> None:
