@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +20,6 @@ from braket.aws import AwsDevice, AwsQuantumTask
 from braket.circuits import Circuit
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.braket_api.inprocess import InProcessStack
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -35,30 +36,14 @@ ROLE_POLICY = json.dumps(
 )
 
 
-def _serves_braket(stack: LocalStack) -> bool:
-    client = boto3.client("braket", **stack.client_kwargs())
-    try:
-        return client.get_device(deviceArn=SV1)["deviceArn"] == SV1
-    except ClientError:
-        return False
+@pytest.fixture(scope="module")
+def stack(braket_local_stack: LocalStack) -> LocalStack:
+    """The session's local stack (a server process on a free port, jobs on the process runner)."""
+    return braket_local_stack
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The real LocalStack once its server routes Braket; until then the same parts in process."""
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("braket")) as local:
-        if _serves_braket(local):
-            yield local
-            return
-    in_process = InProcessStack()
-    try:
-        yield in_process
-    finally:
-        in_process.stop()
-
-
-@pytest.fixture(scope="module")
-def env(stack: Any) -> Iterator[Any]:
+def env(stack: LocalStack) -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
         for name in CONFLICTING_VARIABLES:
             patch.delenv(name, raising=False)
@@ -367,6 +352,49 @@ def test_job_lifecycle_idempotency_names_search_and_cancel(braket: Any, bucket: 
     with pytest.raises(ClientError) as exc:
         braket.cancel_job(jobArn=arn)
     assert error_code(exc) == "ConflictException"
+
+
+ALGORITHM = """
+import os
+
+from braket.aws import AwsDevice
+from braket.circuits import Circuit
+
+
+def main():
+    task = AwsDevice(os.environ["AMZN_BRAKET_DEVICE_ARN"]).run(Circuit().h(0).cnot(0, 1), shots=10)
+    print("counts", dict(task.result().measurement_counts))
+"""
+
+
+def test_tasks_created_by_a_job_carry_its_arn(env: Any, braket: Any, bucket: str, role_arn: str) -> None:
+    source = io.BytesIO()
+    with tarfile.open(fileobj=source, mode="w:gz") as archive:
+        data = ALGORITHM.encode()
+        info = tarfile.TarInfo("algo.py")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    key = f"src/{uuid.uuid4().hex}.tar.gz"
+    boto3.client("s3", **env.client_kwargs()).put_object(Bucket=bucket, Key=key, Body=source.getvalue())
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    request = job_request(name, role_arn, bucket)
+    request["algorithmSpecification"]["scriptModeConfig"]["s3Uri"] = f"s3://{bucket}/{key}"
+    job_arn = braket.create_job(**request)["jobArn"]
+    wait_for(
+        lambda: braket.get_job(jobArn=job_arn)["status"] in ("COMPLETED", "FAILED", "CANCELLED"),
+        "the job",
+        timeout=600,
+    )
+    job = braket.get_job(jobArn=job_arn)
+    assert job["status"] == "COMPLETED", job.get("failureReason")
+    tasks = braket.search_quantum_tasks(
+        filters=[{"name": "jobArn", "operator": "EQUAL", "values": [job_arn]}]
+    )["quantumTasks"]
+    assert len(tasks) == 1 and tasks[0]["status"] == "COMPLETED"
+    task = braket.get_quantum_task(
+        quantumTaskArn=tasks[0]["quantumTaskArn"], additionalAttributeNames=["QueueInfo"]
+    )
+    assert task["jobArn"] == job_arn and task["queueInfo"]["queuePriority"] == "Priority"
 
 
 def test_get_job_of_unknown_arn_is_not_found(braket: Any) -> None:

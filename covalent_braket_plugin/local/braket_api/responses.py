@@ -68,14 +68,32 @@ def error_response(start_response: Callable[..., Any], error: BraketError) -> li
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise BraketError("ValidationException", "Content-Length is not a number") from None
+    if not length and environ.get("wsgi.input_terminated"):  # chunked: read to the end, within bounds
+        body = stream.read(MAX_BODY + 1)
+        length = len(body)
+    elif length > MAX_BODY:
+        body = b""
+    else:
+        body = stream.read(length) if length > 0 else b""
     if length > MAX_BODY:
         raise BraketError("ValidationException", f"The request body is larger than {MAX_BODY} bytes")
-    stream = environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length > 0 else b""
+    return body
+
+
+def _path(environ: dict[str, Any]) -> str:
+    """PATH_INFO as text: WSGI hands over the URL-decoded bytes as latin-1; ARNs are UTF-8."""
+    raw = environ.get("PATH_INFO", "") or "/"
+    try:
+        return raw.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return raw
 
 
 def make_braket_app(backend: BraketBackend, faults: Faults) -> WSGIApp:
@@ -94,8 +112,7 @@ def make_braket_app(backend: BraketBackend, faults: Faults) -> WSGIApp:
                     "InternalServiceException", "Internal failure (injected by the local stack)"
                 )
             method = environ.get("REQUEST_METHOD", "GET").upper()
-            path = environ.get("PATH_INFO", "") or "/"
-            operation, uri_params = match_route(method, path)
+            operation, uri_params = match_route(method, _path(environ))
             body = _read_body(environ)
             params = parse_request(operation, uri_params, environ.get("QUERY_STRING", ""), body)
             region = signing_region(environ) or backend.default_region
