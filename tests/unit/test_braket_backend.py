@@ -322,3 +322,26 @@ def test_event_details_match_aws() -> None:
         "startedAt": "2021-10-28T01:17:42.898Z",
         "failureReason": "boom",
     }
+
+
+def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) -> None:
+    limit = backend.create_spending_limit(
+        {"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "100"}, "r"
+    )
+    arn = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "r")["quantumTaskArn"]
+    backend.create_quantum_task(task_params("s2", device=FORTE, shots=5), "r")
+
+    def spend() -> tuple[str, str]:
+        (summary,) = backend.search_spending_limits({}, "r")["spendingLimits"]
+        return summary["queuedSpend"], summary["totalSpend"]
+
+    assert spend() == ("1.8", "0")  # 0.30 + 10 x 0.08, 0.30 + 5 x 0.08
+    assert backend.transition_task(arn, frozenset({"QUEUED"}), "RUNNING")
+    assert backend.transition_task(arn, frozenset({"RUNNING"}), "COMPLETED")
+    assert spend() == ("0.7", "1.1")
+    past = {
+        "startAt": datetime(2020, 1, 1, tzinfo=timezone.utc),
+        "endAt": datetime(2021, 1, 1, tzinfo=timezone.utc),
+    }
+    backend.update_spending_limit({"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "r")
+    assert spend() == ("0", "0")

@@ -48,6 +48,8 @@ JOB_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 DEFAULT_MAX_RESULTS = 100
 MAX_JOB_EVENTS = 20  # JobEvents list max in the model
 _NO_END = datetime(9999, 12, 31, tzinfo=timezone.utc)
+# Which spend of a spending limit a QPU task counts in, by status; other statuses cost nothing.
+_SPEND_STATE = {"CREATED": "queued", "QUEUED": "queued", "RUNNING": "queued", "COMPLETED": "total"}
 
 
 class JobManagerLike(Protocol):
@@ -339,6 +341,7 @@ class BraketBackend:
             self._client_tokens[key] = arn
             if device.is_qpu:
                 self._qpu_tasks.setdefault(device.arn, []).append(arn)
+                self._move_spend(record, None, "CREATED")
             self.events.task_changed(record, "INSERT")
             snapshot = dict(record)
         self.runner.submit(snapshot, device, action)
@@ -365,6 +368,7 @@ class BraketBackend:
             previous = record["status"]
             record["status"] = status
             record.update({k: v for k, v in fields.items() if v is not None})
+            self._move_spend(record, previous, status)
             queue = self._queued.setdefault(record["deviceArn"], {})
             if status == "QUEUED":
                 queue[task_arn] = None
@@ -438,18 +442,29 @@ class BraketBackend:
         return {"quantumTasks": items, "nextToken": token}
 
     # ---------------------------------------------------------------- spending limits
-    def _spend(self, device_arn: str, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
-        """(queued, total) spend on a QPU in a time window: queued = not yet finished, total = COMPLETED."""
-        queued = total = Decimal("0")
-        for arn in self._qpu_tasks.get(device_arn, []):
+    def _recount(self, limit: dict[str, Any]) -> None:
+        """Sum a limit's queued and total spend from its device's tasks (when its period is set)."""
+        start, end = self._period(limit)
+        limit["_spend"] = {"queued": Decimal("0"), "total": Decimal("0")}
+        for arn in self._qpu_tasks.get(limit["deviceArn"], []):
             task = self._tasks.by_arn[arn]
-            if task["_cost"] is None or not start <= task["createdAt"] <= end:
-                continue
-            if task["status"] == "COMPLETED":
-                total += task["_cost"]
-            elif task["status"] in ("CREATED", "QUEUED", "RUNNING"):
-                queued += task["_cost"]
-        return queued, total
+            state = _SPEND_STATE.get(task["status"])
+            if state and task["_cost"] is not None and start <= task["createdAt"] <= end:
+                limit["_spend"][state] += task["_cost"]
+
+    def _move_spend(self, task: dict[str, Any], previous: str | None, status: str) -> None:
+        """Keep the spend of the limits covering ``task`` current as it changes status (O(limits))."""
+        cost = task.get("_cost")
+        before, after = _SPEND_STATE.get(previous or ""), _SPEND_STATE.get(status)
+        if cost is None or before == after:
+            return
+        for limit in self._limits.by_arn.values():
+            start, end = self._period(limit)
+            if limit["deviceArn"] == task["deviceArn"] and start <= task["createdAt"] <= end:
+                if before:
+                    limit["_spend"][before] -= cost
+                if after:
+                    limit["_spend"][after] += cost
 
     def _check_spend(self, device: Device, shots: int, region: str) -> Decimal | None:
         cost = self.prices.task_cost(device.arn, shots)
@@ -471,7 +486,7 @@ class BraketBackend:
                     f"This quantum task costs ${_usd(cost)} ({shots} shots), more than the spending "
                     f"limit of ${limit['spendingLimit']} set for {device.arn}"
                 )
-            queued, total = self._spend(device.arn, start, end)
+            queued, total = limit["_spend"]["queued"], limit["_spend"]["total"]
             if queued + total + cost > ceiling:
                 raise quota_exceeded(
                     f"Spending limit of ${limit['spendingLimit']} for {device.arn} would be exceeded: "
@@ -521,6 +536,7 @@ class BraketBackend:
                     "tags": dict(params.get("tags", {})),
                 },
             )
+            self._recount(self._limits.by_arn[arn])
             self._client_tokens[key] = arn
             return {"spendingLimitArn": arn}
 
@@ -537,6 +553,8 @@ class BraketBackend:
             for name in ("spendingLimit", "timePeriod"):
                 if name in params:
                     record[name] = params[name]
+            if "timePeriod" in params:
+                self._recount(record)
             record["updatedAt"] = _now()
         return {}
 
@@ -548,12 +566,11 @@ class BraketBackend:
 
     def _limit_summary(self, record: dict[str, Any]) -> dict[str, Any]:
         start, end = self._period(record)
-        queued, total = self._spend(record["deviceArn"], start, end)
         return {
             **record,
             "timePeriod": {"startAt": start, "endAt": end},
-            "queuedSpend": _usd(queued),
-            "totalSpend": _usd(total),
+            "queuedSpend": _usd(record["_spend"]["queued"]),
+            "totalSpend": _usd(record["_spend"]["total"]),
         }
 
     def search_spending_limits(self, params: dict[str, Any], region: str) -> dict[str, Any]:
