@@ -7,6 +7,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,51 @@ def test_up_env_status_faults_down_leaves_no_process(state_dir: Path) -> None:
     after = run_cli(state_dir, "env")
     assert after.returncode == 1
     assert "not running" in after.stderr
+
+
+RUN_FOREVER = """
+import time
+
+
+def main():
+    print("running until stopped", flush=True)
+    while True:
+        time.sleep(0.5)
+"""
+
+
+def test_down_stops_running_jobs_and_leaves_no_process(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from braket.aws import AwsQuantumJob
+
+    assert run_cli(state_dir, "up", "--port", "0", "--runner", "process").returncode == 0
+    variables = exported(run_cli(state_dir, "env").stdout)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    role = client("iam", variables).create_role(
+        RoleName="AmazonBraketJobsExecutionRole-cli", Path="/service-role/",
+        AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
+    )["Role"]["Arn"]
+    source = tmp_path / "forever.py"
+    source.write_text(RUN_FOREVER)
+    job = AwsQuantumJob.create(
+        device="arn:aws:braket:::device/quantum-simulator/amazon/sv1", source_module=str(source),
+        entry_point="forever:main", job_name="cli-down-with-a-job", role_arn=role,
+    )
+    server = psutil.Process(LocalStack.attach(state_dir).pid)
+    while job.state() != "RUNNING" or len(server.children(recursive=True)) < 2:
+        assert job.state() in ("QUEUED", "RUNNING"), job.state()
+        time.sleep(0.2)
+    started = [server, *server.children(recursive=True)]
+    commands = [" ".join(p.cmdline()) for p in started]
+    assert any("docker-registry" in c for c in commands)
+    assert any(str(state_dir / "jobs") in c or "script_mode" in c for c in commands), commands
+
+    down = run_cli(state_dir, "down")
+    assert down.returncode == 0, down.stderr
+    assert _still_running(started) == []
 
 
 def test_commands_say_when_no_stack_runs(state_dir: Path) -> None:
