@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Response
 
@@ -83,8 +84,14 @@ class EcrApp:
         region = signing_region(environ) or self.services.region
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
-            params = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            response = _json_response(handler(params, region))
+            try:
+                params = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            except ValueError as exc:
+                raise EcrError("SerializationException", f"the request body is not JSON: {exc}") from exc
+            try:
+                response = _json_response(handler(params, region))
+            except requests.RequestException as exc:
+                raise EcrError("ServerException", f"the local image registry failed: {exc}", 500) from exc
         except EcrError as exc:
             response = _json_response({"__type": exc.code, "message": exc.message}, exc.status)
         return response(environ, start_response)

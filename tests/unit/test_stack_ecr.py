@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+import requests
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from werkzeug.test import Client
@@ -338,3 +339,13 @@ def test_a_repository_with_images_is_deleted_only_by_force(ecr: Any, registry: S
     answer = ecr.delete_repository(repositoryName=REPO, force=True)
     assert answer["repository"]["repositoryName"] == "moto answered DeleteRepository"
     assert registry.digests(REPO) == []
+
+
+def test_a_failing_registry_is_a_server_exception(registry: StubRegistry) -> None:
+    def broken(repository: str) -> list[str]:
+        raise requests.ConnectionError("connection refused")
+
+    registry.tags = broken  # type: ignore[method-assign]
+    ecr = ecr_client(EcrApp(LocalServices("http://local.test"), registry, fallback=stub_moto({REPO})))
+    with pytest.raises(ecr.exceptions.ServerException, match="registry failed: connection refused"):
+        ecr.list_images(repositoryName=REPO)
