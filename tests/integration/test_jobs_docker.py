@@ -20,7 +20,14 @@ from braket.aws import AwsQuantumJob
 import covalent_braket_plugin.script_mode as script_mode
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
-from tests.integration.test_jobs_sdk import ROLE_POLICY, TERMINAL, wait_for_file, wait_for_state, work_dir
+from tests.integration.test_jobs_sdk import (  # noqa: F401 - in_tmp_dir is a fixture
+    ROLE_POLICY,
+    TERMINAL,
+    in_tmp_dir,
+    wait_for_file,
+    wait_for_state,
+    work_dir,
+)
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 JOB_SCRIPT = textwrap.dedent(
@@ -160,6 +167,7 @@ def job_containers(client: docker.DockerClient, job: AwsQuantumJob) -> list[Any]
     return client.containers.list(all=True, filters={"label": f"{JOB_LABEL}={job.arn}"})
 
 
+@pytest.mark.usefixtures("in_tmp_dir")
 def test_image_from_the_registry_runs_to_completion(env, role_arn, source_file, images, capsys):
     job = create_job(
         source_file, role_arn, "succeed", image_uri=images["script_mode"], hyperparameters={"depth": 3},
@@ -214,6 +222,7 @@ def test_cancel_removes_the_container(env, role_arn, source_file, images, docker
     assert job_containers(docker_engine, job) == []
 
 
+@pytest.mark.usefixtures("in_tmp_dir")
 def test_braket_base_image_jobs_run_without_container(env, role_arn, source_file, docker_engine):
     job = create_job(source_file, role_arn, "succeed", hyperparameters={"depth": 1})
 

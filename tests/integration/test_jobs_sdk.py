@@ -97,6 +97,13 @@ def source_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in a temporary dir: ``AwsQuantumJob.result()`` leaves model.tar.gz in the current dir."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def create_job(source_file: Path, role_arn: str, function: str, **kwargs: Any) -> AwsQuantumJob:
     return AwsQuantumJob.create(
         device=SV1,
@@ -153,7 +160,7 @@ def processes_working_in(directory: Path) -> list[int]:
     return found
 
 
-def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file, capsys):
+def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file, capsys, in_tmp_dir):
     job = create_job(source_file, role_arn, "bell", wait_until_complete=True)
 
     assert job.state() == "COMPLETED", job.metadata().get("failureReason")
