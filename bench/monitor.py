@@ -161,6 +161,7 @@ def bench_guard(stack: LocalStack, session: boto3.Session, events: int) -> None:
     GuardDeployment(session=session).ensure_table(LEDGER_TABLE)
     device = EMERALD.rsplit("/", 1)[1]
     print(f"\ncost guard: a burst of {events} CREATED events on {device} (limits not reached)")
+    print("  the burst's tasks are created first and their events replayed after, as when they queue up")
     print(f"  {'mode':<22} {'events':>6} {'calls':>7} {'calls/event':>11} {'max/event':>9} {'seconds':>8}")
     for mode, table in (("with ledger table", LEDGER_TABLE), ("without ledger", None)):
         # fresh tasks per mode, so the two runs see the same day's history
