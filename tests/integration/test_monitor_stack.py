@@ -143,10 +143,9 @@ def test_filters_by_device_status_and_day(lib: AmazonBraketlib, created: dict) -
 
 
 def test_get_info_keeps_the_earlier_tools_shape(lib: AmazonBraketlib, created: dict) -> None:
-    utc_day = datetime.now(timezone.utc).date()
     ids = created["arns"][FORTE]
-    if created["braket"].get_quantum_task(quantumTaskArn=ids[0])["createdAt"].date() != utc_day:
-        utc_day -= timedelta(days=1)  # created just before midnight UTC
+    created_at = created["braket"].get_quantum_task(quantumTaskArn=ids[0])["createdAt"]
+    utc_day = created_at.astimezone(timezone.utc).date()
     info = lib.get_info(utc_day.year, utc_day.month, utc_day.day, "qpu", "ionq", "Forte-1", 0)
     forte_folder = f"{BUCKET}/forte"
     other_folder = f"{BUCKET}/other"
