@@ -8,9 +8,12 @@ written to S3 in the Braket result schema exactly where ``AwsQuantumTask.result(
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from functools import cache
@@ -78,8 +81,15 @@ def simulate(device: Device, action: dict[str, Any], shots: int, task_arn: str) 
     return document
 
 
+_HELD = "held"
+"""Marker in ``TaskRunner._pending`` of a QPU task waiting out ``hold_qpu_tasks_s``."""
+
+
 class TaskRunner:
-    """A small worker pool that takes QUEUED tasks to COMPLETED / FAILED (or CANCELLED)."""
+    """A small worker pool that takes QUEUED tasks to COMPLETED / FAILED (or CANCELLED).
+
+    Held QPU tasks wait in one heap served by one thread, so thousands of them cost no threads.
+    """
 
     def __init__(
         self, store: TaskStore, services: LocalServices | None, faults: Faults, workers: int = 4
@@ -89,7 +99,12 @@ class TaskRunner:
         self._faults = faults
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braket-task")
         self._lock = threading.Lock()
-        self._pending: dict[str, threading.Timer | Future[None]] = {}
+        self._wake = threading.Condition(self._lock)
+        self._pending: dict[str, Future[None] | str] = {}
+        self._held: list[tuple[float, int, str, tuple[dict[str, Any], Device, dict[str, Any]]]] = []
+        self._order = itertools.count()
+        self._releaser: threading.Thread | None = None
+        self._stopping = False
 
     def submit(self, task: dict[str, Any], device: Device, action: dict[str, Any]) -> None:
         """Queue a CREATED task; QPU tasks wait ``hold_qpu_tasks_s`` in QUEUED first."""
@@ -98,25 +113,36 @@ class TaskRunner:
             return
         hold = self._faults.settings.hold_qpu_tasks_s if device.is_qpu else 0.0
         with self._lock:
-            if hold > 0:
-                timer = threading.Timer(hold, self._start, args=(task, device, action))
-                timer.daemon = True
-                self._pending[arn] = timer
-                timer.start()
-            else:
+            if self._stopping:
+                return
+            if hold <= 0:
                 self._pending[arn] = self._pool.submit(self._run, task, device, action)
+                return
+            self._pending[arn] = _HELD
+            heapq.heappush(
+                self._held, (time.monotonic() + hold, next(self._order), arn, (task, device, action))
+            )
+            if self._releaser is None:
+                self._releaser = threading.Thread(target=self._release, name="braket-held-tasks", daemon=True)
+                self._releaser.start()
+            self._wake.notify()
 
-    def _start(self, task: dict[str, Any], device: Device, action: dict[str, Any]) -> None:
+    def _release(self) -> None:
+        """Hand held tasks to the pool when their hold ends (cancelled ones are skipped)."""
         with self._lock:
-            if task["quantumTaskArn"] in self._pending:
-                self._pending[task["quantumTaskArn"]] = self._pool.submit(self._run, task, device, action)
+            while not self._stopping:
+                now = time.monotonic()
+                while self._held and self._held[0][0] <= now:
+                    _, _, arn, args = heapq.heappop(self._held)
+                    if self._pending.get(arn) == _HELD:
+                        self._pending[arn] = self._pool.submit(self._run, *args)
+                self._wake.wait(self._held[0][0] - now if self._held else None)
 
     def cancel(self, task_arn: str) -> None:
         """Stop a CANCELLING task that has not started; a running one is settled when it finishes."""
         with self._lock:
             pending = self._pending.get(task_arn)
-            # Timer.cancel() returns None and always stops it; Future.cancel() is False once running.
-            stopped = pending is None or pending.cancel() is not False
+            stopped = pending is None or isinstance(pending, str) or pending.cancel()
             if stopped:
                 self._pending.pop(task_arn, None)
         if stopped:
@@ -160,10 +186,15 @@ class TaskRunner:
         )
 
     def shutdown(self) -> None:
+        """Drop held and queued tasks, finish the running ones."""
         with self._lock:
+            self._stopping = True
+            self._wake.notify_all()
             for pending in self._pending.values():
-                pending.cancel()
+                if not isinstance(pending, str):
+                    pending.cancel()
             self._pending.clear()
+            self._held.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -345,3 +346,23 @@ def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) 
     }
     backend.update_spending_limit({"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "r")
     assert spend() == ("0", "0")
+
+
+def test_held_qpu_tasks_wait_without_a_thread_each_then_run(manager: RecordingJobManager) -> None:
+    faults = Faults()
+    faults.update(hold_qpu_tasks_s=600)
+    backend = BraketBackend(services=None, faults=faults, job_manager=manager)
+    try:
+        threads = threading.active_count()
+        for i in range(200):
+            backend.create_quantum_task(task_params(f"h{i}", device=FORTE, shots=1), "r")
+        assert threading.active_count() <= threads + 2  # the releaser and the event sender, at most
+        faults.update(hold_qpu_tasks_s=0.1)
+        arn = backend.create_quantum_task(task_params("short", device=FORTE, shots=1), "r")["quantumTaskArn"]
+        deadline = time.monotonic() + 60
+        while backend.get_quantum_task({"quantumTaskArn": arn}, "r")["status"] != "FAILED":  # no S3 here
+            assert time.monotonic() < deadline, "the held task was never released"
+            time.sleep(0.02)
+        assert backend.status()["tasks"]["byStatus"]["QUEUED"] == 200
+    finally:
+        backend.shutdown()
