@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tarfile
 import traceback
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,9 @@ def resolve_entry_point(entry_point: str) -> Callable[..., Any]:
 def bind_hyperparameters(function: Callable[..., Any]) -> dict[str, Any]:
     """Keyword arguments for ``function`` from the hyperparameters, when its signature takes them all.
 
-    Like Braket's program: each value is converted with the parameter's annotation (str by default);
-    a signature that does not accept the hyperparameters gets none of them.
+    Like Braket's program: each value is converted by the parameter's annotation when that is a
+    class (``int``, ``float``...), and kept a string otherwise; a signature that does not accept the
+    hyperparameters gets none of them.
     """
     hp_file = os.environ.get("AMZN_BRAKET_HP_FILE")
     if not hp_file or not Path(hp_file).is_file():
@@ -162,10 +164,12 @@ def bind_hyperparameters(function: Callable[..., Any]) -> dict[str, Any]:
         inspect.signature(function).bind(**hyperparameters)
     except (TypeError, ValueError):
         return {}
-    annotations = inspect.getfullargspec(function).annotations
-    converters = {name: annotations.get(name, str) for name in hyperparameters}
+    try:
+        annotations = typing.get_type_hints(function)
+    except Exception:  # annotations naming what the module cannot resolve: keep the strings
+        annotations = {}
     return {
-        name: converters[name](value) if callable(converters[name]) else value
+        name: annotations[name](value) if isinstance(annotations.get(name), type) else value
         for name, value in hyperparameters.items()
     }
 
