@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from covalent_braket_plugin.local.jobs.contract import JobSetupError
+from covalent_braket_plugin.local.jobs.contract import JobError
 from covalent_braket_plugin.local.jobs.docker_runner import (
     is_braket_image,
     local_image_reference,
@@ -29,7 +29,7 @@ def test_ecr_uri_maps_to_the_local_registry():
 
 
 def test_non_ecr_uri_is_refused():
-    with pytest.raises(JobSetupError, match="not an ECR image"):
+    with pytest.raises(JobError, match="not an ECR image"):
         local_image_reference("docker.io/library/python:3.11", "127.0.0.1:5001")
 
 

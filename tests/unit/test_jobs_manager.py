@@ -419,3 +419,25 @@ def test_environment_does_not_leak_host_credentials(monkeypatch):
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_results_that_cannot_be_uploaded_fail_the_job(services, store, manager):
+    job = make_job(services, "source_dir.job_code:succeed")
+    job["outputDataConfig"] = {"s3Path": "s3://amazon-braket-no-such-bucket/jobs/out"}
+    submit(store, manager, job)
+
+    done = store.wait_for(job["jobArn"], *TERMINAL)
+
+    assert done["status"] == "FAILED"
+    assert "unable to upload" in done["failureReason"]
+
+
+def test_a_failing_program_keeps_its_reason_when_the_upload_fails_too(services, store, manager):
+    job = make_job(services, "source_dir.job_code:fail")
+    job["outputDataConfig"] = {"s3Path": "s3://amazon-braket-no-such-bucket/jobs/out"}
+    submit(store, manager, job)
+
+    done = store.wait_for(job["jobArn"], *TERMINAL)
+
+    assert done["status"] == "FAILED"
+    assert "ValueError: bad input 7" in done["failureReason"]

@@ -25,6 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError
+
 CONTAINER_ML_ROOT = PurePosixPath("/opt/ml")
 CONTAINER_BRAKET_ROOT = PurePosixPath("/opt/braket")
 DEFAULT_CHECKPOINT_PATH = "/opt/braket/checkpoints"
@@ -35,8 +38,9 @@ FAILURE_REASON_LIMIT = 1024
 """failureReason is a String1024 in the service model."""
 
 
-class JobSetupError(Exception):
-    """The job could not start; the message is the job's failureReason."""
+class JobError(Exception):
+    """A step the service takes for a job (pulling its image, staging inputs, uploading results)
+    failed; the message is the job's failureReason."""
 
 
 class Execution(Protocol):
@@ -81,7 +85,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key/prefix`` -> (bucket, "key/prefix")."""
     parsed = urlparse(uri, allow_fragments=False)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise JobSetupError(f"{uri!r} is not an S3 URI (s3://bucket/key)")
+        raise JobError(f"{uri!r} is not an S3 URI (s3://bucket/key)")
     return parsed.netloc, parsed.path.lstrip("/")
 
 
@@ -235,19 +239,19 @@ def stage_inputs(s3: Any, job: Mapping[str, Any], layout: JobLayout) -> None:
         uri = channel["dataSource"]["s3DataSource"]["s3Uri"]
         try:
             found = download_channel(s3, uri, layout.input_data / name)
-        except JobSetupError:
+        except JobError:
             raise
         except Exception as exc:
-            raise JobSetupError(f"ClientError: unable to download input channel {name!r} from {uri}: {exc}") \
+            raise JobError(f"ClientError: unable to download input channel {name!r} from {uri}: {exc}") \
                 from exc
         if not found:
-            raise JobSetupError(f"ClientError: no data found for input channel {name!r} at {uri}")
+            raise JobError(f"ClientError: no data found for input channel {name!r} at {uri}")
     checkpoint_uri = (job.get("checkpointConfig") or {}).get("s3Uri")
     if checkpoint_uri:
         try:
             download_channel(s3, checkpoint_uri.rstrip("/") + "/", layout.checkpoints)
         except Exception as exc:
-            raise JobSetupError(f"ClientError: unable to download checkpoints from {checkpoint_uri}: {exc}") \
+            raise JobError(f"ClientError: unable to download checkpoints from {checkpoint_uri}: {exc}") \
                 from exc
 
 
@@ -259,19 +263,22 @@ def results_key(job: Mapping[str, Any]) -> tuple[str, str]:
 
 def publish_outputs(s3: Any, job: Mapping[str, Any], layout: JobLayout) -> None:
     """Upload the checkpoints and ``model/`` packed as model.tar.gz, as the service does after a job."""
-    checkpoint_uri = (job.get("checkpointConfig") or {}).get("s3Uri")
-    if checkpoint_uri:
-        bucket, prefix = parse_s3_uri(checkpoint_uri)
-        for path in sorted(p for p in layout.checkpoints.rglob("*") if p.is_file()):
-            key = PurePosixPath(prefix, path.relative_to(layout.checkpoints))
-            s3.upload_file(str(path), bucket, str(key))
     bucket, key = results_key(job)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(layout.model.iterdir()):
-                tar.add(path, arcname=path.name)
-        s3.upload_file(str(archive), bucket, key)
+    checkpoint_uri = (job.get("checkpointConfig") or {}).get("s3Uri")
+    try:
+        if checkpoint_uri:
+            checkpoint_bucket, prefix = parse_s3_uri(checkpoint_uri)
+            for path in sorted(p for p in layout.checkpoints.rglob("*") if p.is_file()):
+                checkpoint_key = PurePosixPath(prefix, path.relative_to(layout.checkpoints))
+                s3.upload_file(str(path), checkpoint_bucket, str(checkpoint_key))
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "model.tar.gz"
+            with tarfile.open(archive, "w:gz") as tar:
+                for path in sorted(layout.model.iterdir()):
+                    tar.add(path, arcname=path.name)
+            s3.upload_file(str(archive), bucket, key)
+    except (OSError, ClientError, S3UploadFailedError) as exc:
+        raise JobError(f"ClientError: unable to upload the job's results and checkpoints: {exc}") from exc
 
 
 def failure_reason(failure: str, exit_code: int | None) -> str:

@@ -27,8 +27,8 @@ from docker.types import Mount
 from covalent_braket_plugin.local.jobs.contract import (
     CONTAINER_BRAKET_ROOT,
     CONTAINER_ML_ROOT,
+    JobError,
     JobLayout,
-    JobSetupError,
     container_checkpoint_path,
 )
 
@@ -50,7 +50,7 @@ def local_image_reference(uri: str, registry_address: str) -> tuple[str, str]:
     """(repository in the local registry, tag or digest) for an ECR image URI."""
     match = _ECR_IMAGE.match(uri)
     if not match:
-        raise JobSetupError(f"CannotPullContainerError: {uri} is not an ECR image URI")
+        raise JobError(f"CannotPullContainerError: {uri} is not an ECR image URI")
     reference = match.group("reference") or ":latest"
     repository = f"{registry_address}/{match.group('repository')}"
     if reference.startswith("@"):
@@ -132,14 +132,14 @@ class DockerRunner:
 
     def _pull(self, uri: str) -> Any:
         if not self._registry_address:
-            raise JobSetupError(
+            raise JobError(
                 f"CannotPullContainerError: the stack has no image registry to pull {uri} from"
             )
         repository, tag = local_image_reference(uri, self._registry_address)
         try:
             return self._client.images.pull(repository, tag=tag or None)
         except docker.errors.APIError as exc:
-            raise JobSetupError(
+            raise JobError(
                 f"CannotPullContainerError: the image {uri} was not found in the registry "
                 f"({repository}{':' + tag if tag else ''}): {exc.explanation or exc}"
             ) from exc
@@ -158,7 +158,7 @@ class DockerRunner:
         image = self._pull(uri)
         program = sagemaker_program(image)
         if not program:
-            raise JobSetupError(
+            raise JobError(
                 f"ClientError: the image {uri} does not set SAGEMAKER_PROGRAM; a Braket job image must name "
                 "its program with ENV SAGEMAKER_PROGRAM (Braket's images use braket_container.py)"
             )
@@ -174,5 +174,5 @@ class DockerRunner:
                 labels={JOB_LABEL: job["jobArn"], OWNER_LABEL: self._owner},
             )
         except docker.errors.APIError as exc:
-            raise JobSetupError(f"InternalError: the container of image {uri} did not start: {exc}") from exc
+            raise JobError(f"InternalError: the container of image {uri} did not start: {exc}") from exc
         return DockerExecution(container)

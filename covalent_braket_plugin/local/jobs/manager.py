@@ -28,9 +28,9 @@ from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.jobs.contract import (
     Execution,
+    JobError,
     JobLayout,
     JobPaths,
-    JobSetupError,
     Runner,
     failure_reason,
     job_environment,
@@ -239,8 +239,8 @@ class JobManager:
         arn = job["jobArn"]
         try:
             outcome = self._execute(job, job_token, run)
-        except JobSetupError as exc:
-            outcome = _Outcome("FAILED", "FAILED", "The job failed to start", truncate_reason(str(exc)))
+        except JobError as exc:
+            outcome = _Outcome("FAILED", "FAILED", "The job failed", truncate_reason(str(exc)))
         except Exception as exc:
             logger.exception("job %s failed in the local stack", arn)
             reason = truncate_reason(f"InternalError: {type(exc).__name__}: {exc}")
@@ -294,10 +294,22 @@ class JobManager:
                 execution.close()
         if run.cancelled.is_set():
             return _cancelled(started_at)
+        outcome = self._outcome(layout, exit_code, limit_s if timed_out else None, started_at)
         self._event(arn, "UPLOADING_RESULTS", "Uploading results and checkpoints")
-        publish_outputs(s3, job, layout)
+        try:
+            publish_outputs(s3, job, layout)
+        except JobError as exc:
+            if outcome.status == "COMPLETED":
+                raise
+            logger.warning("job %s: %s", arn, exc)  # the program's own failure is the better reason
         if timed_out:
             self._event(arn, "MAX_RUNTIME_EXCEEDED", f"The job ran longer than {limit_s} s")
+        return outcome
+
+    @staticmethod
+    def _outcome(layout: JobLayout, exit_code: int, limit_s: int | None, started_at: datetime) -> _Outcome:
+        """How a program that ran ended: stopped at ``limit_s``, failed, or completed."""
+        if limit_s is not None:
             reason = (
                 f"The job exceeded its time limit: stoppingCondition.maxRuntimeInSeconds is {limit_s} s "
                 "and the job was stopped"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import covalent_braket_plugin.script_mode as script_mode
-from covalent_braket_plugin.local.jobs.contract import JobLayout, JobSetupError
+from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout
 
 SCRIPT_MODE_PATH = Path(script_mode.__file__).resolve()
 _HOST_ONLY_PREFIXES = ("AWS_", "AMZN_BRAKET_", "SM_")
@@ -74,7 +74,7 @@ class ProcessRunner:
 
     def start(self, job: Mapping[str, Any], layout: JobLayout, env: Mapping[str, str]) -> ProcessExecution:
         if not (job.get("algorithmSpecification") or {}).get("scriptModeConfig"):
-            raise JobSetupError(
+            raise JobError(
                 "The process runner runs script-mode jobs only: this job has no "
                 "algorithmSpecification.scriptModeConfig (run the stack with the docker runner)"
             )
