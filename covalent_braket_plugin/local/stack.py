@@ -85,8 +85,13 @@ class LocalStack:
             raise LocalStackError(
                 f"the local stack is not running (nothing ready in {stack.state_dir})"
             ) from exc
-        if not _serves(stack.info.get("pid", 0), stack.state_dir):
+        pid = int(stack.info.get("pid", 0))
+        if not _serves(pid, stack.state_dir):
             ready_file.unlink(missing_ok=True)
+            if pid and not _alive(pid):
+                # A server that died without stopping (SIGKILL, crash) leaves its group behind: the
+                # registry, job processes. With the leader gone its group id cannot have been reused.
+                _kill_group(pid)
             raise LocalStackError(
                 f"the local stack is not running (its server, pid {stack.info.get('pid')}, has exited; "
                 f"see {stack.state_dir / SERVER_LOG})"
@@ -248,6 +253,13 @@ def _end_process_group(pgid: int, child: subprocess.Popen[bytes] | None) -> None
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while _alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
+    _kill_group(pgid)
+    if child is not None and child.poll() is None:
+        child.wait()
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every live process of the group and wait until they are gone."""
     leftovers = _group_members(pgid)
     for process in leftovers:
         try:
@@ -255,8 +267,6 @@ def _end_process_group(pgid: int, child: subprocess.Popen[bytes] | None) -> None
         except psutil.Error:
             continue
     psutil.wait_procs(leftovers, timeout=10)
-    if child is not None and child.poll() is None:
-        child.wait()
 
 
 def _last_error(log_path: Path, start: int) -> str:

@@ -49,6 +49,18 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
         LocalStack.attach(tmp_path)
 
 
+def test_a_killed_server_leaves_nothing_running_once_found(tmp_path: Path) -> None:
+    stack = LocalStack(runner="process", state_dir=tmp_path).start()
+    server = psutil.Process(stack.pid)
+    started = [server, *server.children(recursive=True)]
+    server.kill()  # no chance to stop its registry
+    server.wait()
+    assert any(_running(p) for p in started[1:])
+    with pytest.raises(LocalStackError, match="not running"):
+        LocalStack.attach(tmp_path)
+    assert [p for p in started if _running(p)] == []
+
+
 def test_a_stale_ready_file_is_not_a_running_stack(tmp_path: Path) -> None:
     # The pid is alive (it is this test's) but it is not a server of this state dir: the pid was reused.
     ready = {"endpoint_url": "http://127.0.0.1:9", "pid": os.getpid()}
