@@ -486,9 +486,9 @@ def settings_reference_markdown() -> str:
         lines.append(f"| `{name}` | `{type_name}` | `{json.dumps(default)}` | {description} |")
     lines += [
         "",
-        "## Instance types (`classical_device`)",
-        "",
-        ", ".join(f"`{name}`" for name in instance_types()),
+        "`classical_device` accepts the instance types of the `InstanceType` enum in the Braket service",
+        "model of the installed botocore (an invalid value's error message lists them), so a newer",
+        "botocore brings new instance types without a release of this plugin.",
         "",
         "## Device short names (`quantum_device`)",
         "",

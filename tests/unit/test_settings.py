@@ -280,9 +280,14 @@ def test_docs_configuration_reference_is_generated_from_the_model() -> None:
     )
 
 
-def test_reference_lists_every_setting_and_instance_type() -> None:
+def test_reference_lists_every_setting_and_device_short_name() -> None:
     reference = settings_reference_markdown()
     for name in BraketExecutorSettings.model_fields:
         assert f"| `{name}` |" in reference
-    for instance_type in settings_module.instance_types():
-        assert f"`{instance_type}`" in reference
+    for short_name, arn in DEVICE_SHORT_NAMES.items():
+        assert f"| `{short_name}` | `{arn}` |" in reference
+
+
+def test_instance_types_come_from_botocore() -> None:
+    assert "ml.m5.large" in settings_module.instance_types()
+    assert all(name.startswith("ml.") for name in settings_module.instance_types())
