@@ -171,7 +171,7 @@ class BraketExecutorSettings(BaseModel):
         "off from it to `poll_freq`.",
     )
     cache_dir: str = Field(
-        "/tmp/covalent", description="Local directory for build contexts and downloaded results."
+        "/tmp/covalent", description="Local directory for temporary files and downloaded results."
     )
     log_group_name: str = Field(
         "/aws/braket/jobs", description="CloudWatch Logs group the jobs log to (read when a job fails)."
