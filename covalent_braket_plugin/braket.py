@@ -304,9 +304,11 @@ class BraketExecutor(AsyncBaseExecutor):
             )
         else:
             log = await asyncio.to_thread(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
-            detail = "The job ended before the electron reported a result or an error. Job log:\n" + (
-                log or "(the job wrote no log)"
-            )
+            if outputs.result is not None:  # the electron returned; what came after it failed
+                lead = "The electron returned, but its job did not complete. Job log:\n"
+            else:
+                lead = "The job ended before the electron reported a result or an error. Job log:\n"
+            detail = lead + (log or "(the job wrote no log)")
         reason = job.get("failureReason") or "no failure reason given"
         return f"{detail.rstrip()}\n\nBraket job {job['jobArn']} ended {job['status']}: {reason}\n"
 

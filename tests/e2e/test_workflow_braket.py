@@ -186,6 +186,11 @@ class CovalentServer:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _explain(outcome: dict[str, Any]) -> str:
+    """The whole outcome, every node's output and error included, for a failed assertion."""
+    return json.dumps(outcome, indent=1, default=str)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -253,7 +258,7 @@ def covalent_server(
 
 def test_electrons_print_run_braket_circuits_and_share_one_image(covalent_server: CovalentServer) -> None:
     first = covalent_server.run("environment")
-    assert first["status"] == "COMPLETED", first
+    assert first["status"] == "COMPLETED", _explain(first)
     hello, counts = first["result"]
     assert hello == "hello Covalent"
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == SHOTS
@@ -261,7 +266,7 @@ def test_electrons_print_run_braket_circuits_and_share_one_image(covalent_server
     assert covalent_server.builds() == 1  # two electrons, one environment, one build
 
     second = covalent_server.run("environment")
-    assert second["status"] == "COMPLETED", second
+    assert second["status"] == "COMPLETED", _explain(second)
     assert covalent_server.builds() == 1  # the image is in ECR: nothing built the second time
 
 
@@ -269,7 +274,7 @@ def test_a_failing_electron_fails_the_workflow_with_the_remote_traceback(
     covalent_server: CovalentServer,
 ) -> None:
     outcome = covalent_server.run("failing")
-    assert outcome["status"] == "FAILED", outcome
+    assert outcome["status"] == "FAILED", _explain(outcome)
     node = outcome["nodes"]["fail"]
     assert node["status"] == "FAILED"
     report = node["stderr"] + node["error"]
@@ -279,6 +284,6 @@ def test_a_failing_electron_fails_the_workflow_with_the_remote_traceback(
 
 def test_ct_cancel_stops_the_running_job(covalent_server: CovalentServer) -> None:
     outcome = covalent_server.run("cancel")
-    assert outcome["status"] == "CANCELLED", outcome
+    assert outcome["status"] == "CANCELLED", _explain(outcome)
     assert outcome["nodes"]["wait_long"]["status"] == "CANCELLED"
     assert outcome["job_status"] == "CANCELLED"

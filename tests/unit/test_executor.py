@@ -405,6 +405,19 @@ def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
     assert fake.failure_reason in str(raised.value)
 
 
+def test_a_job_that_failed_after_the_electron_returned_says_so(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["FAILED"], _play(aws["s3"]))
+    fake.failure_reason = "InternalError: uploading the results failed"
+    _use(monkeypatch, aws, fake)
+    with pytest.raises(
+        TaskRuntimeError, match="The electron returned, but its job did not complete"
+    ) as raised:
+        _run(braket.BraketExecutor(**OPTIONS))
+    assert fake.failure_reason in str(raised.value)
+
+
 def test_a_completed_job_without_a_result_is_a_failure(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["COMPLETED"])
     _use(monkeypatch, aws, fake)
