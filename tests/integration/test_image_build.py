@@ -11,7 +11,14 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin.image import LOCAL_REPOSITORY, ImageBuilder, make_recipe
+from covalent_braket_plugin import image
+from covalent_braket_plugin.image import (
+    LOCAL_REPOSITORY,
+    ImageBuilder,
+    PythonVersionMismatchError,
+    make_recipe,
+)
+from covalent_braket_plugin.local.base_image import image_python_version
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.session import make_session
 from covalent_braket_plugin.settings import BraketExecutorSettings
@@ -81,3 +88,28 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     assert asyncio.run(again.ensure_image(["six"])) == expected
     assert again_factory.calls == 0
     assert again_lines == [f"job image {expected} is in ECR already; nothing to build"]
+
+
+@pytest.mark.timeout(1200)
+def test_python_mismatch_stops_the_build_before_any_push(
+    braket_local_env: LocalStack,
+    job_base_image: str,
+    docker_engine: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The base image runs Debian's Python; a client on another minor version must not get an image.
+    monkeypatch.setattr(image, "client_python_minor", lambda: "3.99")
+    settings = BraketExecutorSettings.from_options(base_image=job_base_image)
+    builder = ImageBuilder(make_session(settings), settings, docker_client_factory=lambda: docker_engine,
+                           progress=lambda line: None)
+    ImageBuilder.known_images.clear()
+
+    with pytest.raises(PythonVersionMismatchError) as raised:
+        asyncio.run(builder.ensure_image([]))
+
+    base_python = image_python_version(job_base_image, docker_engine)
+    assert f"runs Python {base_python}, but this client runs Python 3.99" in str(raised.value)
+    tag = make_recipe(job_base_image, []).tag
+    ecr: Any = boto3.client("ecr", region_name=settings.resolve_region())
+    with pytest.raises(ecr.exceptions.ImageNotFoundException):
+        ecr.describe_images(repositoryName=settings.ecr_repo_name, imageIds=[{"imageTag": tag}])
