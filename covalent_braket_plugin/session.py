@@ -17,6 +17,8 @@ from botocore.exceptions import ProfileNotFound
 
 from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
+DEFAULT_CREDENTIALS_FILE = os.path.expanduser("~/.aws/credentials")
+
 
 def botocore_session(settings: BraketExecutorSettings) -> botocore.session.Session:
     """A botocore session reading ``settings.credentials`` and ``settings.profile``.
@@ -26,7 +28,9 @@ def botocore_session(settings: BraketExecutorSettings) -> botocore.session.Sessi
     """
     session = botocore.session.Session()
     if settings.credentials:
-        if not os.path.isfile(settings.credentials):
+        # The 0.3 plugin wrote boto3's default location into covalent.conf whether or not a file was
+        # there; credentials from the environment or an instance role must keep working with it.
+        if not os.path.isfile(settings.credentials) and settings.credentials != DEFAULT_CREDENTIALS_FILE:
             raise ExecutorConfigError(
                 f"credentials: no file at {settings.credentials!r}; give the path of an AWS shared "
                 "credentials file, or leave it empty for boto3's default"

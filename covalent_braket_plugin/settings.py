@@ -29,7 +29,8 @@ _BUCKET = re.compile(r"^amazon-braket-[a-z0-9.-]{1,49}$")
 _ECR_REPO = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 # containerImage.uri must be a private ECR image (the Braket API rejects anything else).
 _ECR_IMAGE_URI = re.compile(
-    r"^\d{10,14}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$"
+    r"^\d{10,14}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+"
+    r"(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$"
 )
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
@@ -387,6 +388,13 @@ class BraketExecutorSettings(BaseModel):
                 f"region: {self.region!r} differs from the region of quantum_device {self.quantum_device!r} "
                 f"({qpu_region}); a job must run in its QPU's region: set region to {qpu_region!r} "
                 "or leave it empty"
+            )
+        image = _ECR_IMAGE_URI.match(self.ecr_image_uri)
+        job_region = self.region or qpu_region
+        if image and job_region and image.group("region") != job_region:
+            raise ValueError(
+                f"ecr_image_uri is in {image.group('region')} but the jobs run in {job_region}; a job "
+                f"pulls its image from its own region: push the image to ECR in {job_region}"
             )
         if self.initial_poll_freq > self.poll_freq:
             if "initial_poll_freq" in self.model_fields_set:

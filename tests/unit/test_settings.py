@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from covalent_braket_plugin import session as session_module
 from covalent_braket_plugin import settings as settings_module
 from covalent_braket_plugin.session import make_session
 from covalent_braket_plugin.settings import (
@@ -197,6 +198,14 @@ def test_region_and_qpu_region_must_agree() -> None:
     assert settings_of(region="us-west-2", quantum_device="sv1").region == "us-west-2"
 
 
+def test_ready_image_must_be_in_the_jobs_region() -> None:
+    uri = "123456789012.dkr.ecr.us-west-2.amazonaws.com/amazon-braket-mine:v1"
+    assert "ecr_image_uri is in us-west-2 but the jobs run in us-east-1" in error_of(
+        ecr_image_uri=uri, quantum_device="forte-1"
+    )
+    assert settings_of(ecr_image_uri=uri, region="us-west-2").ecr_image_uri == uri
+
+
 def test_initial_poll_interval_never_exceeds_poll_freq() -> None:
     assert settings_of(poll_freq=0.5).initial_poll_freq == 0.5
     message = error_of(poll_freq=5, initial_poll_freq=10)
@@ -259,6 +268,17 @@ def test_session_uses_the_credentials_file_profile_and_resolved_region(tmp_path:
     session = make_session(qpu)
     assert session.get_credentials().access_key == "DEFAULTKEY"
     assert session.region_name == "us-east-1"  # the QPU's region
+
+
+def test_the_default_credentials_location_may_be_absent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As written by the 0.3 plugin into covalent.conf; credentials may come from the environment.
+    monkeypatch.setattr(session_module, "DEFAULT_CREDENTIALS_FILE", str(tmp_path / "absent"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ENVKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    settings = settings_of(credentials=str(tmp_path / "absent"), region="us-east-1")
+    assert make_session(settings).get_credentials().access_key == "ENVKEY"
 
 
 def test_missing_credentials_file_and_unknown_profile_are_named(tmp_path: Path) -> None:
