@@ -96,13 +96,13 @@ def script_settings() -> tuple[str, str, str]:
 
 def download_source(s3_uri: str, destination: Path) -> Path:
     """Download the one S3 object holding the job's source; boto3 finds the endpoint in the env."""
-    import boto3  # imported here so the rest of the program (and its tests) need no AWS SDK
-
     parsed = urlparse(s3_uri, allow_fragments=False)
     bucket, key = parsed.netloc, parsed.path.lstrip("/")
     destination.mkdir(parents=True, exist_ok=True)
     local_file = destination / (Path(key).name or "source")
     try:
+        import boto3  # here, so an image without boto3 fails with a reason, and the rest needs no AWS SDK
+
         boto3.client("s3").download_file(bucket, key, str(local_file))
     except Exception as exc:
         raise ScriptModeError(f"Unable to download code from {s3_uri}: {exc}") from exc

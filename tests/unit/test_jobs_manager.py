@@ -441,3 +441,15 @@ def test_a_failing_program_keeps_its_reason_when_the_upload_fails_too(services, 
 
     assert done["status"] == "FAILED"
     assert "ValueError: bad input 7" in done["failureReason"]
+
+
+def test_held_job_starts_only_after_the_hold(services, store, manager, faults):
+    faults.update(hold_jobs_s=1.0)
+    job = make_job(services, "source_dir.job_code:succeed")
+    submitted_at = datetime.now(timezone.utc)
+    submit(store, manager, job)
+
+    done = store.wait_for(job["jobArn"], *TERMINAL)
+
+    assert done["status"] == "COMPLETED", done.get("failureReason")
+    assert (done["startedAt"] - submitted_at).total_seconds() >= 1.0
