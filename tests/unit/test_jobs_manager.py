@@ -453,3 +453,24 @@ def test_held_job_starts_only_after_the_hold(services, store, manager, faults):
 
     assert done["status"] == "COMPLETED", done.get("failureReason")
     assert (done["startedAt"] - submitted_at).total_seconds() >= 1.0
+
+
+def test_processes_left_behind_by_the_program_end_with_the_job(services, store, manager, tmp_path):
+    code = JOB_CODE + textwrap.dedent(
+        """
+        def leave_a_child():
+            import subprocess, sys
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            (results_dir() / "pid").write_text(str(child.pid))
+            print("left a child behind")
+        """
+    )
+    job = make_job(services, "source_dir.job_code:leave_a_child", files={"job_code.py": code})
+    submit(store, manager, job)
+
+    done = store.wait_for(job["jobArn"], *TERMINAL)
+
+    assert done["status"] == "COMPLETED", done.get("failureReason")
+    pid_file = tmp_path / "jobs" / f"{job['jobName']}-{job['jobArn'].rsplit('/', 1)[1]}" / "model" / "pid"
+    assert process_is_gone(int(pid_file.read_text()))
+    assert "left a child behind" in log_messages(services, job)

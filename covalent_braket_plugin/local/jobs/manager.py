@@ -286,8 +286,10 @@ class JobManager:
                 reader.start()
                 exit_code = execution.wait(limit_s)
                 timed_out = exit_code is None
+                # The job ends with its program, as a container stops with its main process: whatever
+                # it left running (and holding its output open) goes too.
+                execution.kill()
                 if timed_out:
-                    execution.kill()
                     exit_code = execution.wait(None)
                 reader.join(OUTPUT_DRAIN_TIMEOUT_S)
             finally:
