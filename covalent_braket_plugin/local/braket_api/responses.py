@@ -101,6 +101,7 @@ def make_braket_app(backend: BraketBackend, faults: Faults) -> WSGIApp:
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
+            body = _read_body(environ)  # read first, so a keep-alive connection stays in step on errors
             latency = faults.settings.latency_ms
             if latency:
                 time.sleep(latency / 1000)
@@ -113,7 +114,6 @@ def make_braket_app(backend: BraketBackend, faults: Faults) -> WSGIApp:
                 )
             method = environ.get("REQUEST_METHOD", "GET").upper()
             operation, uri_params = match_route(method, _path(environ))
-            body = _read_body(environ)
             params = parse_request(operation, uri_params, environ.get("QUERY_STRING", ""), body)
             region = signing_region(environ) or backend.default_region
             result = getattr(backend, xform_name(operation.name))(params, region)
