@@ -392,9 +392,12 @@ class BraketExecutorSettings(BaseModel):
         image = _ECR_IMAGE_URI.match(self.ecr_image_uri)
         job_region = self.region or qpu_region
         if image and job_region and image.group("region") != job_region:
-            raise ValueError(
-                f"ecr_image_uri is in {image.group('region')} but the jobs run in {job_region}; a job "
-                f"pulls its image from its own region: push the image to ECR in {job_region}"
+            # A warning: whether a job can pull across regions is up to the service, not this check.
+            warnings.warn(
+                f"ecr_image_uri is in {image.group('region')} but the jobs run in {job_region}; jobs "
+                f"pull their image from their own region: push the image to ECR in {job_region}",
+                UserWarning,
+                stacklevel=2,
             )
         if self.initial_poll_freq > self.poll_freq:
             if "initial_poll_freq" in self.model_fields_set:

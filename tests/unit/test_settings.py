@@ -198,12 +198,13 @@ def test_region_and_qpu_region_must_agree() -> None:
     assert settings_of(region="us-west-2", quantum_device="sv1").region == "us-west-2"
 
 
-def test_ready_image_must_be_in_the_jobs_region() -> None:
+def test_ready_image_outside_the_jobs_region_is_warned_about() -> None:
     uri = "123456789012.dkr.ecr.us-west-2.amazonaws.com/amazon-braket-mine:v1"
-    assert "ecr_image_uri is in us-west-2 but the jobs run in us-east-1" in error_of(
-        ecr_image_uri=uri, quantum_device="forte-1"
-    )
-    assert settings_of(ecr_image_uri=uri, region="us-west-2").ecr_image_uri == uri
+    with pytest.warns(UserWarning, match="ecr_image_uri is in us-west-2 but the jobs run in us-east-1"):
+        settings_of(ecr_image_uri=uri, quantum_device="forte-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert settings_of(ecr_image_uri=uri, region="us-west-2").ecr_image_uri == uri
 
 
 def test_initial_poll_interval_never_exceeds_poll_freq() -> None:
