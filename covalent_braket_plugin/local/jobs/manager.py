@@ -302,8 +302,10 @@ class JobManager:
             publish_outputs(s3, job, layout)
         except JobError as exc:
             if outcome.status == "COMPLETED":
-                raise
-            logger.warning("job %s: %s", arn, exc)  # the program's own failure is the better reason
+                reason = truncate_reason(str(exc))
+                outcome = _Outcome("FAILED", "FAILED", "The job failed", reason, started_at)
+            else:  # the program's own failure is the better reason
+                logger.warning("job %s: %s", arn, exc)
         if timed_out:
             self._event(arn, "MAX_RUNTIME_EXCEEDED", f"The job ran longer than {limit_s} s")
         return outcome
