@@ -123,10 +123,10 @@ class DockerRunner:
         self._registry_address = registry_address
         self._owner = owner
 
-    def remove_all(self) -> None:
-        """Remove every container this runner started that is still there."""
-        mine = {"label": f"{OWNER_LABEL}={self._owner}"}
-        for container in self._client.containers.list(all=True, filters=mine):
+    def remove_all(self, job_arn: str | None = None) -> None:
+        """Remove every container this runner started (for ``job_arn`` only, if given)."""
+        labels = [f"{OWNER_LABEL}={self._owner}"] + ([f"{JOB_LABEL}={job_arn}"] if job_arn else [])
+        for container in self._client.containers.list(all=True, filters={"label": labels}):
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
 
@@ -173,6 +173,8 @@ class DockerRunner:
                 mounts=self._mounts(job, layout),
                 labels={JOB_LABEL: job["jobArn"], OWNER_LABEL: self._owner},
             )
-        except docker.errors.APIError as exc:
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            # The engine may have created the container before the error (a timed-out request).
+            self.remove_all(job["jobArn"])
             raise JobError(f"InternalError: the container of image {uri} did not start: {exc}") from exc
         return DockerExecution(container)
