@@ -165,10 +165,14 @@ def test_job_token_ties_tasks_to_their_job(backend: BraketBackend, manager: Reco
 def test_qpu_tasks_live_in_the_device_region_and_wait_queued(backend: BraketBackend) -> None:
     arn = backend.create_quantum_task(task_params("q", device=FORTE), "eu-west-2")["quantumTaskArn"]
     assert arn.startswith("arn:aws:braket:us-east-1:")
-    task = backend.get_quantum_task({"quantumTaskArn": arn, "additionalAttributeNames": ["QueueInfo"]}, "x")
+    task = backend.get_quantum_task(
+        {"quantumTaskArn": arn, "additionalAttributeNames": ["QueueInfo"]}, "us-east-1"
+    )
     assert task["status"] == "QUEUED"
     assert task["queueInfo"] == {"queue": "QUANTUM_TASKS_QUEUE", "queuePriority": "Normal", "position": "1"}
-    assert backend.cancel_quantum_task({"quantumTaskArn": arn}, "x")["cancellationStatus"] == "CANCELLED"
+    assert (
+        backend.cancel_quantum_task({"quantumTaskArn": arn}, "us-east-1")["cancellationStatus"] == "CANCELLED"
+    )
     assert backend.events.tasks == [  # type: ignore[attr-defined]
         ("CREATED", "INSERT"),
         ("QUEUED", "MODIFY"),
@@ -180,10 +184,10 @@ def test_qpu_tasks_live_in_the_device_region_and_wait_queued(backend: BraketBack
 def test_simulator_task_without_an_s3_endpoint_fails_with_a_reason(backend: BraketBackend) -> None:
     arn = backend.create_quantum_task(task_params("s"), "us-east-1")["quantumTaskArn"]
     deadline = time.monotonic() + 60
-    while backend.get_quantum_task({"quantumTaskArn": arn}, "x")["status"] != "FAILED":
+    while backend.get_quantum_task({"quantumTaskArn": arn}, "us-east-1")["status"] != "FAILED":
         assert time.monotonic() < deadline, "the task never ended"
         time.sleep(0.02)
-    assert "S3" in backend.get_quantum_task({"quantumTaskArn": arn}, "x")["failureReason"]
+    assert "S3" in backend.get_quantum_task({"quantumTaskArn": arn}, "us-east-1")["failureReason"]
 
 
 def test_shots_and_actions_are_checked_per_device(backend: BraketBackend) -> None:
@@ -226,16 +230,22 @@ def test_paging_is_stable_and_tokens_are_bound_to_their_filters(backend: BraketB
 
 
 def test_time_filters(backend: BraketBackend) -> None:
-    before = backend.create_quantum_task(task_params("x0", device=FORTE, shots=1), "r")["quantumTaskArn"]
-    middle = backend.create_quantum_task(task_params("x1", device=FORTE, shots=1), "r")["quantumTaskArn"]
-    after = backend.create_quantum_task(task_params("x2", device=FORTE, shots=1), "r")["quantumTaskArn"]
-    stamp = backend.get_quantum_task({"quantumTaskArn": middle}, "r")["createdAt"].isoformat()
+    before = backend.create_quantum_task(task_params("x0", device=FORTE, shots=1), "us-east-1")[
+        "quantumTaskArn"
+    ]
+    middle = backend.create_quantum_task(task_params("x1", device=FORTE, shots=1), "us-east-1")[
+        "quantumTaskArn"
+    ]
+    after = backend.create_quantum_task(task_params("x2", device=FORTE, shots=1), "us-east-1")[
+        "quantumTaskArn"
+    ]
+    stamp = backend.get_quantum_task({"quantumTaskArn": middle}, "us-east-1")["createdAt"].isoformat()
 
     def search(operator: str, *values: str) -> list[str]:
         filters = [{"name": "createdAt", "operator": operator, "values": list(values)}]
         return [
             t["quantumTaskArn"]
-            for t in backend.search_quantum_tasks({"filters": filters}, "r")["quantumTasks"]
+            for t in backend.search_quantum_tasks({"filters": filters}, "us-east-1")["quantumTasks"]
         ]
 
     assert search("LT", stamp) == [before]
@@ -251,36 +261,42 @@ def test_time_filters(backend: BraketBackend) -> None:
 
 
 def test_spending_limits_count_queued_tasks_and_ignore_cancelled(backend: BraketBackend) -> None:
-    limit = backend.create_spending_limit({"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "3"}, "r")
-    first = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "r")["quantumTaskArn"]
-    backend.create_quantum_task(task_params("s2", device=FORTE, shots=10), "r")
+    limit = backend.create_spending_limit(
+        {"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "3"}, "us-east-1"
+    )
+    first = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "us-east-1")[
+        "quantumTaskArn"
+    ]
+    backend.create_quantum_task(task_params("s2", device=FORTE, shots=10), "us-east-1")
     with pytest.raises(BraketError) as exc:
-        backend.create_quantum_task(task_params("s3", device=FORTE, shots=10), "r")
+        backend.create_quantum_task(task_params("s3", device=FORTE, shots=10), "us-east-1")
     assert code(exc) == "ServiceQuotaExceededException"
-    (summary,) = backend.search_spending_limits({}, "r")["spendingLimits"]
+    (summary,) = backend.search_spending_limits({}, "us-east-1")["spendingLimits"]
     assert summary["spendingLimitArn"] == limit["spendingLimitArn"] and summary["queuedSpend"] == "2.2"
-    backend.cancel_quantum_task({"quantumTaskArn": first}, "r")
-    backend.create_quantum_task(task_params("s4", device=FORTE, shots=10), "r")
+    backend.cancel_quantum_task({"quantumTaskArn": first}, "us-east-1")
+    backend.create_quantum_task(task_params("s4", device=FORTE, shots=10), "us-east-1")
     with pytest.raises(BraketError) as exc:
-        backend.create_spending_limit({"clientToken": "l2", "deviceArn": FORTE, "spendingLimit": "9"}, "r")
+        backend.create_spending_limit(
+            {"clientToken": "l2", "deviceArn": FORTE, "spendingLimit": "9"}, "us-east-1"
+        )
     assert code(exc) == "ValidationException"
 
 
 def test_tags_and_unknown_resources(backend: BraketBackend) -> None:
     arn = backend.create_job(job_params(), "us-east-1")["jobArn"]
-    backend.tag_resource({"resourceArn": arn, "tags": {"a": "1"}}, "r")
-    assert backend.list_tags_for_resource({"resourceArn": arn}, "r") == {"tags": {"a": "1"}}
+    backend.tag_resource({"resourceArn": arn, "tags": {"a": "1"}}, "us-east-1")
+    assert backend.list_tags_for_resource({"resourceArn": arn}, "us-east-1") == {"tags": {"a": "1"}}
     with pytest.raises(BraketError) as exc:
-        backend.list_tags_for_resource({"resourceArn": arn + "x"}, "r")
+        backend.list_tags_for_resource({"resourceArn": arn + "x"}, "us-east-1")
     assert code(exc) == "ResourceNotFoundException"
     with pytest.raises(BraketError) as exc:
-        backend.list_tags_for_resource({"resourceArn": "not-an-arn"}, "r")
+        backend.list_tags_for_resource({"resourceArn": "not-an-arn"}, "us-east-1")
     assert code(exc) == "ValidationException"
 
 
 def test_status_summarizes_jobs_and_tasks(backend: BraketBackend) -> None:
     backend.create_job(job_params(), "us-east-1")
-    backend.create_quantum_task(task_params("st", device=FORTE, shots=1), "r")
+    backend.create_quantum_task(task_params("st", device=FORTE, shots=1), "us-east-1")
     status = backend.status()
     assert status["jobs"]["total"] == 1 and status["jobs"]["byStatus"] == {"QUEUED": 1}
     assert status["tasks"] == {"total": 1, "byStatus": {"QUEUED": 1}}
@@ -329,11 +345,13 @@ def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) 
     limit = backend.create_spending_limit(
         {"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "100"}, "r"
     )
-    arn = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "r")["quantumTaskArn"]
-    backend.create_quantum_task(task_params("s2", device=FORTE, shots=5), "r")
+    arn = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "us-east-1")[
+        "quantumTaskArn"
+    ]
+    backend.create_quantum_task(task_params("s2", device=FORTE, shots=5), "us-east-1")
 
     def spend() -> tuple[str, str]:
-        (summary,) = backend.search_spending_limits({}, "r")["spendingLimits"]
+        (summary,) = backend.search_spending_limits({}, "us-east-1")["spendingLimits"]
         return summary["queuedSpend"], summary["totalSpend"]
 
     assert spend() == ("1.8", "0")  # 0.30 + 10 x 0.08, 0.30 + 5 x 0.08
@@ -344,7 +362,9 @@ def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) 
         "startAt": datetime(2020, 1, 1, tzinfo=timezone.utc),
         "endAt": datetime(2021, 1, 1, tzinfo=timezone.utc),
     }
-    backend.update_spending_limit({"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "r")
+    backend.update_spending_limit(
+        {"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "us-east-1"
+    )
     assert spend() == ("0", "0")
 
 
@@ -355,14 +375,19 @@ def test_held_qpu_tasks_wait_without_a_thread_each_then_run(manager: RecordingJo
     try:
         threads = threading.active_count()
         for i in range(200):
-            backend.create_quantum_task(task_params(f"h{i}", device=FORTE, shots=1), "r")
+            backend.create_quantum_task(task_params(f"h{i}", device=FORTE, shots=1), "us-east-1")
         assert threading.active_count() <= threads + 2  # the releaser and the event sender, at most
         faults.update(hold_qpu_tasks_s=0.1)
-        arn = backend.create_quantum_task(task_params("short", device=FORTE, shots=1), "r")["quantumTaskArn"]
+        arn = backend.create_quantum_task(task_params("short", device=FORTE, shots=1), "us-east-1")[
+            "quantumTaskArn"
+        ]
         deadline = time.monotonic() + 60
-        while backend.get_quantum_task({"quantumTaskArn": arn}, "r")["status"] != "FAILED":  # no S3 here
+        while (
+            backend.get_quantum_task({"quantumTaskArn": arn}, "us-east-1")["status"] != "FAILED"
+        ):  # no S3 here
             assert time.monotonic() < deadline, "the held task was never released"
             time.sleep(0.02)
         assert backend.status()["tasks"]["byStatus"]["QUEUED"] == 200
     finally:
         backend.shutdown()
+

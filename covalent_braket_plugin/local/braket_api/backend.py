@@ -73,11 +73,9 @@ class _Collection:
         self.by_arn: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.times: list[float] = []
-        self.seq: dict[str, int] = {}
 
     def add(self, arn: str, record: dict[str, Any]) -> None:
         self.by_arn[arn] = record
-        self.seq[arn] = len(self.order)
         self.order.append(arn)
         self.times.append(record["createdAt"].timestamp())
 
