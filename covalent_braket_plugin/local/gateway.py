@@ -4,6 +4,7 @@ the admin API or moto's server, by the service the request was signed for."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,3 +52,20 @@ class Gateway:
             return self._admin(environ, start_response)
         app = self._routes.get(signing_service(environ) or "", self._fallback)
         return app(environ, start_response)
+
+
+class OneAtATime:
+    """Serve the wrapped application's requests one at a time.
+
+    moto's DynamoDB applies ``ADD`` updates without a lock and rolls a failed transaction back by
+    restoring a snapshot of the whole table, so concurrent requests lose writes that real DynamoDB
+    keeps. Serializing them gives clients the isolation they rely on (the cost guard's ledger).
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))

@@ -34,7 +34,7 @@ from covalent_braket_plugin.local.braket_api.backend import BraketBackend
 from covalent_braket_plugin.local.braket_api.responses import make_braket_app
 from covalent_braket_plugin.local.ecr import EcrApp
 from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault_arguments, fault_changes
-from covalent_braket_plugin.local.gateway import Gateway, WSGIApp
+from covalent_braket_plugin.local.gateway import Gateway, OneAtATime, WSGIApp
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
@@ -97,6 +97,7 @@ def serve(args: argparse.Namespace) -> None:
         jobs.bind_store(backend)
         routes["braket"] = make_braket_app(backend, faults)
         routes["ecr"] = EcrApp(services, registry, fallback=moto_app)
+        routes["dynamodb"] = OneAtATime(moto_app)
         admin.backend = backend
 
         admin.stack_info = {
