@@ -69,13 +69,49 @@ def _simulator_class(name: str) -> Any:
     return entry.load()
 
 
+LOCAL_QUBIT_LIMITS = {"braket_sv": 26, "braket_dm": 13, "braket_ahs": 12}
+"""Most qubits (atoms) the stack simulates per backend: a state vector of 26 qubits or a density
+matrix of 13 takes 1 GiB; the Rydberg simulator slows to a crawl past a dozen atoms."""
+
+
+def program_qubits(simulator: Any, program: Any, kind: str) -> int:
+    """How many qubits (atoms, for AHS) ``program`` uses, found without simulating it."""
+    if kind == OPENQASM:
+        return int(simulator.parse_program(program).num_qubits)
+    if kind == JAQCD:
+        used = [-1]
+        for instruction in program.instructions:
+            for name in ("target", "control"):
+                if getattr(instruction, name, None) is not None:
+                    used.append(getattr(instruction, name))
+            for name in ("targets", "controls"):
+                used.extend(getattr(instruction, name, None) or [])
+        return max(used) + 1
+    return len(program.setup.ahs_register.sites)
+
+
 def simulate(device: Device, action: dict[str, Any], shots: int, task_arn: str) -> dict[str, Any]:
-    """Run ``action`` on the simulator behind ``device``; the result document as AWS stores it."""
+    """Run ``action`` on the simulator behind ``device``; the result document as AWS stores it.
+
+    Programs larger than the device, or than the stack can simulate in reasonable memory and time
+    (``LOCAL_QUBIT_LIMITS``), raise ValueError, which fails the task with that reason.
+    """
+    kind = action_kind(action)
+    accepted = (AHS,) if device.simulator == "braket_ahs" else (OPENQASM, JAQCD)
+    if kind not in accepted:
+        raise ValueError(f"device {device.arn} does not support {kind}")
     program = parse_program(action)
-    accepted = AHS if device.simulator == "braket_ahs" else (OPENQASM, JAQCD)
-    if action_kind(action) not in accepted:
-        raise ValueError(f"device {device.arn} does not support {action_kind(action)}")
-    result = _simulator_class(device.simulator)().run(program, shots=shots)
+    simulator = _simulator_class(device.simulator)()
+    qubits = program_qubits(simulator, program, kind)
+    if qubits > device.qubit_count:
+        raise ValueError(f"the program uses {qubits} qubits; {device.name} has {device.qubit_count}")
+    limit = LOCAL_QUBIT_LIMITS[device.simulator]
+    if qubits > limit:
+        raise ValueError(
+            f"the program uses {qubits} qubits; the local Braket stack simulates at most {limit} on "
+            f"{device.name} (local simulator {device.simulator})"
+        )
+    result = simulator.run(program, shots=shots)
     document = json.loads(result.json(exclude_none=True))
     document["taskMetadata"].update({"id": task_arn, "deviceId": device.arn, "shots": shots})
     return document

@@ -189,6 +189,10 @@ def test_invalid_programs_fail_or_are_rejected(env: Any, braket: Any, bucket: st
     wait_for(lambda: task_status(braket, arn) in ("FAILED", "COMPLETED"), "the bad program to end")
     task = braket.get_quantum_task(quantumTaskArn=arn)
     assert task["status"] == "FAILED" and task["failureReason"]
+    big = create_task(braket, bucket, action=openqasm_action("OPENQASM 3; qubit[30] q; h q[0];"))
+    wait_for(lambda: task_status(braket, big) in ("FAILED", "COMPLETED"), "the oversized program to end")
+    task = braket.get_quantum_task(quantumTaskArn=big)
+    assert task["status"] == "FAILED" and "simulates at most 26" in task["failureReason"]
 
 
 def test_missing_bucket_is_a_validation_error(braket: Any) -> None:

@@ -1,0 +1,55 @@
+"""Quantum task execution on the local simulators: results in the Braket schema, size limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from covalent_braket_plugin.local.braket_api.devices import DEVICES
+from covalent_braket_plugin.local.tasks import LOCAL_QUBIT_LIMITS, simulate
+
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
+IBEX = "arn:aws:braket:eu-north-1::device/qpu/aqt/Ibex-Q1"
+
+
+def openqasm(qubits: int) -> dict[str, Any]:
+    source = f"OPENQASM 3; const int n = {qubits}; qubit[n] q; bit[n] c; h q[0]; c = measure q;"
+    return {"braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"}, "source": source}
+
+
+def test_result_document_is_a_gate_model_result_of_the_task() -> None:
+    document = simulate(DEVICES[DM1], openqasm(2), 25, "arn:task")
+    assert document["braketSchemaHeader"]["name"] == "braket.task_result.gate_model_task_result"
+    assert document["taskMetadata"]["id"] == "arn:task"
+    assert document["taskMetadata"]["deviceId"] == DM1
+    assert document["taskMetadata"]["shots"] == 25
+    assert len(document["measurements"]) == 25
+    json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("device", "program", "reason"),
+    [
+        (SV1, openqasm(LOCAL_QUBIT_LIMITS["braket_sv"] + 1), "simulates at most 26"),
+        (DM1, openqasm(LOCAL_QUBIT_LIMITS["braket_dm"] + 1), "simulates at most 13"),
+        (SV1, openqasm(35), "SV1 has 34"),
+        (IBEX, openqasm(13), "Ibex-Q1 has 12"),
+        (
+            SV1,
+            {
+                "braketSchemaHeader": {"name": "braket.ir.jaqcd.program", "version": "1"},
+                "instructions": [{"type": "cnot", "control": 30, "target": 0}],
+            },
+            "uses 31 qubits",
+        ),
+        (SV1, {"braketSchemaHeader": {"name": "braket.ir.ahs.program", "version": "1"}}, "does not support"),
+    ],
+)
+def test_programs_too_large_or_of_the_wrong_kind_fail_with_a_reason(
+    device: str, program: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        simulate(DEVICES[device], program, 10, "arn:task")
