@@ -289,28 +289,29 @@ class BraketExecutor(AsyncBaseExecutor):
         if status == "COMPLETED" and outputs.result is not None:
             return await asyncio.to_thread(cloudpickle.loads, outputs.result)
 
-        report = await self._failure_report(aws, settings, job, outputs)
-        print(report, end="", file=self.task_stderr)
+        detail = await self._failure_detail(aws, settings, job, outputs)
+        reason = job.get("failureReason") or "no failure reason given"
+        ending = f"Braket job {job['jobArn']} ended {status}: {reason}\n"
+        report = f"{detail.rstrip()}\n\n{ending}"
+        # The runner's stderr (printed above) usually holds the traceback already: add it only if not.
+        print(ending if detail.strip() in outputs.stderr else report, end="", file=self.task_stderr)
         raise TaskRuntimeError(report)
 
-    async def _failure_report(
+    async def _failure_detail(
         self, aws: _Aws, settings: BraketExecutorSettings, job: dict[str, Any], outputs: transfer.TaskOutputs
     ) -> str:
         """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
         if outputs.error is not None:
-            detail = (
+            return (
                 outputs.error.get("traceback")
                 or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
             )
+        log = await asyncio.to_thread(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
+        if outputs.result is not None:  # the electron returned; what came after it failed
+            lead = "The electron returned, but its job did not complete. Job log:\n"
         else:
-            log = await asyncio.to_thread(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
-            if outputs.result is not None:  # the electron returned; what came after it failed
-                lead = "The electron returned, but its job did not complete. Job log:\n"
-            else:
-                lead = "The job ended before the electron reported a result or an error. Job log:\n"
-            detail = lead + (log or "(the job wrote no log)")
-        reason = job.get("failureReason") or "no failure reason given"
-        return f"{detail.rstrip()}\n\nBraket job {job['jobArn']} ended {job['status']}: {reason}\n"
+            lead = "The job ended before the electron reported a result or an error. Job log:\n"
+        return lead + (log or "(the job wrote no log)")
 
     async def _clean_up(self, aws: _Aws, location: transfer.TaskLocation) -> None:
         try:

@@ -347,7 +347,10 @@ def test_electrons_with_the_same_identity_share_their_aws_clients(
     first = braket._Aws.connect(settings)
     assert braket._Aws.connect(braket.BraketExecutor(**OPTIONS, storage=99).settings()) is first
     assert first.account_id == ACCOUNT and len(sessions) == 1
-    other = braket._Aws.connect(braket.BraketExecutor(**{**OPTIONS, "region": "us-west-2"}).settings())
+    west_image = IMAGE.replace(REGION, "us-west-2")
+    other = braket._Aws.connect(
+        braket.BraketExecutor(**{**OPTIONS, "region": "us-west-2", "ecr_image_uri": west_image}).settings()
+    )
     assert other is not first and len(sessions) == 2
 
 
@@ -372,7 +375,7 @@ def test_a_raising_electron_gives_task_runtime_error_with_the_remote_traceback(
     message = str(raised.value)
     assert report["traceback"].strip() in message
     assert fake.failure_reason in message and JOB_ARN in message
-    assert report["traceback"].strip() in executor.task_stderr.getvalue()
+    assert executor.task_stderr.getvalue().count(report["traceback"].strip()) == 1
     assert executor.task_stdout.getvalue() == "before\n"
     assert _task_keys(aws["s3"]) == []
 
@@ -403,6 +406,22 @@ def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
         _run(executor)
     assert "ModuleNotFoundError: covalent" in str(raised.value)
     assert fake.failure_reason in str(raised.value)
+
+
+def test_a_traceback_the_runner_printed_to_stderr_is_not_repeated(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    traceback = "Traceback (most recent call last):\nKeyError: 'x'\n"
+    error = {"type": "KeyError", "message": "'x'", "traceback": traceback}
+    fake = FakeBraket(["FAILED"], _play(aws["s3"], stderr=traceback, error=error))
+    fake.failure_reason = "AlgorithmError: KeyError: 'x', exit code: 1"
+    _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**OPTIONS)
+    with pytest.raises(TaskRuntimeError):
+        _run(executor)
+    stderr = executor.task_stderr.getvalue()
+    assert stderr.count("KeyError: 'x'\n") == 1
+    assert stderr.endswith(f"ended FAILED: {fake.failure_reason}\n")
 
 
 def test_a_job_that_failed_after_the_electron_returned_says_so(
