@@ -53,6 +53,8 @@ _SPEND_STATE = {"CREATED": "queued", "QUEUED": "queued", "RUNNING": "queued", "C
 
 
 class JobManagerLike(Protocol):
+    """What the backend asks of the job manager (``local/jobs/manager.py``): start and stop jobs."""
+
     def submit(self, job: dict[str, Any], job_token: str) -> None: ...
 
     def cancel(self, job_arn: str) -> None: ...
