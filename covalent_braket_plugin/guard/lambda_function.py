@@ -36,7 +36,7 @@ from covalent_braket_plugin.guard.events import TRIGGER_STATUS, MalformedEvent, 
 from covalent_braket_plugin.guard.ledger import Ledger, Usage
 from covalent_braket_plugin.monitor.cancel import cancel_tasks
 from covalent_braket_plugin.monitor.pricing import PRICES_ENV, PriceTable
-from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks
+from covalent_braket_plugin.monitor.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
 from covalent_braket_plugin.monitor.summary import summarize
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,6 @@ logger.setLevel(logging.INFO)
 
 # Work a device is committed to for the day: what a limit is measured against.
 COMMITTED_STATUSES = ("CREATED", "QUEUED", "RUNNING", "COMPLETED")
-# What the guard can still stop.
-CANCELLABLE_STATUSES = ("CREATED", "QUEUED")
 
 
 @lru_cache(maxsize=4)

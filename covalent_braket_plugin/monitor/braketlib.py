@@ -15,16 +15,13 @@ import boto3
 
 from covalent_braket_plugin.monitor.cancel import CancelReport, cancel_tasks
 from covalent_braket_plugin.monitor.pricing import PriceTable
-from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks
+from covalent_braket_plugin.monitor.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
 from covalent_braket_plugin.monitor.summary import DaySummary, summarize
 
 DEFAULT_REGION = "us-east-1"
 
 # The statuses ``get_info``'s ``index_of_status_type`` counts from, in the earlier tool's order.
 LEGACY_STATUS_TYPES = ("QUEUED", "COMPLETED", "CANCELLED", "RUNNING")
-
-# Statuses a task can still be cancelled from before it runs (QUEUED only on a best-effort basis).
-CANCELLABLE_STATUSES = ("CREATED", "QUEUED")
 
 
 def _as_date(day: date | str) -> date:

@@ -14,6 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 TASK_STATUSES = ("CREATED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
+# Statuses a task can still be cancelled from before it runs (QUEUED only on a best-effort basis).
+CANCELLABLE_STATUSES = ("CREATED", "QUEUED")
 PAGE_SIZE = 100  # the largest page SearchQuantumTasks serves
 
 # BETWEEN includes both ends; the last instant of a half-open window, at the service's millisecond
