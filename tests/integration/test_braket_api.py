@@ -465,25 +465,53 @@ def test_injected_throttling_and_errors(env: Any, braket: Any) -> None:
 
 
 # ------------------------------------------------------------------ events
+class EventQueue:
+    """An SQS queue behind an EventBridge rule for one detail-type of Braket events."""
+
+    def __init__(self, env: Any, detail_type: str) -> None:
+        kwargs = env.client_kwargs()
+        self.sqs, events = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
+        self.url = self.sqs.create_queue(QueueName=f"braket-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        rule = f"braket-{uuid.uuid4().hex[:8]}"
+        events.put_rule(
+            Name=rule, EventPattern=json.dumps({"source": ["aws.braket"], "detail-type": [detail_type]})
+        )
+        events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def receive(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def test_job_state_change_events_reach_eventbridge(env: Any, braket: Any, bucket: str, role_arn: str) -> None:
+    queue = EventQueue(env, "Braket Job State Change")
+    env.set_faults(hold_jobs_s=300)  # still QUEUED when cancelled
+    arn = braket.create_job(**job_request(f"job-{uuid.uuid4().hex[:8]}", role_arn, bucket))["jobArn"]
+    braket.cancel_job(jobArn=arn)
+    seen: list[dict[str, Any]] = []
+
+    def ended() -> bool:
+        seen.extend(e for e in queue.receive() if e["detail"]["jobArn"] == arn)
+        return any(e["detail"]["status"] in ("CANCELLED", "FAILED", "COMPLETED") for e in seen)
+
+    wait_for(ended, "the job's final event")
+    statuses = [e["detail"]["status"] for e in seen]
+    assert statuses == ["QUEUED", "CANCELLING", "CANCELLED"]
+    assert seen[0]["source"] == "aws.braket" and seen[0]["resources"] == [arn]
+    final = next(e for e in seen if e["detail"]["status"] in ("CANCELLED", "FAILED", "COMPLETED"))
+    assert final["detail"]["endedAt"].endswith("Z")
+
+
 def test_task_state_change_events_reach_eventbridge(env: Any, braket: Any, bucket: str) -> None:
-    kwargs = env.client_kwargs()
-    sqs, events = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
-    queue_url = sqs.create_queue(QueueName=f"braket-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    rule = f"braket-tasks-{uuid.uuid4().hex[:8]}"
-    events.put_rule(
-        Name=rule,
-        EventPattern=json.dumps({"source": ["aws.braket"], "detail-type": ["Braket Task State Change"]}),
-    )
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    queue = EventQueue(env, "Braket Task State Change")
     arn = create_task(braket, bucket, shots=5)
     seen: list[dict[str, Any]] = []
 
     def completed_seen() -> bool:
-        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            event = json.loads(message["Body"])
+        for event in queue.receive():
             if event["detail"]["quantumTaskArn"] == arn:
                 seen.append(event)
         return any(e["detail"]["status"] == "COMPLETED" for e in seen)
