@@ -4,6 +4,9 @@ registry through the ECR API, found there by the next request instead of being b
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -11,7 +14,7 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin import image
+from covalent_braket_plugin import image, runner
 from covalent_braket_plugin.image import (
     LOCAL_REPOSITORY,
     ImageBuilder,
@@ -38,9 +41,45 @@ class CountingFactory:
         return self.client
 
 
+def run_runner_in_image(stack: LocalStack, engine: docker.DockerClient, image_name: str, work: Path) -> Any:
+    """Run the runner in a container of ``image_name`` as a job would, against the stack's S3."""
+    s3: Any = boto3.client("s3", region_name=stack.region)
+    bucket = "amazon-braket-image-test"
+    s3.create_bucket(Bucket=bucket)
+
+    def electron() -> dict[str, Any]:
+        import os
+
+        import cloudpickle
+        import covalent  # noqa: F401 - the job needs covalent to load covalent's wrappers
+        import six
+
+        program = os.path.isfile("/opt/ml/code/" + os.environ["SAGEMAKER_PROGRAM"])
+        return {"six": six.__version__, "program": program, "cloudpickle": cloudpickle.__version__}
+
+    s3.put_object(Bucket=bucket, Key="task.pkl", Body=cloudpickle.dumps((electron, (), {})))
+    shutil.copy(runner.source_path(), work / f"{runner.RUNNER_MODULE}.py")
+    (work / "hyperparameters.json").write_text(json.dumps({
+        runner.TASK_URI_KEY: f"s3://{bucket}/task.pkl",
+        runner.OUTPUT_URI_KEY: f"s3://{bucket}/output/",
+        runner.BUCKET_OWNER_KEY: ACCOUNT,
+    }))
+    engine.containers.run(
+        image_name,
+        ["python3", "-c", f"import {runner.RUNNER_MODULE} as job; job.main()"],
+        environment={**stack.environment(), "AMZN_BRAKET_HP_FILE": "/job/hyperparameters.json",
+                     "AMZN_BRAKET_JOB_RESULTS_DIR": "/job/model"},
+        volumes={str(work): {"bind": "/job", "mode": "rw"}},
+        working_dir="/job",
+        network_mode="host",
+        remove=True,
+    )
+    return cloudpickle.loads(s3.get_object(Bucket=bucket, Key=f"output/{runner.RESULT_FILE}")["Body"].read())
+
+
 @pytest.mark.timeout(2400)
 def test_image_is_built_once_pushed_and_then_found_in_ecr(
-    braket_local_env: LocalStack, job_base_image: str, docker_engine: docker.DockerClient
+    braket_local_env: LocalStack, job_base_image: str, docker_engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     settings = BraketExecutorSettings.from_options(base_image=job_base_image, pip_packages=["six"])
     session = make_session(settings)
@@ -67,17 +106,14 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     assert details["imageDetails"][0]["imageTags"] == [tag]
     assert details["imageDetails"][0]["imageSizeInBytes"] > 0
 
-    # The image keeps the job contract and holds the environment.
+    # The image keeps the job contract, and the job-side runner works in it: it loads an electron
+    # pickled here, runs it with the image's packages and returns its result through the stack's S3.
     config = docker_engine.api.inspect_image(f"{LOCAL_REPOSITORY}:{tag}")["Config"]
     assert "SAGEMAKER_PROGRAM=braket_container.py" in config["Env"]
-    output = docker_engine.containers.run(
-        f"{LOCAL_REPOSITORY}:{tag}",
-        ["python3", "-c", "import covalent, cloudpickle, boto3, six, os;"
-         "print(cloudpickle.__version__, os.path.isfile('/opt/ml/code/' + os.environ['SAGEMAKER_PROGRAM']))"],
-        network_mode="host",
-        remove=True,
-    )
-    assert output.decode().split() == [cloudpickle.__version__, "True"]
+    result = run_runner_in_image(braket_local_env, docker_engine, f"{LOCAL_REPOSITORY}:{tag}", tmp_path)
+    assert result["program"] is True
+    assert result["cloudpickle"] == cloudpickle.__version__  # pinned to the client's
+    assert result["six"].count(".") >= 1  # the electron's package is installed
 
     # A new process (no memory of the push) finds the tag in ECR and builds nothing.
     ImageBuilder.known_images.clear()
