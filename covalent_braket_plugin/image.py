@@ -35,7 +35,7 @@ import docker.errors
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
 TEMPLATE_NAME = "Dockerfile.template"
-# B's script-mode program, shipped in the package; the image runs it as SAGEMAKER_PROGRAM.
+# The script-mode program, shipped in the package; the image runs it as SAGEMAKER_PROGRAM.
 SCRIPT_MODE_MODULE_FILE = "script_mode.py"
 SCRIPT_MODE_PROGRAM = "braket_container.py"
 CA_BUNDLE_NAME = "pip-ca.pem"
