@@ -42,8 +42,8 @@ BELL = json.dumps(
 CONFIG = Config(retries={"max_attempts": 3}, max_pool_connections=64)
 
 
-def rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:10.1f}/s  ({count} in {seconds:.2f} s)"
+def report(label: str, count: int, seconds: float, unit: str = "") -> None:
+    print(f"{label:<46}{count / seconds:10.1f}/s  ({count}{unit} in {seconds:.2f} s)")
 
 
 def timed(count: int, threads: int, call: Callable[[int], Any]) -> float:
@@ -107,13 +107,15 @@ def run(stack: Any, tasks: int, threads: int) -> None:
     s3.create_bucket(Bucket=bucket)
     baseline = 2000
     print(f"endpoint {stack.endpoint_url}, {threads} client threads")
-    print(
-        "baseline  GetDevice (SV1)            ",
-        rate(baseline, timed(baseline, threads, lambda _: braket.get_device(deviceArn=SV1))),
+    report(
+        "baseline  GetDevice (SV1)",
+        baseline,
+        timed(baseline, threads, lambda _: braket.get_device(deviceArn=SV1)),
     )
-    print(
-        "baseline  moto S3 HeadBucket         ",
-        rate(baseline, timed(baseline, threads, lambda _: s3.head_bucket(Bucket=bucket))),
+    report(
+        "baseline  moto S3 HeadBucket",
+        baseline,
+        timed(baseline, threads, lambda _: s3.head_bucket(Bucket=bucket)),
     )
 
     def create(_: int) -> None:
@@ -129,13 +131,13 @@ def run(stack: Any, tasks: int, threads: int) -> None:
     while completed(stack.endpoint_url) - before < tasks:
         time.sleep(0.2)
     done_s = time.perf_counter() - start
-    print("tasks     CreateQuantumTask          ", rate(tasks, created_s))
-    print("tasks     created -> COMPLETED       ", rate(tasks, done_s))
+    report("tasks     CreateQuantumTask", tasks, created_s)
+    report("tasks     created -> COMPLETED", tasks, done_s)
 
     pages, items, seconds = search_pages(braket, [])
-    print(f"search    all {items} tasks, boto3     ", rate(pages, seconds), "pages")
+    report(f"search    all {items} tasks, boto3", pages, seconds, " pages")
     pages, items, seconds = raw_search_pages(stack, [])
-    print(f"search    all {items} tasks, raw HTTP  ", rate(pages, seconds), "pages")
+    report(f"search    all {items} tasks, raw HTTP", pages, seconds, " pages")
     middle = window_start + (window_end - window_start) / 4
     late = window_start + (window_end - window_start) * 3 / 4
     filters = [
@@ -147,9 +149,9 @@ def run(stack: Any, tasks: int, threads: int) -> None:
         },
     ]
     pages, items, seconds = search_pages(braket, filters)
-    print(f"search    status+BETWEEN ({items} hits), boto3   ", rate(pages, seconds), "pages")
+    report(f"search    status+BETWEEN ({items} hits), boto3", pages, seconds, " pages")
     pages, items, seconds = raw_search_pages(stack, filters)
-    print(f"search    status+BETWEEN ({items} hits), raw HTTP", rate(pages, seconds), "pages")
+    report(f"search    status+BETWEEN ({items} hits), raw HTTP", pages, seconds, " pages")
 
 
 def serves_braket(stack: LocalStack) -> bool:
