@@ -390,4 +390,3 @@ def test_held_qpu_tasks_wait_without_a_thread_each_then_run(manager: RecordingJo
         assert backend.status()["tasks"]["byStatus"]["QUEUED"] == 200
     finally:
         backend.shutdown()
-
