@@ -188,7 +188,12 @@ class Dispatcher:
             await self.executor._recv_queue.put((True, answer))
 
 
-def test_an_electron_cancelled_while_running_ends_cancelled(stack: LocalStack) -> None:
+@pytest.mark.parametrize("cancelled_when", ["QUEUED", "RUNNING"])
+def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
+    stack: LocalStack, cancelled_when: str
+) -> None:
+    """Queued: the executor's own watch sees the request and cancels the job before it starts.
+    Running: as ct.cancel does, the request is marked and a new executor cancels the job too."""
     braket = boto3.client("braket", **stack.client_kwargs())
 
     def sleepy() -> str:
@@ -207,19 +212,29 @@ def test_an_electron_cancelled_while_running_ends_cancelled(stack: LocalStack) -
             executor.execute(sleepy, [], {}, metadata["dispatch_id"], "/tmp", metadata["node_id"])
         )
         await dispatcher.handle_stored.wait()
-        while (await asyncio.to_thread(braket.get_job, jobArn=dispatcher.job_handle))["status"] != "RUNNING":
+        while (await asyncio.to_thread(braket.get_job, jobArn=dispatcher.job_handle))[
+            "status"
+        ] != cancelled_when:
             await asyncio.sleep(0.2)
-        # What ct.cancel does: mark the task cancelled, and cancel through a new executor.
         dispatcher.cancel_requested = True
-        canceller = _executor().from_dict(json.loads(json.dumps(_executor().to_dict())))
-        assert await canceller.cancel(metadata, dispatcher.job_handle) is True
+        if cancelled_when == "RUNNING":
+            canceller = _executor().from_dict(json.loads(json.dumps(_executor().to_dict())))
+            assert await canceller.cancel(metadata, dispatcher.job_handle) is True
         outcome = await execution
         await server
         return outcome, dispatcher.job_handle
 
-    (result, _, _, status), job_arn = asyncio.run(dispatch_then_cancel())
+    if cancelled_when == "QUEUED":
+        stack.set_faults(hold_jobs_s=300)
+    try:
+        (result, stdout, _, status), job_arn = asyncio.run(dispatch_then_cancel())
+    finally:
+        stack.reset_faults()
     assert result is None and status == RESULT_STATUS.CANCELLED
-    assert braket.get_job(jobArn=job_arn)["status"] == "CANCELLED"
+    job = braket.get_job(jobArn=job_arn)
+    assert job["status"] == "CANCELLED"
+    if cancelled_when == "QUEUED":
+        assert "startedAt" not in job and stdout == ""
 
 
 def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:
