@@ -114,6 +114,22 @@ def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -
     assert "ZeroDivisionError" in executor.task_stderr.getvalue()
 
 
+def test_a_job_that_dies_before_reporting_fails_with_its_cloudwatch_log(stack: LocalStack) -> None:
+    def die() -> None:
+        import os
+
+        print("the last words of the electron", flush=True)
+        os._exit(3)  # no exception, no error report: the process is simply gone
+
+    with pytest.raises(TaskRuntimeError) as raised:
+        asyncio.run(_executor().run(die, [], {}, _metadata()))
+    message = str(raised.value)
+    assert "The job ended before the electron reported a result or an error" in message
+    # the job's log, read back from CloudWatch Logs, and the reason Braket gives
+    assert "Running entry point covalent_braket_runner:main" in message
+    assert "ended FAILED: AlgorithmError: the job's program exited with code 3" in message
+
+
 def test_cleanup_false_keeps_the_objects_of_the_task(stack: LocalStack) -> None:
     metadata = _metadata()
     assert asyncio.run(_executor(cleanup=False).run(lambda: "kept", [], {}, metadata)) == "kept"
