@@ -198,15 +198,19 @@ class BraketExecutor(AsyncBaseExecutor):
         args: list,
         kwargs: dict,
     ) -> dict[str, Any]:
-        """Upload the task, get the image, create the job and wait until it ends; return GetJob."""
+        """Pickle the task, get the image, upload, create the job and wait until it ends; return GetJob.
+
+        The image comes before the upload: an environment that cannot be built (a Python version
+        that differs from the client's, a bad pip package) fails with nothing left in S3.
+        """
         location = task.location
         payload = await asyncio.to_thread(cloudpickle.dumps, (function, args, kwargs))
+        image_uri = await self._image(aws, settings, task)
+        await self._stop_if_cancel_requested(task)
         task_uri = await asyncio.to_thread(transfer.upload_task, aws.s3, location, payload, aws.account_id)
         source_uri = await asyncio.to_thread(
             transfer.upload_runner_source, aws.s3, settings.s3_bucket_name, aws.account_id
         )
-        await self._stop_if_cancel_requested(task)
-        image_uri = await self._image(aws, settings, task)
         await self._stop_if_cancel_requested(task)
 
         spec = jobs.JobSpec(

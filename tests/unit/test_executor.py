@@ -23,6 +23,7 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from moto import mock_aws
 
 from covalent_braket_plugin import braket, jobs, runner, transfer
+from covalent_braket_plugin.image import PythonVersionMismatchError
 from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
 REGION = "us-east-1"
@@ -452,6 +453,26 @@ def test_a_job_cancelled_elsewhere_gives_task_cancelled_error(
     with pytest.raises(TaskCancelledError):
         _run(braket.BraketExecutor(**OPTIONS))
     assert _task_keys(aws["s3"]) == []
+
+
+def test_an_image_that_cannot_be_built_fails_before_anything_is_uploaded(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["COMPLETED"])
+    _use(monkeypatch, aws, fake)
+
+    class MismatchedBuilder:
+        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+            pass
+
+        async def ensure_image(self) -> str:
+            raise PythonVersionMismatchError("the base image runs Python 3.9, the client 3.11")
+
+    monkeypatch.setattr(braket, "ImageBuilder", MismatchedBuilder)
+    executor = braket.BraketExecutor(**{**OPTIONS, "ecr_image_uri": "", "cleanup": False})
+    with pytest.raises(PythonVersionMismatchError, match=r"3\.9"):
+        _run(executor)
+    assert fake.calls == [] and _keys(aws["s3"]) == []
 
 
 # --- cancellation ---------------------------------------------------------------------------------
