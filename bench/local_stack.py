@@ -1,13 +1,12 @@
 """Throughput of the local Braket stack's API, beside baselines measured in the same run.
 
-    python bench/local_stack.py [--tasks 10000] [--threads 16] [--in-process]
+    python bench/local_stack.py [--tasks 10000] [--threads 16]
 
 Prints requests per second of plain GetDevice calls (the emulator's HTTP path with no work behind
 it) and of moto S3 HeadBucket calls (the AWS side of the same endpoint), then quantum tasks created
 and completed per second (Bell circuits on SV1 through the SDK's local simulator), then
 SearchQuantumTasks pages per second over all stored tasks, unfiltered and with status + createdAt
-BETWEEN filters. By default it starts a ``LocalStack`` server process; ``--in-process`` (or a
-server that does not route Braket yet) uses ``InProcessStack``.
+BETWEEN filters, against a ``LocalStack`` server process, as a user's client would see it.
 """
 
 from __future__ import annotations
@@ -27,9 +26,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.local.braket_api.inprocess import InProcessStack
 from covalent_braket_plugin.local.stack import LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -70,7 +67,7 @@ def search_pages(braket: Any, filters: list[dict[str, Any]]) -> tuple[int, int, 
     return pages, items, time.perf_counter() - start
 
 
-def raw_search_pages(stack: Any, filters: list[dict[str, Any]]) -> tuple[int, int, float]:
+def raw_search_pages(stack: LocalStack, filters: list[dict[str, Any]]) -> tuple[int, int, float]:
     """Page SearchQuantumTasks with signed requests but no botocore response parsing.
 
     botocore parses every timestamp with dateutil, which costs the client more than the server spends
@@ -99,7 +96,7 @@ def raw_search_pages(stack: Any, filters: list[dict[str, Any]]) -> tuple[int, in
             return pages, items, time.perf_counter() - start
 
 
-def run(stack: Any, tasks: int, threads: int) -> None:
+def run(stack: LocalStack, tasks: int, threads: int) -> None:
     kwargs = stack.client_kwargs()
     braket = boto3.client("braket", **kwargs, config=CONFIG)
     s3 = boto3.client("s3", **kwargs, config=CONFIG)
@@ -154,30 +151,14 @@ def run(stack: Any, tasks: int, threads: int) -> None:
     report(f"search    status+BETWEEN ({items} hits), raw HTTP", pages, seconds, " pages")
 
 
-def serves_braket(stack: LocalStack) -> bool:
-    try:
-        boto3.client("braket", **stack.client_kwargs()).get_device(deviceArn=SV1)
-        return True
-    except ClientError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--in-process", action="store_true", help="run the stack in this process")
     args = parser.parse_args()
-    if not args.in_process:
-        with LocalStack(port=0, runner="process") as stack:
-            if serves_braket(stack):
-                print("stack: LocalStack server process")
-                run(stack, args.tasks, args.threads)
-                return
-            print("stack: the server does not route Braket yet; using InProcessStack")
-    with InProcessStack(workers=8) as stack:
+    with LocalStack(port=0, runner="process") as stack:
         run(stack, args.tasks, args.threads)
 
 
