@@ -42,13 +42,22 @@ def braket_local_stack(
         yield stack
 
 
-@pytest.fixture
-def braket_local_env(braket_local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    """Point every boto3 client and Braket SDK call made during the test at the local stack."""
+def point_at(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """Point boto3 and the Braket SDK in this process at ``stack`` until ``monkeypatch`` undoes it.
+
+    For fixtures of a wider scope than a test: ``with pytest.MonkeyPatch.context() as patch:
+    yield point_at(stack, patch)``.
+    """
     for name in CONFLICTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
         monkeypatch.delenv(name)
-    for name, value in braket_local_stack.environment().items():
+    for name, value in stack.environment().items():
         monkeypatch.setenv(name, value)
-    return braket_local_stack
+    return stack
+
+
+@pytest.fixture
+def braket_local_env(braket_local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """Point every boto3 client and Braket SDK call made during the test at the local stack."""
+    return point_at(braket_local_stack, monkeypatch)

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import boto3
 import psutil
 import requests
 
@@ -33,6 +34,15 @@ READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
 
 # Variables that would make boto3 sign with other credentials than the stack's test ones.
+JOBS_ROLE_NAME = "AmazonBraketJobsExecutionRole"
+JOBS_ROLE_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 CONFLICTING_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
@@ -180,6 +190,20 @@ class LocalStack:
             "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         }
+
+    def create_jobs_role(self, name: str = JOBS_ROLE_NAME) -> str:
+        """The ARN of a job execution role trusted by Braket in the stack's IAM, made if missing.
+
+        CreateJob requires its roleArn to exist, as on AWS; the name matches what the managed
+        AmazonBraketJobsExecutionPolicy lets a job pass, and what the SDK looks for by default.
+        """
+        iam = boto3.client("iam", **self.client_kwargs())
+        try:
+            return iam.get_role(RoleName=name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            return iam.create_role(
+                RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=JOBS_ROLE_TRUST
+            )["Role"]["Arn"]
 
     # Admin API
 

@@ -20,20 +20,13 @@ from braket.aws import AwsDevice, AwsQuantumTask
 from braket.circuits import Circuit
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
+from covalent_braket_plugin.local.pytest_plugin import point_at
+from covalent_braket_plugin.local.stack import LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 AQUILA = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +38,7 @@ def stack(braket_local_stack: LocalStack) -> LocalStack:
 @pytest.fixture(scope="module")
 def env(stack: LocalStack) -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch:
-        for name in CONFLICTING_VARIABLES:
-            patch.delenv(name, raising=False)
-        for name, value in stack.environment().items():
-            patch.setenv(name, value)
-        yield stack
+        yield point_at(stack, patch)
 
 
 @pytest.fixture(autouse=True)
@@ -315,12 +304,8 @@ def job_request(name: str, role_arn: str, bucket: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def role_arn(env: Any) -> str:
-    iam = boto3.client("iam", **env.client_kwargs())
-    name = f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:6]}"
-    return iam.create_role(RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=ROLE_POLICY)[
-        "Role"
-    ]["Arn"]
+def role_arn(env: LocalStack) -> str:
+    return env.create_jobs_role(f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:6]}")
 
 
 def test_create_job_needs_an_existing_role(braket: Any, bucket: str) -> None:

@@ -26,25 +26,15 @@ from covalent_braket_plugin.local.stack import LocalStack
 BUCKET = "amazon-braket-covalent-integration"
 ROLE = "AmazonBraketJobsExecutionRole"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 @pytest.fixture
 def stack(braket_local_env: LocalStack) -> LocalStack:
     """The session's local stack with the bucket and the job execution role the executor needs."""
     s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    iam = boto3.client("iam", **braket_local_env.client_kwargs())
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=BUCKET)
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=ROLE_POLICY)
+    braket_local_env.create_jobs_role(ROLE)
     return braket_local_env
 
 

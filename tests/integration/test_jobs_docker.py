@@ -19,9 +19,9 @@ from braket.aws import AwsQuantumJob
 
 import covalent_braket_plugin.script_mode as script_mode
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
-from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
+from covalent_braket_plugin.local.pytest_plugin import point_at
+from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.test_jobs_sdk import (  # noqa: F401 - in_tmp_dir is a fixture
-    ROLE_POLICY,
     TERMINAL,
     in_tmp_dir,
     wait_for_file,
@@ -80,21 +80,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def env(stack: LocalStack) -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as patch:
-        for name in CONFLICTING_VARIABLES:
-            patch.delenv(name, raising=False)
-        for name, value in stack.environment().items():
-            patch.setenv(name, value)
-        yield stack
+        yield point_at(stack, patch)
 
 
 @pytest.fixture(scope="module")
 def role_arn(env: LocalStack) -> str:
-    role = boto3.client("iam", **env.client_kwargs()).create_role(
-        RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
-        Path="/service-role/",
-        AssumeRolePolicyDocument=ROLE_POLICY,
-    )
-    return role["Role"]["Arn"]
+    return env.create_jobs_role(f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module")

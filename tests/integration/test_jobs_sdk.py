@@ -3,7 +3,6 @@ processes: results, logs, failures, cancel and the time limit, as a user of Amaz
 
 from __future__ import annotations
 
-import json
 import os
 import textwrap
 import time
@@ -12,23 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from braket.aws import AwsQuantumJob
 from braket.jobs.config import StoppingCondition
 
-from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
+from covalent_braket_plugin.local.pytest_plugin import point_at
+from covalent_braket_plugin.local.stack import LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 WAIT_GUARD_S = 180.0
 """Upper bound on waiting for a job, so a broken job fails the test instead of hanging it."""
-ROLE_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-})
 JOB_SCRIPT = textwrap.dedent(
     """
     import os
@@ -72,22 +65,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def env(stack: LocalStack) -> Iterator[LocalStack]:
     """Point boto3 and the SDK in this process at the stack, as a user's shell would."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in CONFLICTING_VARIABLES:
-            patch.delenv(name, raising=False)
-        for name, value in stack.environment().items():
-            patch.setenv(name, value)
-        yield stack
+        yield point_at(stack, patch)
 
 
 @pytest.fixture(scope="module")
 def role_arn(env: LocalStack) -> str:
-    iam = boto3.client("iam", **env.client_kwargs())
-    role = iam.create_role(
-        RoleName=f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}",
-        Path="/service-role/",
-        AssumeRolePolicyDocument=ROLE_POLICY,
-    )
-    return role["Role"]["Arn"]
+    return env.create_jobs_role(f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module")
