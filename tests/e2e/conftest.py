@@ -1,0 +1,91 @@
+"""What the workflow tests share: the local stack running jobs in Docker, a Covalent server of their own
+pointed at it, and a way to run a workflow as a client process of that server, as a user would.
+
+Each test module gets its own stack and server (module scope): a module's assertions about image
+builds count only the builds of its own workflows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from covalent_braket_plugin.local.covalent_server import CovalentServer
+from covalent_braket_plugin.local.stack import LocalStack
+
+BUCKET = "amazon-braket-covalent-e2e"
+ROLE = "AmazonBraketJobsExecutionRole"
+REPOSITORY = "amazon-braket-covalent-e2e"
+CLIENT_TIMEOUT_S = 2400
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def docker_stack(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The local stack running jobs as Docker containers, with the bucket and role of the workflows."""
+    with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("stack")) as stack:
+        assert stack.info.get("runner", "docker") in ("docker", "auto"), stack.info
+        boto3.client("s3", **stack.client_kwargs()).create_bucket(Bucket=BUCKET)
+        boto3.client("iam", **stack.client_kwargs()).create_role(
+            RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=ROLE_POLICY
+        )
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def covalent_server(
+    docker_stack: LocalStack, job_base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CovalentServer]:
+    """A Covalent server in a home of its own, its ``[executors.braket]`` pointing at the local stack."""
+    braket = {
+        "s3_bucket_name": BUCKET,
+        "region": "us-east-1",
+        "ecr_repo_name": REPOSITORY,
+        "base_image": job_base_image,
+        "pip_packages": ["amazon-braket-sdk"],
+        "poll_freq": 2.0,
+        "initial_poll_freq": 0.5,
+        "time_limit": 3600,
+    }
+    with CovalentServer(
+        tmp_path_factory.mktemp("covalent-home"),
+        executors={"braket": braket},
+        environment=docker_stack.environment(),
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def run_client(covalent_server: CovalentServer) -> Callable[..., dict[str, Any]]:
+    """Run a client script with the server's environment; return the JSON its last line printed.
+
+    The script dispatches its workflow from ``__main__``, which makes Covalent pickle the electrons
+    by value: neither the server nor the job needs the test's file.
+    """
+
+    def run(script: str, *args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, script, *args],
+            env=covalent_server.env,
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_TIMEOUT_S,
+            cwd=covalent_server.home,
+        )
+        assert done.returncode == 0, f"{done.stderr}\n--- server log ---\n{covalent_server.log[-5000:]}"
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run
