@@ -28,7 +28,6 @@ import covalent as ct
 from covalent.executor import BraketExecutor
 
 BUCKET = "amazon-braket-covalent-job-resources"
-ROLE = "AmazonBraketJobsExecutionRole"
 # Any well-formed private ECR URI: the process runner runs jobs with the host's Python, not an image.
 JOB_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host"
 SHOTS = 1000
@@ -101,22 +100,17 @@ def create_local_resources() -> None:
     """On the local stack, create the bucket and the job execution role (on AWS they exist already)."""
     if not os.environ.get("AWS_ENDPOINT_URL"):
         return
+    from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, JOBS_ROLE_TRUST
+
     s3 = boto3.client("s3")
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
     iam = boto3.client("iam")
-    if ROLE not in [r["RoleName"] for r in iam.list_roles(PathPrefix="/service-role/")["Roles"]]:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "braket.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        iam.create_role(RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust))
+    roles = iam.list_roles(PathPrefix="/service-role/")["Roles"]
+    if JOBS_ROLE_NAME not in [role["RoleName"] for role in roles]:
+        iam.create_role(
+            RoleName=JOBS_ROLE_NAME, Path="/service-role/", AssumeRolePolicyDocument=JOBS_ROLE_TRUST
+        )
 
 
 def main() -> int:

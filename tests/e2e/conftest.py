@@ -20,17 +20,8 @@ from covalent_braket_plugin.local.covalent_server import CovalentServer
 from covalent_braket_plugin.local.stack import LocalStack
 
 BUCKET = "amazon-braket-covalent-e2e"
-ROLE = "AmazonBraketJobsExecutionRole"
 REPOSITORY = "amazon-braket-covalent-e2e"
 CLIENT_TIMEOUT_S = 2400
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "braket.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +30,7 @@ def docker_stack(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -
     with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("stack")) as stack:
         assert stack.info.get("runner", "docker") in ("docker", "auto"), stack.info
         boto3.client("s3", **stack.client_kwargs()).create_bucket(Bucket=BUCKET)
-        boto3.client("iam", **stack.client_kwargs()).create_role(
-            RoleName=ROLE, Path="/service-role/", AssumeRolePolicyDocument=ROLE_POLICY
-        )
+        stack.create_jobs_role()
         yield stack
 
 
