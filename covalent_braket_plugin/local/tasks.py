@@ -20,6 +20,9 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+import numpy
+from braket.tasks import GateModelQuantumTaskResult
+
 from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM, Device
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import LocalServices
@@ -113,6 +116,14 @@ def simulate(device: Device, action: dict[str, Any], shots: int, task_arn: str) 
         )
     result = simulator.run(program, shots=shots)
     document = json.loads(result.json(exclude_none=True))
+    if document.get("resultTypes") and "value" not in document["resultTypes"][0]:
+        # With shots, the local simulators return the requested result types without values (the
+        # SDK's LocalSimulator computes them in memory); results.json on AWS holds them computed,
+        # the only form AwsQuantumTask.result() parses.
+        document["resultTypes"] = [
+            {"type": json.loads(rt.type.json(exclude_none=True)), "value": numpy.asarray(rt.value).tolist()}
+            for rt in GateModelQuantumTaskResult.from_object(result).result_types
+        ]
     document["taskMetadata"].update({"id": task_arn, "deviceId": device.arn, "shots": shots})
     return document
 

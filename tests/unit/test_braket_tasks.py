@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from braket.tasks import GateModelQuantumTaskResult
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
 from covalent_braket_plugin.local.tasks import LOCAL_QUBIT_LIMITS, simulate
@@ -28,6 +29,20 @@ def test_result_document_is_a_gate_model_result_of_the_task() -> None:
     assert document["taskMetadata"]["shots"] == 25
     assert len(document["measurements"]) == 25
     json.dumps(document)
+
+
+def test_result_types_with_shots_are_stored_with_their_values_as_aws_stores_them() -> None:
+    source = (
+        "OPENQASM 3; qubit[2] q; x q[0]; cnot q[0], q[1];"
+        " #pragma braket result expectation z(q[1])\n#pragma braket result probability q[0], q[1]"
+    )
+    program = {"braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"}, "source": source}
+    document = simulate(DEVICES[SV1], program, 50, "arn:task")
+    assert all("value" in result_type for result_type in document["resultTypes"])
+    parsed = GateModelQuantumTaskResult.from_string(json.dumps(document))
+    expectation, probabilities = parsed.values
+    assert expectation == -1.0
+    assert list(probabilities) == [0.0, 0.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize(
