@@ -26,7 +26,8 @@ from covalent_braket_plugin import runner
 
 KEY_ROOT = "covalent-braket"
 
-_uploaded_sources: set[tuple[str, str]] = set()
+# (endpoint, account, bucket, key): the same bucket name on another endpoint or account is another bucket.
+_uploaded_sources: set[tuple[str, str, str, str]] = set()
 _uploaded_lock = threading.Lock()
 
 
@@ -102,13 +103,14 @@ def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
     """
     digest, archive = runner_archive()
     key = f"{KEY_ROOT}/runner/{digest[:16]}/source.tar.gz"
+    uploaded = (s3.meta.endpoint_url, owner, bucket, key)
     with _uploaded_lock:
-        if (bucket, key) in _uploaded_sources:
+        if uploaded in _uploaded_sources:
             return f"s3://{bucket}/{key}"
     if not _exists(s3, bucket, key, owner):
         s3.put_object(Bucket=bucket, Key=key, Body=archive, ExpectedBucketOwner=owner)
     with _uploaded_lock:
-        _uploaded_sources.add((bucket, key))
+        _uploaded_sources.add(uploaded)
     return f"s3://{bucket}/{key}"
 
 

@@ -94,6 +94,27 @@ def test_runner_source_already_in_the_bucket_is_not_uploaded_again(
     assert [name for name, _ in s3.requests] == ["HeadObject"]
 
 
+def test_a_bucket_of_the_same_name_on_another_endpoint_gets_its_own_upload(s3: Any) -> None:
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    elsewhere = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="https://s3.elsewhere.example",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+    )
+    checked: list[str] = []
+
+    def stop_before_sending(model: Any, **_: Any) -> None:
+        checked.append(model.name)
+        raise RuntimeError("not sent")
+
+    elsewhere.meta.events.register("before-call.s3.*", stop_before_sending)
+    with pytest.raises(RuntimeError, match="not sent"):
+        transfer.upload_runner_source(elsewhere, BUCKET, OWNER)
+    assert checked == ["HeadObject"]  # looked the archive up there instead of trusting the first upload
+
+
 def test_outputs_the_runner_never_wrote_come_back_empty(s3: Any, location: transfer.TaskLocation) -> None:
     outputs = transfer.download_outputs(s3, location, OWNER)
     assert outputs == transfer.TaskOutputs(result=None, stdout="", stderr="", error=None)
