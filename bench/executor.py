@@ -66,7 +66,7 @@ from covalent_braket_plugin import jobs, transfer
 from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.local.base_image import ensure_base_image
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
-from covalent_braket_plugin.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY, RESULT_FILE, TASK_URI_KEY
+from covalent_braket_plugin.runner import RESULT_FILE
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
 REGION = "us-east-1"
@@ -203,21 +203,14 @@ class Bench:
         self.s3.put_object(
             Bucket=self.bucket, Key=location.task_key, Body=cloudpickle.dumps((add_one, [1], {}))
         )
-        spec = jobs.JobSpec(
+        spec = jobs.electron_job(
+            settings,
+            location,
             name=name,
-            role_arn=settings.role_arn(self.account_id),
+            account_id=self.account_id,
             image_uri=HOST_IMAGE,
             source_uri=source_uri,
-            device=settings.quantum_device,
-            instance_type=settings.classical_device,
-            volume_size_gb=settings.storage,
-            max_runtime_s=settings.time_limit,
-            output_s3_path=location.uri(location.job_output_prefix),
-            hyperparameters={
-                TASK_URI_KEY: location.uri(location.task_key),
-                OUTPUT_URI_KEY: location.uri(location.output_prefix),
-                BUCKET_OWNER_KEY: self.account_id,
-            },
+            task_uri=location.uri(location.task_key),
         )
         arn = self.braket.create_job(**spec.create_job_request())["jobArn"]
         calls = 0

@@ -30,7 +30,6 @@ from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin import jobs, transfer
 from covalent_braket_plugin.image import ImageBuilder
-from covalent_braket_plugin.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY, TASK_URI_KEY
 from covalent_braket_plugin.session import make_session
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
@@ -213,27 +212,15 @@ class BraketExecutor(AsyncBaseExecutor):
         )
         await self._stop_if_cancel_requested(task)
 
-        spec = jobs.JobSpec(
+        spec = jobs.electron_job(
+            settings,
+            location,
             name=task.name,
-            role_arn=settings.role_arn(aws.account_id),
+            account_id=aws.account_id,
             image_uri=image_uri,
             source_uri=source_uri,
-            device=settings.quantum_device,
-            instance_type=settings.classical_device,
-            volume_size_gb=settings.storage,
-            max_runtime_s=settings.time_limit,
-            output_s3_path=location.uri(location.job_output_prefix),
-            hyperparameters={
-                TASK_URI_KEY: task_uri,
-                OUTPUT_URI_KEY: location.uri(location.output_prefix),
-                BUCKET_OWNER_KEY: aws.account_id,
-            },
-            tags={
-                **settings.tags,
-                TAG_DISPATCH_ID: str(task.dispatch_id),
-                TAG_NODE_ID: str(task.node_id),
-            },
-            reservation_arn=settings.reservation_arn,
+            task_uri=task_uri,
+            tags={**settings.tags, TAG_DISPATCH_ID: str(task.dispatch_id), TAG_NODE_ID: str(task.node_id)},
         )
         job_arn = await asyncio.to_thread(jobs.create_job, aws.braket, spec)
         app_log.debug(f"Braket job {job_arn} created for {task.dispatch_id}:{task.node_id}")

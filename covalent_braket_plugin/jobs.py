@@ -11,12 +11,16 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.runner import ENTRY_POINT
+from covalent_braket_plugin.runner import BUCKET_OWNER_KEY, ENTRY_POINT, OUTPUT_URI_KEY, TASK_URI_KEY
+
+if TYPE_CHECKING:
+    from covalent_braket_plugin.settings import BraketExecutorSettings
+    from covalent_braket_plugin.transfer import TaskLocation
 
 JOB_NAME_MAX_LENGTH = 50
 JOB_NAME_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
@@ -103,6 +107,38 @@ class JobSpec:
         if self.reservation_arn:
             request["associations"] = [{"arn": self.reservation_arn, "type": "RESERVATION_TIME_WINDOW_ARN"}]
         return request
+
+
+def electron_job(
+    settings: BraketExecutorSettings,
+    location: TaskLocation,
+    *,
+    name: str,
+    account_id: str,
+    image_uri: str,
+    source_uri: str,
+    task_uri: str,
+    tags: dict[str, str] | None = None,
+) -> JobSpec:
+    """The job of one electron: the settings' device, instance and limits, the runner's inputs."""
+    return JobSpec(
+        name=name,
+        role_arn=settings.role_arn(account_id),
+        image_uri=image_uri,
+        source_uri=source_uri,
+        device=settings.quantum_device,
+        instance_type=settings.classical_device,
+        volume_size_gb=settings.storage,
+        max_runtime_s=settings.time_limit,
+        output_s3_path=location.uri(location.job_output_prefix),
+        hyperparameters={
+            TASK_URI_KEY: task_uri,
+            OUTPUT_URI_KEY: location.uri(location.output_prefix),
+            BUCKET_OWNER_KEY: account_id,
+        },
+        tags=dict(tags or {}),
+        reservation_arn=settings.reservation_arn,
+    )
 
 
 def create_job(braket: Any, spec: JobSpec) -> str:
