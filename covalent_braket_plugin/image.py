@@ -112,14 +112,16 @@ def render_dockerfile(
     """
     template = _template()
     packages = sorted({package.strip() for package in pip_packages if package.strip()})
+    covalent_version = covalent_version or metadata.version("covalent")
     base = [
-        f"covalent=={covalent_version or metadata.version('covalent')}",
+        f"covalent=={covalent_version}",
         f"cloudpickle=={cloudpickle_version or metadata.version('cloudpickle')}",
         "boto3",
     ]
     values = {
         "base_image": base_image,
         "python_minor": python_minor or client_python_minor(),
+        "covalent_version": covalent_version,
         "base_install": _pip_install_command(base),
         "electron_install": f"RUN {_pip_install_command(packages)}" if packages else "# (no packages)",
     }
