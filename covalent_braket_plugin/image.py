@@ -23,6 +23,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
@@ -32,6 +33,7 @@ import boto3
 import docker
 import docker.errors
 
+from covalent_braket_plugin.progress import BYTES_UNIT, Progress, ProgressTask
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
 TEMPLATE_NAME = "Dockerfile.template"
@@ -49,8 +51,8 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MISMATCH = re.compile(r"covalent-braket: python mismatch: image (\d+\.\d+), client (\d+\.\d+)")
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _LOG_TAIL_LINES = 40
-
-Progress = Callable[[str], None]
+_BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
+_STATUS_WIDTH = 80
 
 
 class JobImageError(RuntimeError):
@@ -188,9 +190,11 @@ def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
 class ImageBuilder:
     """Makes sure the job image of an environment is in ECR, building and pushing it only if not.
 
-    ``progress`` receives one line per step (lookup, build steps, pushed layers); it is called from
-    worker threads. ``docker_client_factory`` is called only when an image must be built, so a client
-    whose images are all in ECR needs no Docker engine.
+    ``progress`` shows the build (a step counter with the current Dockerfile step) and the push (bytes
+    per layer): bars on a terminal, one line per step and layer in a log. A plain function taking a
+    line is accepted as ``Progress.quiet(function)``. Default: a display on stderr. It is called
+    from worker threads. ``docker_client_factory`` is called only when an image must be built, so a
+    client whose images are all in ECR needs no Docker engine.
     """
 
     # Images known to be in ECR, by key (endpoint, region, repository, tag): shared by every
@@ -206,12 +210,14 @@ class ImageBuilder:
         session: boto3.session.Session,
         settings: BraketExecutorSettings,
         docker_client_factory: Callable[[], docker.DockerClient] = default_docker_client,
-        progress: Progress = print,
+        progress: Progress | Callable[[str], None] | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
         self._docker_client_factory = docker_client_factory
-        self._progress = progress
+        if progress is None:
+            progress = Progress.for_stream()
+        self._progress = progress if isinstance(progress, Progress) else Progress.quiet(progress)
         self._ecr_client: Any = None
         self._ecr_lock = threading.Lock()
 
@@ -267,7 +273,7 @@ class ImageBuilder:
             repository_uri = self._repository_uri()
             uri = f"{repository_uri}:{recipe.tag}"
             if self._in_ecr(recipe.tag):
-                self._progress(f"job image {uri} is in ECR already; nothing to build")
+                self._progress.note(f"job image {uri} is in ECR already; nothing to build")
             else:
                 client = self._docker_client_factory()
                 local = self._build(client, recipe)
@@ -282,7 +288,7 @@ class ImageBuilder:
         try:
             return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryUri"]
         except ecr.exceptions.RepositoryNotFoundException:
-            self._progress(f"creating the ECR repository {name}")
+            self._progress.note(f"creating the ECR repository {name}")
         try:
             return ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
         except ecr.exceptions.RepositoryAlreadyExistsException:  # created meanwhile by another client
@@ -312,7 +318,14 @@ class ImageBuilder:
         """Build the image under a local name and return that name."""
         local = f"{LOCAL_REPOSITORY}:{recipe.tag}"
         self._login_for_base_image(client, recipe.dockerfile)
-        self._progress(f"building job image {recipe.tag}")
+        with self._progress.task(f"building job image {recipe.tag}", unit="steps") as task:
+            self._run_build(client, recipe, local, task)
+        return local
+
+    def _run_build(
+        self, client: docker.DockerClient, recipe: ImageRecipe, local: str, task: ProgressTask
+    ) -> None:
+        """Run the build, showing it in ``task`` (step k of N); its last lines go into the error."""
         tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
         try:
             stream = client.api.build(
@@ -329,15 +342,21 @@ class ImageBuilder:
             for chunk in stream:
                 for line in str(chunk.get("stream", "")).splitlines():
                     tail.append(line)
-                    if line.startswith(("Step ", "Successfully installed", "ERROR")):
-                        self._progress(f"build {recipe.tag}: {line[:200]}")
+                    step = _BUILD_STEP.match(line)
+                    if step:
+                        # Step k starts: k - 1 are done.
+                        task.update(completed=int(step[1]) - 1, total=int(step[2]),
+                                    status=line[:_STATUS_WIDTH])
+                    elif line.startswith(("Successfully installed", "ERROR")):
+                        self._progress.note(f"build {recipe.tag}: {line[:200]}")
                 if "error" in chunk:
                     tail.append(str(chunk["error"]))
                     raise self._build_error(recipe.tag, tail)
         except docker.errors.DockerException as exc:
             tail.append(str(exc))
             raise self._build_error(recipe.tag, tail) from exc
-        return local
+        if task.total is not None:
+            task.update(completed=task.total, status="")
 
     def _build_error(self, tag: str, tail: Iterable[str]) -> JobImageError:
         output = "\n".join(tail)
@@ -371,20 +390,46 @@ class ImageBuilder:
         host, user, password = self._registry_auth()
         target = f"{host}/{self._settings.ecr_repo_name}"
         client.api.tag(local, target, tag)
-        self._progress(f"pushing job image {tag} to {target}")
-        try:
-            auth = {"username": user, "password": password}
-            stream = client.api.push(target, tag=tag, stream=True, decode=True, auth_config=auth)
+        auth = {"username": user, "password": password}
+        with self._progress.task(f"pushing job image {tag} to {target}", unit="layers") as task:
+            try:
+                stream = client.api.push(target, tag=tag, stream=True, decode=True, auth_config=auth)
+                self._follow_push(stream, f"{target}:{tag}", task)
+            except docker.errors.DockerException as exc:
+                raise JobImageError(f"pushing job image {target}:{tag} failed: {exc}") from exc
+
+    def _follow_push(self, stream: Iterable[dict[str, Any]], image: str, task: ProgressTask) -> None:
+        """Show the engine's push stream: a byte count per layer while it uploads, a line per layer
+        that is done or already in the registry; ``task`` counts the finished layers."""
+        tag = image.rsplit(":", 1)[1]
+        with ExitStack() as open_layers:
+            layers: dict[str, tuple[ProgressTask, ExitStack]] = {}
             for chunk in stream:
                 if "error" in chunk:
-                    raise JobImageError(f"pushing job image {target}:{tag} failed: {chunk['error']}")
-                status = chunk.get("status", "")
-                if status in ("Pushed", "Layer already exists"):
-                    self._progress(f"push {tag}: layer {chunk.get('id', '?')}: {status.lower()}")
+                    raise JobImageError(f"pushing job image {image} failed: {chunk['error']}")
+                status, layer = chunk.get("status", ""), chunk.get("id", "?")
+                detail = chunk.get("progressDetail") or {}
+                if status == "Pushing" and "current" in detail:
+                    if layer not in layers:
+                        # Each layer ends on its own when pushed; one still open when the push fails
+                        # ends as failed with the outer stack.
+                        own = ExitStack()
+                        layer_task = own.enter_context(
+                            self._progress.task(f"push {tag}: layer {layer}", unit=BYTES_UNIT)
+                        )
+                        open_layers.push(own.__exit__)
+                        layers[layer] = (layer_task, own)
+                    layers[layer][0].update(completed=detail["current"], total=detail.get("total"))
+                elif status in ("Pushed", "Layer already exists"):
+                    if layer in layers:
+                        layer_task, own = layers.pop(layer)
+                        layer_task.update(completed=layer_task.total or layer_task.completed)
+                        own.close()
+                    else:
+                        self._progress.note(f"push {tag}: layer {layer}: {status.lower()}")
+                    task.advance(1)
                 elif chunk.get("aux", {}).get("Digest"):
-                    self._progress(f"push {tag}: done, digest {chunk['aux']['Digest']}")
-        except docker.errors.DockerException as exc:
-            raise JobImageError(f"pushing job image {target}:{tag} failed: {exc}") from exc
+                    self._progress.note(f"push {tag}: digest {chunk['aux']['Digest']}")
 
     # --- sharing ---------------------------------------------------------------------------------------
     @classmethod

@@ -29,9 +29,12 @@ from rich.filesize import decimal
 from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.progress import Task as RichTask
+from rich.table import Column
 from rich.text import Text
 
 BYTES_UNIT = "B"
+STATUS_WIDTH = 48
+"""Widest status shown on a terminal; longer ones end in an ellipsis (quiet lines keep them whole)."""
 
 
 def format_amount(amount: float, unit: str = "") -> str:
@@ -193,23 +196,29 @@ class Progress:
 
 
 class _AmountColumn(ProgressColumn):
-    """``done/total unit`` (bytes as kB/MB), or only what is done while the total is unknown."""
+    """``3/9 steps`` or ``1.2 MB/4.0 MB``, or only what is done while the total is unknown."""
 
     def render(self, task: RichTask) -> Text:
         unit = task.fields.get("unit", "")
         done = format_amount(task.completed, unit)
         if task.total is None:
             return Text(done if task.completed else "")
-        return Text(f"{done}/{format_amount(task.total, unit)}")
+        if unit == BYTES_UNIT:
+            return Text(f"{done}/{format_amount(task.total, unit)}")
+        return Text(f"{task.completed:g}/{format_amount(task.total, unit)}")
 
 
 def _rich_display(console: Console | None) -> RichProgress:
     return RichProgress(
         SpinnerColumn(finished_text="✓"),
-        TextColumn("{task.description}"),
-        BarColumn(),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+        BarColumn(bar_width=24),
         _AmountColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn(
+            "{task.fields[status]}",
+            markup=False,
+            table_column=Column(no_wrap=True, overflow="ellipsis", max_width=STATUS_WIDTH),
+        ),
         TimeElapsedColumn(),
         console=console,
         transient=False,

@@ -97,8 +97,15 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     expected = f"{ACCOUNT}.dkr.ecr.{session.region_name}.amazonaws.com/{settings.ecr_repo_name}:{tag}"
     assert uris == [expected] * 3
     assert factory.calls == 1
-    assert sum(line.startswith("building job image") for line in lines) == 1
-    assert any(": pushed" in line or "already exists" in line for line in lines)
+    # One build, shown step by step (the engine's "Step k/N"), and one push, layer by layer.
+    assert lines.count(f"building job image {tag}...") == 1
+    steps = [line for line in lines if line.startswith(f"building job image {tag}: Step ")]
+    assert steps and steps[0].startswith(f"building job image {tag}: Step 1/")
+    assert f"building job image {tag}: done ({len(steps)} steps)" in lines
+    pushes = [line for line in lines if line.startswith(f"pushing job image {tag} to ")]
+    assert len(pushes) == 2 and pushes[0].endswith("...") and pushes[1].endswith(" layers)")
+    assert any(line.startswith(f"push {tag}: layer ") and "done (" in line for line in lines)
+    assert any(line.startswith(f"push {tag}: digest sha256:") for line in lines)
 
     # The registry holds it, as the ECR API reports.
     ecr: Any = boto3.client("ecr", region_name=session.region_name)

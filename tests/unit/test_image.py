@@ -27,6 +27,7 @@ from covalent_braket_plugin.image import (
     make_recipe,
     render_dockerfile,
 )
+from covalent_braket_plugin.progress import Progress
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
 BASE = "covalent-braket/base:bookworm"
@@ -136,8 +137,11 @@ def test_build_context_holds_dockerfile_program_and_ca_bundle() -> None:
 class FakeApi:
     """The low-level Docker API calls the builder makes, recorded; build and push stream chunks."""
 
-    def __init__(self, build_chunks: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, build_chunks: list[dict[str, Any]], push_chunks: list[dict[str, Any]] | None = None
+    ) -> None:
         self.build_chunks = build_chunks
+        self.push_chunks = push_chunks
         self.builds: list[dict[str, Any]] = []
         self.tags: list[tuple[str, str, str]] = []
         self.pushes: list[dict[str, Any]] = []
@@ -154,6 +158,8 @@ class FakeApi:
 
     def push(self, repository: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         self.pushes.append({"repository": repository, **kwargs})
+        if self.push_chunks is not None:
+            return iter(self.push_chunks)
         return iter([
             {"status": "Pushing", "id": "abc"},
             {"status": "Pushed", "id": "abc"},
@@ -173,8 +179,14 @@ class FakeImages:
 
 
 class FakeDocker:
-    def __init__(self, build_chunks: list[dict[str, Any]] | None = None) -> None:
-        self.api = FakeApi(build_chunks or [{"stream": "Step 1/2 : FROM base\n"}, {"stream": "Built"}])
+    def __init__(
+        self,
+        build_chunks: list[dict[str, Any]] | None = None,
+        push_chunks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.api = FakeApi(
+            build_chunks or [{"stream": "Step 1/2 : FROM base\n"}, {"stream": "Built"}], push_chunks
+        )
         self.images = FakeImages(set())
         self.logins: list[dict[str, str]] = []
         self.created = 0
@@ -216,9 +228,11 @@ def make_builder(
     engine: FakeDocker,
     options: dict[str, Any] | None = None,
     lines: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> ImageBuilder:
     builder_settings = settings(**(options or {}))
-    progress = lines.append if lines is not None else (lambda line: None)
+    if progress is None:
+        progress = Progress.quiet(lines.append if lines is not None else (lambda line: None))
     return ImageBuilder(session, builder_settings, docker_client_factory=engine.factory, progress=progress)
 
 
@@ -412,3 +426,97 @@ def test_build_context_is_sent_as_an_uncompressed_tar() -> None:
     buffer = image.build_context(make_recipe(BASE), b"")
     assert isinstance(buffer, io.BytesIO)
     assert tarfile.is_tarfile(buffer)
+
+
+# --- progress of the build and the push -----------------------------------------------------------------
+
+BUILD_STEPS = [
+    {"stream": "Step 1/3 : FROM base\n"},
+    {"stream": " ---> 1234\n"},
+    {"stream": "Step 2/3 : RUN python3 -m pip install numpy\n"},
+    {"stream": "Successfully installed numpy-2.1.0\n"},
+    {"stream": "Step 3/3 : ENV SAGEMAKER_PROGRAM=braket_container.py\n"},
+    {"stream": "Successfully built 5678\n"},
+]
+PUSH_STREAM = [
+    {"status": "The push refers to repository [127.0.0.1:5999/amazon-braket-covalent-job-images]"},
+    {"status": "Preparing", "id": "aaa"},
+    {"status": "Preparing", "id": "bbb"},
+    {"status": "Layer already exists", "id": "bbb"},
+    {"status": "Pushing", "id": "aaa", "progressDetail": {"current": 512_000, "total": 2_000_000}},
+    {"status": "Pushing", "id": "aaa", "progressDetail": {"current": 2_000_000, "total": 2_000_000}},
+    {"status": "Pushed", "id": "aaa"},
+    {"status": "tag: digest: sha256:" + "1" * 64 + " size: 1234"},
+    {"aux": {"Tag": "tag", "Digest": "sha256:" + "1" * 64}},
+]
+
+
+def _build_and_push(progress: Progress, push_chunks: list[dict[str, Any]]) -> str:
+    session, engine = FakeSession(), FakeDocker(BUILD_STEPS, push_chunks)
+    tag = make_recipe(BASE, []).tag
+    expect_repository(session.stubber)
+    expect_image_missing(session.stubber, tag)
+    expect_token(session.stubber)
+    builder = make_builder(session, engine, progress=progress)
+    with session.stubber:
+        asyncio.run(builder.ensure_image([]))
+    return tag
+
+
+def test_quiet_progress_is_one_line_per_step_and_layer() -> None:
+    lines: list[str] = []
+    tag = _build_and_push(Progress.quiet(lines.append), PUSH_STREAM)
+    target = f"127.0.0.1:5999/{REPOSITORY}"
+    assert lines == [
+        f"building job image {tag}...",
+        f"building job image {tag}: Step 1/3 : FROM base",
+        f"building job image {tag}: Step 2/3 : RUN python3 -m pip install numpy",
+        f"build {tag}: Successfully installed numpy-2.1.0",
+        f"building job image {tag}: Step 3/3 : ENV SAGEMAKER_PROGRAM=braket_container.py",
+        f"building job image {tag}: done (3 steps)",
+        f"pushing job image {tag} to {target}...",
+        f"push {tag}: layer bbb: layer already exists",
+        f"push {tag}: layer aaa...",
+        f"push {tag}: layer aaa: done (2.0 MB)",
+        f"push {tag}: digest sha256:{'1' * 64}",
+        f"pushing job image {tag} to {target}: done (2 layers)",
+    ]
+
+
+def test_a_plain_function_gets_the_quiet_lines() -> None:
+    session, engine, lines = FakeSession(), FakeDocker(), []
+    builder = ImageBuilder(session, settings(), docker_client_factory=engine.factory, progress=lines.append)
+    assert builder._progress.interactive is False
+    builder._progress.note("hello")
+    assert lines == ["hello"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shows_the_build_and_each_layer_as_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    terminal = _Terminal()
+    tag = _build_and_push(Progress.for_stream(terminal), PUSH_STREAM)
+    output = terminal.getvalue()
+    assert "\x1b[" in output
+    assert f"building job image {tag}" in output
+    assert "3/3 steps" in output
+    assert f"push {tag}: layer aaa" in output
+    assert "2.0 MB/2.0 MB" in output
+    assert f"building job image {tag}..." not in output  # no quiet lines on a terminal
+
+
+def test_a_failed_push_ends_its_open_layers_as_failed() -> None:
+    failing = [
+        {"status": "Pushing", "id": "aaa", "progressDetail": {"current": 1000, "total": 2_000_000}},
+        {"errorDetail": {"message": "denied"}, "error": "denied: not allowed"},
+    ]
+    lines: list[str] = []
+    with pytest.raises(JobImageError, match="denied: not allowed"):
+        _build_and_push(Progress.quiet(lines.append), failing)
+    tag = make_recipe(BASE, []).tag
+    assert lines[-2:] == [f"push {tag}: layer aaa: failed",
+                          f"pushing job image {tag} to 127.0.0.1:5999/{REPOSITORY}: failed"]
