@@ -15,6 +15,7 @@ _GROUPS = (
     "covalent_braket_plugin.local.cli",
     "covalent_braket_plugin.monitor.cli",
     "covalent_braket_plugin.guard.cli",
+    "covalent_braket_plugin.doctor.cli",
     "covalent_braket_plugin.account.cli",
 )
 
