@@ -17,6 +17,7 @@ _GROUPS = (
     "covalent_braket_plugin.guard.cli",
     "covalent_braket_plugin.doctor.cli",
     "covalent_braket_plugin.account.cli",
+    "covalent_braket_plugin.ops.cli",
 )
 
 

@@ -1,0 +1,309 @@
+"""``covalent-braket jobs``: parsing of its options, what counts as the plugin's job, output, cancel."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from covalent_braket_plugin import braket as executor_module
+from covalent_braket_plugin import cli
+from covalent_braket_plugin.ops import jobs as plugin_jobs
+from covalent_braket_plugin.ops.common import format_time, load_settings, parse_duration, parse_since, table
+from covalent_braket_plugin.ops.jobs import JobFilter, PluginJob
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+ARN = "arn:aws:braket:us-east-1:123456789012:job/covalent-abc-n0-a1-0123456789"
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+
+
+def summary(name: str, status: str = "COMPLETED", tags: dict[str, str] | None = None, **extra: Any) -> dict:
+    return {
+        "jobName": name,
+        "jobArn": f"arn:aws:braket:us-east-1:123456789012:job/{name}",
+        "status": status,
+        "device": SV1,
+        "createdAt": NOW - timedelta(hours=1),
+        "tags": tags if tags is not None else {"covalent:dispatch_id": "d-1", "covalent:node_id": "0"},
+        **extra,
+    }
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("2w", timedelta(weeks=2)),
+        ("90m", timedelta(minutes=90)),
+        ("45s", timedelta(seconds=45)),
+        (" 7D ", timedelta(days=7)),
+        ("0s", timedelta(0)),
+    ],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "30", "d", "30x", "1.5d", "-3d", "3 d", "30days"])
+def test_bad_durations_name_the_flag_and_the_form(text: str) -> None:
+    with pytest.raises(ValueError, match=r"--older-than: .* is not a duration; .*30d, 12h or 1d12h"):
+        parse_duration(text, "--older-than")
+
+
+def test_since_is_a_duration_back_or_a_date() -> None:
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("2026-11-01", NOW) == datetime(2026, 11, 1, tzinfo=timezone.utc)
+    assert parse_since("2026-11-01T08:30:00Z", NOW) == datetime(2026, 11, 1, 8, 30, tzinfo=timezone.utc)
+    offset = parse_since("2026-11-01T08:30:00+02:00", NOW)
+    assert offset == datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="--since: 'yesterday' is neither a duration"):
+        parse_since("yesterday", NOW)
+
+
+def test_bad_options_are_usage_errors_before_any_aws_call(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ["jobs", "list", "--since", "soon"],
+        ["jobs", "list", "--status", "DONE"],
+        ["images", "prune", "--older-than", "old"],
+        ["images", "prune"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(argv)
+        assert exited.value.code == 2
+    errors = capsys.readouterr().err
+    assert "argument --since: 'soon' is neither a duration" in errors
+    assert "argument --status: invalid choice: 'DONE'" in errors
+    assert "argument --older-than: 'old' is not a duration" in errors
+    assert "the following arguments are required: --older-than" in errors
+
+
+def test_status_is_case_insensitive() -> None:
+    args = cli.build_parser().parse_args(["jobs", "list", "--status", "running", "Queued"])
+    assert args.status == ["RUNNING", "QUEUED"]
+
+
+# --- what is the plugin's job, and which SearchJobs filters Braket applies ---------------------
+
+
+def test_the_tags_are_the_executors() -> None:
+    assert plugin_jobs.TAG_DISPATCH_ID == executor_module.TAG_DISPATCH_ID
+    assert plugin_jobs.TAG_NODE_ID == executor_module.TAG_NODE_ID
+
+
+def test_filter_keeps_jobs_with_the_dispatch_tag_only() -> None:
+    assert JobFilter().matches(summary("a"))
+    assert not JobFilter().matches(summary("b", tags={}))
+    assert not JobFilter().matches(summary("c", tags={"covalent:node_id": "0"}))
+    assert not JobFilter().matches({"jobName": "d"})  # no tags at all
+    assert JobFilter(dispatch_id="d-1").matches(summary("e"))
+    assert not JobFilter(dispatch_id="d-2").matches(summary("f"))
+
+
+def test_status_and_since_become_search_filters() -> None:
+    assert JobFilter().search_filters() == []
+    since = datetime(2026, 11, 1, 8, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert JobFilter(statuses=("RUNNING", "QUEUED"), since=since).search_filters() == [
+        {"name": "status", "operator": "EQUAL", "values": ["RUNNING", "QUEUED"]},
+        {"name": "createdAt", "operator": "GTE", "values": ["2026-11-01T06:00:00Z"]},
+    ]
+    with pytest.raises(ValueError, match="--status: DONE is not a job status"):
+        JobFilter(statuses=("DONE",))
+
+
+def _braket() -> tuple[Any, Stubber]:
+    client = boto3.client("braket", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def test_list_pages_through_search_jobs_and_keeps_the_plugins_jobs_newest_first() -> None:
+    braket, stubber = _braket()
+    older = summary("older", createdAt=NOW - timedelta(days=2), endedAt=NOW - timedelta(days=1))
+    newer = summary("newer", status="RUNNING", tags={"covalent:dispatch_id": "d-2", "covalent:node_id": "3"})
+    foreign = summary("someone-elses", tags={"team": "x"})
+    stubber.add_response(
+        "search_jobs", {"jobs": [older, foreign], "nextToken": "page-2"}, {"filters": [], "maxResults": 100}
+    )
+    stubber.add_response(
+        "search_jobs", {"jobs": [newer]}, {"filters": [], "maxResults": 100, "nextToken": "page-2"}
+    )
+    with stubber:
+        found = plugin_jobs.list_jobs(braket, JobFilter())
+    assert [job.name for job in found] == ["newer", "older"]
+    assert found[0].dispatch_id == "d-2" and found[0].node_id == "3" and found[0].ended is None
+
+
+def test_table_and_json() -> None:
+    job = PluginJob.from_summary(summary("covalent-x", endedAt=NOW))
+    text = plugin_jobs.jobs_table([job])
+    header, row = text.splitlines()
+    assert header.split() == [
+        "NAME",
+        "STATUS",
+        "DISPATCH",
+        "ID",
+        "NODE",
+        "DEVICE",
+        "CREATED",
+        "(UTC)",
+        "ENDED",
+        "(UTC)",
+    ]
+    assert row.split() == [
+        "covalent-x",
+        "COMPLETED",
+        "d-1",
+        "0",
+        "sv1",
+        "2026-11-22",
+        "11:00:00",
+        "2026-11-22",
+        "12:00:00",
+    ]
+    assert plugin_jobs.jobs_table([]) == "(no jobs of covalent-braket-plugin)"
+    assert job.to_json() == {
+        "name": "covalent-x",
+        "arn": "arn:aws:braket:us-east-1:123456789012:job/covalent-x",
+        "status": "COMPLETED",
+        "dispatch_id": "d-1",
+        "node_id": "0",
+        "device": SV1,
+        "created": "2026-11-22T11:00:00+00:00",
+        "ended": "2026-11-22T12:00:00+00:00",
+    }
+    assert json.loads(json.dumps(job.to_json()))["ended"].endswith("+00:00")
+
+
+def test_format_helpers() -> None:
+    assert format_time(None) == "-"
+    assert (
+        format_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=1))))
+        == "2026-01-02 02:04:05"
+    )
+    assert table(("A", "LONGER"), [("wide value", "x")]) == "A           LONGER\nwide value  x"
+    assert plugin_jobs.device_label(SV1) == "sv1"
+    assert plugin_jobs.device_label("local:braket/braket.local.qubit") == "local:braket/braket.local.qubit"
+
+
+# --- resolving, logs and cancel -----------------------------------------------------------------
+
+
+def test_a_name_resolves_among_the_plugins_jobs_only() -> None:
+    braket, stubber = _braket()
+    stubber.add_response(
+        "search_jobs", {"jobs": [summary("wanted", tags={})]}, {"filters": [], "maxResults": 100}
+    )
+    with stubber, pytest.raises(plugin_jobs.JobNotFoundError, match="jobs list` shows their names"):
+        plugin_jobs.resolve_job(braket, "wanted")
+
+
+def _get_job(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "jobName": "covalent-abc-n0-a1-0123456789",
+        "jobArn": ARN,
+        "status": status,
+        "createdAt": NOW,
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "algorithmSpecification": {"scriptModeConfig": {"entryPoint": "m:f", "s3Uri": "s3://b/k"}},
+        "instanceConfig": {"instanceType": "ml.m5.large", "volumeSizeInGb": 30},
+        "outputDataConfig": {"s3Path": "s3://b/o"},
+        "stoppingCondition": {"maxRuntimeInSeconds": 60},
+        **extra,
+    }
+
+
+def test_cancel_of_a_running_job() -> None:
+    braket, stubber = _braket()
+    stubber.add_response("cancel_job", {"jobArn": ARN, "cancellationStatus": "CANCELLING"}, {"jobArn": ARN})
+    with stubber:
+        outcome = plugin_jobs.cancel(braket, _get_job("RUNNING"))
+    assert outcome.cancelled
+    assert outcome.message() == f"cancelling job covalent-abc-n0-a1-0123456789 ({ARN}): CANCELLING"
+
+
+def test_cancel_of_an_ended_job_says_so_and_sends_nothing() -> None:
+    braket, stubber = _braket()
+    with stubber:  # no call expected
+        outcome = plugin_jobs.cancel(braket, _get_job("COMPLETED", endedAt=NOW))
+    assert not outcome.cancelled
+    assert outcome.message() == (
+        "job covalent-abc-n0-a1-0123456789 had already ended COMPLETED at 2026-11-22 12:00:00 UTC; "
+        "nothing to cancel"
+    )
+
+
+def test_cancel_of_a_job_that_ends_meanwhile() -> None:
+    braket, stubber = _braket()
+    stubber.add_client_error("cancel_job", service_error_code="ConflictException", http_status_code=409)
+    stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
+    stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
+    with stubber:
+        outcome = plugin_jobs.cancel(braket, _get_job("RUNNING"))
+    assert not outcome.cancelled and outcome.status == "FAILED"
+    assert "had already ended FAILED" in outcome.message()
+
+
+class FakeLogs:
+    """CloudWatch Logs whose one stream grows by a line each time it is read."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.reads = 0
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "describe_log_streams"
+        return self
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return [{"logStreams": [{"logStreamName": f"{kwargs['logStreamNamePrefix']}instance-0"}]}]
+
+    def get_log_events(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("nextToken") == "end":  # read to the end: no more events, the same token
+            return {"events": [], "nextForwardToken": "end"}
+        self.reads += 1
+        shown = self.lines[: self.reads]
+        return {"events": [{"message": line} for line in shown], "nextForwardToken": "end"}
+
+
+def test_follow_writes_each_line_once_until_the_job_ends() -> None:
+    braket, stubber = _braket()
+    stubber.add_response("get_job", _get_job("RUNNING"), {"jobArn": ARN})
+    stubber.add_response("get_job", _get_job("COMPLETED"), {"jobArn": ARN})
+    logs = FakeLogs(["one", "two", "three", "four"])
+    written: list[str] = []
+    with stubber:
+        status = plugin_jobs.follow_logs(
+            braket,
+            logs,
+            "/aws/braket/jobs",
+            _get_job("RUNNING"),
+            written.append,
+            follow=True,
+            sleep=lambda s: None,
+        )
+    assert status == "COMPLETED"
+    assert written == ["one", "two", "three"]  # the last read came after the job was seen ended
+
+
+def test_settings_come_from_covalent_conf_and_flags_win(tmp_path: Path) -> None:
+    conf = tmp_path / "covalent.conf"
+    conf.write_text('[executors.braket]\nregion = "eu-west-2"\necr_repo_name = "amazon-braket-mine"\n')
+    settings = load_settings(conf_path=conf)
+    assert settings.region == "eu-west-2" and settings.ecr_repo_name == "amazon-braket-mine"
+    assert load_settings(region="us-west-1", conf_path=conf).region == "us-west-1"
+    assert (
+        load_settings(conf_path=tmp_path / "missing.conf").ecr_repo_name
+        == "amazon-braket-covalent-job-images"
+    )
+    conf.write_text('[executors.braket]\nregion = "mars-1"\n')
+    with pytest.raises(ValueError, match="region: 'mars-1' is not an AWS region name"):
+        load_settings(conf_path=conf)
