@@ -211,6 +211,7 @@ def user_policy(
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+GENERATED_END = "<!-- End of the generated policies. -->"
 # Values the documentation shows the policies with.
 EXAMPLE = {
     "bucket": str(BraketExecutorSettings.model_fields["s3_bucket_name"].default),
@@ -242,4 +243,4 @@ def policies_reference_markdown() -> str:
     ]
     for title, document in documents:
         lines += ["", f"### {title}", "", "```json", json.dumps(document, indent=2), "```"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", GENERATED_END]) + "\n"
