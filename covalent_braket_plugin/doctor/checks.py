@@ -311,7 +311,7 @@ def check_bucket(ctx: Context) -> Outcome:
     if not isinstance(owned, dict):
         return problem("s3-undecided", error=owned, **fields)
     ctx.bucket_region = owned.get("BucketRegion") or (
-        owned["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amz-bucket-region")
+        owned.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
     )
     return passed(f"{bucket} exists and belongs to account {ctx.account}")
 
