@@ -1,0 +1,205 @@
+"""``covalent-braket jobs list | logs | cancel`` against the local Braket stack, on jobs the executor made.
+
+The jobs run as processes of this Python (the process runner), the executor is given a ready image
+URI so nothing is built, and the commands find the region through a covalent.conf of the test's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from covalent._shared_files.exceptions import TaskCancelledError
+
+from covalent_braket_plugin import cli, jobs
+from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.ops import jobs as plugin_jobs
+
+BUCKET = "amazon-braket-covalent-ops"
+ROLE = "AmazonBraketJobsExecutionRole"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
+WAIT_S = 120.0
+
+
+@pytest.fixture
+def stack(braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """The stack with the executor's bucket and role, and a covalent.conf naming the region."""
+    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    braket_local_env.create_jobs_role(ROLE)
+    (tmp_path / "covalent.conf").write_text(f'[executors.braket]\nregion = "{braket_local_env.region}"\n')
+    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)  # the region must come from covalent.conf
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    return braket_local_env
+
+
+def _executor() -> BraketExecutor:
+    return BraketExecutor(
+        s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.2, poll_freq=1.0
+    )
+
+
+def _run(function: Any, dispatch_id: str, node_id: int) -> Any:
+    metadata = {"dispatch_id": dispatch_id, "node_id": node_id, "results_dir": "/tmp"}
+    return asyncio.run(_executor().run(function, [], {}, metadata))
+
+
+def _command(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _listed(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:
+    status, out, err = _command(capsys, "jobs", "list", "--json", *argv)
+    assert status == 0, err
+    return json.loads(out)
+
+
+def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dispatch, other = f"ops-{uuid.uuid4()}", f"ops-{uuid.uuid4()}"
+
+    def hello() -> str:
+        print("hello from the job", flush=True)
+        return "hi"
+
+    def fail() -> None:
+        raise RuntimeError("on purpose")
+
+    assert _run(hello, dispatch, 0) == "hi"
+    with pytest.raises(Exception, match="on purpose"):
+        _run(fail, dispatch, 1)
+    assert _run(hello, other, 0) == "hi"
+    # A job made without the executor's tags is not the plugin's.
+    braket = boto3.client("braket", **stack.client_kwargs())
+    stranger = jobs.JobSpec(
+        name=f"stranger-{uuid.uuid4().hex[:12]}",
+        role_arn=f"arn:aws:iam::123456789012:role/{ROLE}",
+        image_uri=IMAGE,
+        source_uri=f"s3://{BUCKET}/nothing.tar.gz",
+        device="arn:aws:braket:::device/quantum-simulator/amazon/sv1",
+        instance_type="ml.m5.large",
+        volume_size_gb=30,
+        max_runtime_s=60,
+        output_s3_path=f"s3://{BUCKET}/stranger/",
+    )
+    jobs.create_job(braket, stranger)
+
+    mine = _listed(capsys, "--dispatch-id", dispatch)
+    assert [(job["name"], job["status"], job["node_id"]) for job in mine] == [
+        (jobs.job_name(dispatch, 1, 1), "FAILED", "1"),
+        (jobs.job_name(dispatch, 0, 1), "COMPLETED", "0"),
+    ]
+    assert {job["dispatch_id"] for job in mine} == {dispatch}
+    assert all(job["device"].endswith("/sv1") and job["created"] and job["ended"] for job in mine)
+
+    everything = _listed(capsys)
+    names = {job["name"] for job in everything}
+    assert {jobs.job_name(dispatch, 0, 1), jobs.job_name(other, 0, 1)} <= names
+    assert stranger.name not in names
+
+    failed = _listed(capsys, "--status", "failed", "--since", "1h")
+    assert jobs.job_name(dispatch, 1, 1) in {job["name"] for job in failed}
+    assert {job["status"] for job in failed} == {"FAILED"}
+    assert _listed(capsys, "--since", "2100-01-01") == []
+
+    status, table, _ = _command(capsys, "jobs", "list", "--dispatch-id", dispatch)
+    assert status == 0
+    header, *rows = table.splitlines()
+    assert header.startswith("NAME") and "DISPATCH ID" in header and "CREATED (UTC)" in header
+    assert len(rows) == 2 and all(dispatch in row and " sv1 " in row for row in rows)
+
+    status, log, _ = _command(capsys, "jobs", "logs", jobs.job_name(dispatch, 0, 1))
+    assert status == 0
+    assert "hello from the job" in log
+    status, by_arn, _ = _command(capsys, "jobs", "logs", mine[1]["arn"])
+    assert status == 0 and by_arn == log
+
+    status, _, err = _command(capsys, "jobs", "logs", stranger.name)
+    assert status == 2
+    assert f"no job of covalent-braket-plugin is named '{stranger.name}'" in err
+
+
+def test_cancel_a_running_job_while_following_its_log(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dispatch = f"ops-{uuid.uuid4()}"
+    name = jobs.job_name(dispatch, 0, 1)
+    outcome: list[BaseException | Any] = []
+
+    def sleepy() -> str:
+        import time
+
+        print("started", flush=True)
+        time.sleep(600)
+        return "never"
+
+    def electron() -> None:
+        try:
+            outcome.append(_run(sleepy, dispatch, 0))
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=electron)
+    worker.start()
+    braket = boto3.client("braket", **stack.client_kwargs())
+    logs = boto3.client("logs", **stack.client_kwargs())
+    deadline = time.monotonic() + WAIT_S
+    job: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        running = _listed(capsys, "--dispatch-id", dispatch, "--status", "RUNNING")
+        if running and "started" in jobs.read_logs(logs, jobs.DEFAULT_LOG_GROUP, name):
+            job = plugin_jobs.resolve_job(braket, name)
+            break
+        time.sleep(0.2)
+    assert job is not None, f"{name} did not start"
+
+    followed: list[str] = []
+    final_status: list[str] = []
+    follower = threading.Thread(
+        target=lambda: final_status.append(
+            plugin_jobs.follow_logs(
+                braket, logs, jobs.DEFAULT_LOG_GROUP, job, followed.append, follow=True, interval_s=0.2
+            )
+        )
+    )
+    follower.start()
+    status, out, err = _command(capsys, "jobs", "cancel", name)
+    assert status == 0, err
+    assert out.startswith(f"cancelling job {name} (") and out.strip().endswith(": CANCELLING")
+
+    worker.join(WAIT_S)
+    follower.join(WAIT_S)
+    assert isinstance(outcome[0], TaskCancelledError)
+    assert "started" in followed
+    # Line by line as the job wrote them, each once: the whole log as it reads after the end.
+    assert followed == jobs.read_logs(logs, jobs.DEFAULT_LOG_GROUP, name).split("\n")
+    assert final_status == ["CANCELLED"]  # follow_logs returned once the job had ended
+
+    status, out, _ = _command(capsys, "jobs", "cancel", name, "--json")
+    assert status == 0
+    assert json.loads(out) == {"name": name, "arn": job["jobArn"], "status": "CANCELLED", "cancelled": False}
+    status, out, _ = _command(capsys, "jobs", "cancel", job["jobArn"])
+    assert out.startswith(f"job {name} had already ended CANCELLED at ") and "nothing to cancel" in out
+
+
+def test_a_bad_setting_in_covalent_conf_is_named_before_any_call(
+    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "covalent.conf").write_text('[executors.braket]\nregion = "us-east-1"\nregoin = "x"\n')
+    status, _, err = _command(capsys, "jobs", "list")
+    assert status == 2
+    assert "regoin: did you mean 'region'?" in err
