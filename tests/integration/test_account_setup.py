@@ -260,8 +260,7 @@ def test_a_failing_step_keeps_what_earlier_steps_did(aws: Any, tmp_path: Path) -
     assert broken.read_text() == "[executors.braket\n"
 
 
-def test_iam_policy_takes_the_account_from_sts(aws: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_iam_policy_takes_the_account_from_sts(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     account = aws("sts").get_caller_identity()["Account"]
     assert main(["iam-policy", "--which", "trust", "--no-conf"]) == 0
     assert json.loads(capsys.readouterr().out) == policies.job_role_trust_policy(account=account)
