@@ -132,6 +132,7 @@ def outcome(dispatch_id: str) -> dict[str, Any]:
             "status": status_name(node["status"]),
             "stdout": node["stdout"] or "",
             "stderr": node["stderr"] or "",
+            "error": node["error"] or "",
         }
     return {
         "dispatch_id": dispatch_id,
@@ -150,6 +151,8 @@ def report(done: dict[str, Any]) -> None:
             print(f"    stdout | {line}")
         for line in node["stderr"].splitlines():
             print(f"    stderr | {line}")
+        for line in node["error"].splitlines():
+            print(f"    error  | {line}")
     print(f"workflow status: {done['status']}")
     if done["error"]:
         print(f"workflow error: {done['error']}")
