@@ -39,7 +39,7 @@ def _login(ecr: Any) -> tuple[str, dict[str, str]]:
     return address, {"username": user, "password": password}
 
 
-def _push_tiny_image(engine: docker.DockerClient, ecr: Any, repository: str, tags: list[str]) -> str:
+def push_tiny_image(engine: docker.DockerClient, ecr: Any, repository: str, tags: list[str]) -> str:
     """Import a one-file image with unique content and push it under ``tags``; returns its digest."""
     content = uuid.uuid4().bytes
     archive = io.BytesIO()
@@ -79,7 +79,7 @@ def test_a_pushed_image_is_visible_through_describe_images(
     ecr: Any, repository: str, docker_engine: docker.DockerClient
 ) -> None:
     before = datetime.now(timezone.utc) - timedelta(seconds=5)
-    digest = _push_tiny_image(docker_engine, ecr, repository, ["v1", "latest"])
+    digest = push_tiny_image(docker_engine, ecr, repository, ["v1", "latest"])
 
     (detail,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": "v1"}])["imageDetails"]
     assert detail["imageDigest"] == digest
@@ -100,7 +100,7 @@ def test_a_pushed_image_is_visible_through_describe_images(
 def test_a_missing_tag_is_image_not_found(
     ecr: Any, repository: str, docker_engine: docker.DockerClient
 ) -> None:
-    _push_tiny_image(docker_engine, ecr, repository, ["present"])
+    push_tiny_image(docker_engine, ecr, repository, ["present"])
     with pytest.raises(ecr.exceptions.ImageNotFoundException):
         ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": "absent"}])
     answer = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "absent"}])
@@ -112,7 +112,7 @@ def test_images_of_a_repository_ecr_does_not_know_are_not_listed(
 ) -> None:
     # Pushed straight to the registry, but no CreateRepository: ECR has no such repository.
     name = f"amazon-braket-unknown-{uuid.uuid4().hex[:8]}"
-    _push_tiny_image(docker_engine, ecr, name, ["v1"])
+    push_tiny_image(docker_engine, ecr, name, ["v1"])
     with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
         ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": "v1"}])
 
@@ -122,7 +122,7 @@ def test_deleting_tags_images_and_repositories_reaches_the_registry(
 ) -> None:
     name = f"amazon-braket-delete-{uuid.uuid4().hex[:8]}"
     ecr.create_repository(repositoryName=name)
-    digest = _push_tiny_image(docker_engine, ecr, name, ["keep", "drop"])
+    digest = push_tiny_image(docker_engine, ecr, name, ["keep", "drop"])
 
     ecr.batch_delete_image(repositoryName=name, imageIds=[{"imageTag": "drop"}])
     (detail,) = ecr.describe_images(repositoryName=name)["imageDetails"]
