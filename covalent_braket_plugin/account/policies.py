@@ -211,6 +211,17 @@ def user_policy(
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+# What ``covalent-braket setup`` itself calls, as IAM actions: an administrator's permissions, not a
+# user's (see ``user_policy``). The integration tests check it against the calls setup really makes.
+SETUP_ACTIONS = (
+    "sts:GetCallerIdentity",
+    "s3:ListAllMyBuckets", "s3:ListBucket", "s3:CreateBucket", "s3:GetBucketLocation",
+    "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+    "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+    "ecr:DescribeRepositories", "ecr:CreateRepository", "ecr:GetLifecyclePolicy", "ecr:PutLifecyclePolicy",
+    "iam:GetRole", "iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
+    "iam:ListAttachedRolePolicies",
+)
 GENERATED_END = "<!-- End of the generated policies. -->"
 # Values the documentation shows the policies with.
 EXAMPLE = {
@@ -243,4 +254,10 @@ def policies_reference_markdown() -> str:
     ]
     for title, document in documents:
         lines += ["", f"### {title}", "", "```json", json.dumps(document, indent=2), "```"]
+    lines += [
+        "", "### What `covalent-braket setup` itself calls", "",
+        "Besides the resources above, the identity running `setup` needs these actions (on the bucket, "
+        "the repository and the role; `sts:GetCallerIdentity` and `s3:ListAllMyBuckets` take `*`):",
+        "", *(f"- `{action}`" for action in SETUP_ACTIONS),
+    ]
     return "\n".join([*lines, "", GENERATED_END]) + "\n"

@@ -28,6 +28,15 @@ from covalent_braket_plugin.local.pytest_plugin import point_at
 from covalent_braket_plugin.local.stack import LocalStack
 
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
+# S3 operations whose IAM action has another name.
+S3_ACTIONS = {
+    "ListBuckets": "ListAllMyBuckets",
+    "HeadBucket": "ListBucket",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "GetBucketEncryption": "GetEncryptionConfiguration",
+    "PutBucketEncryption": "PutEncryptionConfiguration",
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +60,17 @@ class Recorder:
     def __init__(self) -> None:
         self.session = boto3.session.Session()
         self.calls: list[str] = []
+        self.services: list[str] = []
         self.session.events.register("before-call", self._record)
 
     def _record(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
+        self.services.append(model.service_model.service_name)
+
+    def iam_actions(self) -> set[str]:
+        """The IAM action of each call (S3 names several differently from its operations)."""
+        return {f"{service}:{S3_ACTIONS.get(call, call) if service == 's3' else call}"
+                for service, call in zip(self.services, self.calls, strict=True)}
 
     def writes(self) -> list[str]:
         return [call for call in self.calls if not call.startswith(READ_PREFIXES)]
@@ -264,3 +280,21 @@ def test_iam_policy_takes_the_account_from_sts(aws: Any, capsys: pytest.CaptureF
     account = aws("sts").get_caller_identity()["Account"]
     assert main(["iam-policy", "--which", "trust", "--no-conf"]) == 0
     assert json.loads(capsys.readouterr().out) == policies.job_role_trust_policy(account=account)
+
+
+def test_setup_needs_exactly_the_documented_actions(aws: Any, tmp_path: Path) -> None:
+    name = "amazon-braket-permissions"
+    options = SetupOptions(region="us-east-1", bucket=name, repository=name, role_name="PermissionJobs",
+                           conf_path=tmp_path / "covalent.conf")
+    recorder = Recorder()
+    AccountSetup(recorder.session, options).run(log=lambda r: None)
+    s3, ecr, iam = aws("s3"), aws("ecr"), aws("iam")
+    s3.delete_public_access_block(Bucket=name)
+    s3.delete_bucket_encryption(Bucket=name)
+    ecr.delete_lifecycle_policy(repositoryName=name)
+    iam.update_assume_role_policy(RoleName="PermissionJobs",
+                                  PolicyDocument=json.dumps(policies.job_role_trust_policy()))
+    iam.delete_role_policy(RoleName="PermissionJobs", PolicyName=policies.JOB_ROLE_POLICY_NAME)
+    updated = AccountSetup(recorder.session, options).run(log=lambda r: None)
+    assert [r.action for r in updated] == ["updated", "updated", "updated", "unchanged"]
+    assert recorder.iam_actions() == set(policies.SETUP_ACTIONS)
