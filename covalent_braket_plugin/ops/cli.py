@@ -144,14 +144,17 @@ def run_jobs_logs(args: argparse.Namespace) -> int:
         settings = _settings(args)
         braket, logs = _braket(settings, args.job if args.job.startswith("arn:") else None)
         job = plugin_jobs.resolve_job(braket, args.job)
-        plugin_jobs.follow_logs(
-            braket,
-            logs,
-            settings.log_group_name,
-            job,
-            lambda line: print(line, flush=True),
-            follow=args.follow,
-        )
+        try:
+            plugin_jobs.follow_logs(
+                braket,
+                logs,
+                settings.log_group_name,
+                job,
+                lambda line: print(line, flush=True),
+                follow=args.follow,
+            )
+        except KeyboardInterrupt:  # the way to stop --follow early: not an error, no traceback
+            return 130
         return 0
 
     return _guarded("jobs logs", work)
