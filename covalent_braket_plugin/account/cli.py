@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     common.add_argument(
         "--conf", type=Path, metavar="PATH",
-        help=f"covalent.conf to read defaults from and write (default: {conf.covalent_conf_path()})",
+        help="covalent.conf to read defaults from and write (default: where Covalent reads it, "
+        "$COVALENT_CONFIG_DIR/covalent.conf or ~/.config/covalent/covalent.conf)",
     )
     common.add_argument("--no-conf", action="store_true", help="neither read nor write covalent.conf")
 

@@ -255,8 +255,9 @@ class AccountSetup:
     def _bucket_state(self, s3: Any, bucket: str) -> str:
         """``mine``, ``missing`` or ``foreign`` (another account's, or one this identity may not see).
 
-        ListBuckets lists only the caller's own buckets; a name missing from it that still answers
-        HeadBucket (200 where a bucket policy lets us, 403 otherwise) belongs to someone else.
+        ListBuckets lists only the caller's own buckets; a name missing from it that HeadBucket does
+        not report missing (404) exists elsewhere: 403 on AWS, 200 where a bucket policy lets us in,
+        and 200 on moto, whose HeadBucket ignores the owner.
         """
         listed = s3.list_buckets(Prefix=bucket)["Buckets"]
         if any(entry["Name"] == bucket for entry in listed):
@@ -266,8 +267,6 @@ class AccountSetup:
         except ClientError as error:
             if _code(error) in ("404", "NoSuchBucket", "NotFound"):
                 return "missing"
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 403:
-                raise
         return "foreign"
 
     def ensure_bucket(self, account: str) -> StepResult:

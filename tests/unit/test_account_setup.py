@@ -1,0 +1,108 @@
+"""How setup turns what AWS refuses into a step, a problem and a fix (AWS stubbed with botocore's Stubber).
+
+The local stack does not enforce IAM, so an AccessDenied can only be shown here; everything setup
+creates is tested against the local stack in tests/integration/test_account_setup.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from covalent_braket_plugin.account.setup import (
+    PUBLIC_ACCESS_BLOCK,
+    SSE_S3,
+    AccountSetup,
+    SetupError,
+    SetupOptions,
+)
+
+ACCOUNT = "210987654321"
+BUCKET = "amazon-braket-covalent-job-resources"
+
+
+class StubbedSetup(AccountSetup):
+    """Setup whose clients answer from stubs instead of AWS."""
+
+    def __init__(self, options: SetupOptions) -> None:
+        session = boto3.session.Session(
+            aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+        )
+        super().__init__(session, options)
+        self.clients = {service: session.client(service) for service in ("sts", "s3", "ecr", "iam")}
+        self.stubs = {service: Stubber(client) for service, client in self.clients.items()}
+
+    def client(self, service: str) -> Any:
+        return self.clients[service]
+
+
+@pytest.fixture
+def setup() -> Iterator[StubbedSetup]:
+    stubbed = StubbedSetup(SetupOptions(region="us-east-1", write_conf=False))
+    for stub in stubbed.stubs.values():
+        stub.activate()
+    stubbed.stubs["sts"].add_response(
+        "get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/u", "UserId": "U"}
+    )
+    yield stubbed
+    for stub in stubbed.stubs.values():
+        stub.deactivate()
+
+
+def existing_bucket(s3: Stubber) -> None:
+    s3.add_response("list_buckets", {"Buckets": [{"Name": BUCKET}]}, {"Prefix": BUCKET})
+    s3.add_response("get_bucket_location", {"LocationConstraint": ""}, {"Bucket": BUCKET})
+    s3.add_response(
+        "get_public_access_block", {"PublicAccessBlockConfiguration": PUBLIC_ACCESS_BLOCK}, {"Bucket": BUCKET}
+    )
+    s3.add_response(
+        "get_bucket_encryption", {"ServerSideEncryptionConfiguration": SSE_S3}, {"Bucket": BUCKET}
+    )
+
+
+def test_access_denied_names_the_step_and_keeps_the_earlier_ones(setup: StubbedSetup) -> None:
+    existing_bucket(setup.stubs["s3"])
+    setup.stubs["ecr"].add_client_error(
+        "describe_repositories", service_error_code="AccessDeniedException",
+        service_message="User: u is not authorized to perform: ecr:DescribeRepositories",
+        http_status_code=400,
+    )
+    logged: list[Any] = []
+    with pytest.raises(SetupError) as raised:
+        setup.run(log=logged.append)
+    error = raised.value
+    assert error.step == "ecr repository"
+    assert "access denied to DescribeRepositories" in error.problem
+    assert "administrator" in error.fix and "run setup again" in error.fix
+    assert [(r.step, r.action) for r in error.results] == [("s3 bucket", "unchanged")]
+    assert logged == error.results
+    setup.stubs["iam"].assert_no_pending_responses()  # the role step never ran
+
+
+def test_another_refusal_is_reported_with_its_code(setup: StubbedSetup) -> None:
+    setup.stubs["s3"].add_client_error(
+        "list_buckets", service_error_code="InvalidToken", service_message="The token is malformed",
+        http_status_code=400,
+    )
+    with pytest.raises(SetupError) as raised:
+        setup.run(log=lambda result: None)
+    assert raised.value.step == "s3 bucket"
+    assert "InvalidToken" in raised.value.problem and "run setup again" in raised.value.fix
+
+
+def test_a_kms_encrypted_bucket_is_left_encrypted_with_kms(setup: StubbedSetup) -> None:
+    s3 = setup.stubs["s3"]
+    s3.add_response("list_buckets", {"Buckets": [{"Name": BUCKET}]}, {"Prefix": BUCKET})
+    s3.add_response("get_bucket_location", {"LocationConstraint": ""}, {"Bucket": BUCKET})
+    s3.add_response(
+        "get_public_access_block", {"PublicAccessBlockConfiguration": PUBLIC_ACCESS_BLOCK}, {"Bucket": BUCKET}
+    )
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
+    s3.add_response("get_bucket_encryption", {"ServerSideEncryptionConfiguration": kms}, {"Bucket": BUCKET})
+    result = setup.ensure_bucket(ACCOUNT)
+    assert result.action == "unchanged"
+    s3.assert_no_pending_responses()  # and no PutBucketEncryption was made
