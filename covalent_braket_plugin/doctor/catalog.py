@@ -143,8 +143,8 @@ PROBLEMS: tuple[Problem, ...] = (
             "another account, or this identity lacks s3:ListBucket on it",
             "Bucket names are global: if it is not yours, choose another amazon-braket-* name and create "
             "it; if it is, allow s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on "
-            "arn:aws:s3:::{bucket} and arn:aws:s3:::{bucket}/* (`covalent-braket iam-policy` prints the "
-            "whole policy)."),
+            "arn:aws:s3:::{bucket} and arn:aws:s3:::{bucket}/* (`covalent-braket iam-policy --which user` "
+            "prints the whole policy)."),
     Problem("s3-not-owned", "s3.bucket", Status.FAIL,
             "bucket {bucket} is not owned by account {account} (HeadBucket with ExpectedBucketOwner: "
             "403): the executor refuses to send electrons to it",
@@ -172,7 +172,7 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("ecr-undecided", "ecr.repository", Status.WARN,
             "ECR could not be asked about {repository}: {error}",
             "Allow ecr:DescribeRepositories and ecr:DescribeImages on the repository "
-            "(`covalent-braket iam-policy` prints the whole policy)."),
+            "(`covalent-braket iam-policy --which user` prints the whole policy)."),
     Problem("ecr-bad-name", "ecr.name", Status.FAIL,
             "repository {repository} is not named amazon-braket*: jobs running as {role} (the managed "
             "AmazonBraketJobsExecutionPolicy) may only pull images from repositories named so",
@@ -203,8 +203,9 @@ PROBLEMS: tuple[Problem, ...] = (
             "'{trust_policy}'`."),
     Problem("role-lacks-actions", "role.permissions", Status.FAIL,
             "role {role_arn} may not {actions} (checked with {method})",
-            "Attach a policy allowing them: `covalent-braket iam-policy` prints a least-privilege one, "
-            "or attach the managed AmazonBraketJobsExecutionPolicy."),
+            "Give the role a policy allowing them: `covalent-braket setup` writes a least-privilege one, "
+            "`covalent-braket iam-policy --which job-role` prints it, or attach the managed "
+            "AmazonBraketJobsExecutionPolicy."),
     Problem("role-permissions-undecided", "role.permissions", Status.WARN,
             "the permissions of role {role_arn} could not be read: {error}",
             "Allow iam:SimulatePrincipalPolicy (or iam:ListAttachedRolePolicies, iam:ListRolePolicies, "

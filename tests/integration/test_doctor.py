@@ -1,0 +1,186 @@
+"""``covalent-braket doctor`` against the local stack: it passes on an account ``covalent-braket setup``
+prepared, and for each thing that would break a job it fails, naming the check and the fix.
+
+Every test prepares its own bucket, repository and role (unique names on the shared stack) and its own
+covalent.conf in a temporary directory, which COVALENT_CONFIG_DIR points at as well.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import boto3
+import docker
+import pytest
+import toml
+
+from covalent_braket_plugin.account.setup import AccountSetup, SetupOptions
+from covalent_braket_plugin.cli import main
+from covalent_braket_plugin.image import client_python_minor
+from covalent_braket_plugin.local.stack import LocalStack
+
+
+@dataclass(frozen=True)
+class Account:
+    """What setup made for one test, and the covalent.conf naming it."""
+
+    conf: Path
+    bucket: str
+    repository: str
+    role: str
+    stack: LocalStack
+
+    def edit(self, **values: Any) -> None:
+        """Set (or, with None, remove) keys of [executors.braket]."""
+        document = toml.loads(self.conf.read_text())
+        section = document["executors"]["braket"]
+        for key, value in values.items():
+            if value is None:
+                section.pop(key, None)
+            else:
+                section[key] = value
+        self.conf.write_text(toml.dumps(document))
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, **self.stack.client_kwargs())
+
+
+@pytest.fixture
+def account(braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            job_base_image: str) -> Account:
+    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
+    suffix = uuid.uuid4().hex[:8]
+    conf = tmp_path / "covalent.conf"
+    options = SetupOptions(
+        region=braket_local_env.region, bucket=f"amazon-braket-doctor-{suffix}",
+        repository=f"amazon-braket-doctor-{suffix}", conf_path=conf,
+        role_name=f"AmazonBraketJobsExecutionRole-doctor-{suffix}",
+    )
+    AccountSetup(boto3.session.Session(), options).run(log=lambda result: None)
+    made = Account(conf, options.bucket, options.repository, options.role_name, braket_local_env)
+    # Before the first build the doctor asks the base image for its Python: the engine holds this one.
+    made.edit(base_image=job_base_image)
+    return made
+
+
+def doctor(account: Account, capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, dict[str, Any]]:
+    """Run the command as a user would; its exit status and its results by check id."""
+    capsys.readouterr()
+    status = main(["doctor", "--conf", str(account.conf), "--json", *flags])
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is (status == 0)
+    return status, {result["check"]: result for result in document["checks"]}
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    return [check for check, result in results.items() if result["status"] == "fail"]
+
+
+def test_an_account_setup_prepared_passes(account: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    status, results = doctor(account, capsys)
+    assert status == 0, results
+    assert all(result["status"] == "pass" for result in results.values()), results
+    assert account.bucket in results["s3.bucket"]["message"]
+    assert "checked with the role's policies" in results["role.permissions"]["message"]
+    assert f"Python {client_python_minor()}" in results["image.versions"]["message"]
+    # The table says the same for people.
+    capsys.readouterr()
+    assert main(["doctor", "--conf", str(account.conf)]) == 0
+    table = capsys.readouterr().out
+    assert "pass  job role trust" in table and "FAIL" not in table
+
+
+def test_a_missing_bucket_fails_with_the_command_that_creates_it(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = f"{account.bucket}-gone"
+    account.edit(s3_bucket_name=gone)
+    status, results = doctor(account, capsys)
+    assert status == 1
+    # The role's least-privilege policy names the bucket setup made, so it does not cover this one either.
+    assert failures(results) == ["s3.bucket", "role.permissions"]
+    assert results["s3.bucket"]["problem"] == "s3-missing"
+    assert f"aws s3api create-bucket --bucket {gone} --region us-east-1" in results["s3.bucket"]["fix"]
+    assert results["s3.region"]["message"] == "not checked: bucket exists failed"
+    assert "may not s3:GetBucketLocation, s3:ListBucket, s3:GetObject, s3:PutObject (" in (
+        results["role.permissions"]["message"])
+
+
+def test_a_bucket_not_named_amazon_braket_fails(account: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    account.edit(s3_bucket_name="team-results")
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["conf.settings", "s3.name"]
+    assert "s3_bucket_name: 'team-results' is not allowed" in results["conf.settings"]["message"]
+    assert results["s3.name"]["fix"].startswith("Create a bucket named amazon-braket-<something>")
+    assert results["s3.bucket"]["message"] == "not checked: bucket name failed"
+    assert results["role.exists"]["message"] == "not checked: settings valid failed"
+
+
+def test_a_missing_repository_fails(account: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    account.client("ecr").delete_repository(repositoryName=account.repository, force=True)
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["ecr.repository"]
+    fix = results["ecr.repository"]["fix"]
+    assert f"aws ecr create-repository --repository-name {account.repository}" in fix
+    assert results["image.versions"]["status"] == "skip"
+
+
+def test_a_role_braket_may_not_assume_fails(account: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    account.client("iam").update_assume_role_policy(RoleName=account.role, PolicyDocument=json.dumps(trust))
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["role.trust"]
+    trust_result = results["role.trust"]
+    assert "does not let braket.amazonaws.com assume it (its trust policy allows: ec2.amazonaws.com)" in (
+        trust_result["message"])
+    assert f"aws iam update-assume-role-policy --role-name {account.role}" in trust_result["fix"]
+
+
+def test_an_unknown_covalent_conf_key_fails_naming_the_closest(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account.edit(time_limt=600)
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["conf.keys"]
+    assert "does not know: time_limt" in results["conf.keys"]["message"]
+    assert "time_limt: did you mean 'time_limit'?" in results["conf.keys"]["fix"]
+
+
+def test_an_image_of_another_python_fails_naming_both_versions(
+    account: Account, capsys: pytest.CaptureFixture[str], docker_engine: docker.DockerClient,
+    job_base_image: str,
+) -> None:
+    """The image's labels are read from the stack's registry; nothing is pulled or run."""
+    ecr = account.client("ecr")
+    registry = ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
+    reference, tag = f"{registry}/{account.repository}", "py37"
+    dockerfile = (f"FROM {job_base_image}\nLABEL io.covalent-braket.python=\"3.7\" "
+                  f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\"\n")
+    docker_engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{reference}:{tag}", rm=True)
+    try:
+        for line in docker_engine.api.push(reference, tag=tag, stream=True, decode=True,
+                                           auth_config={"username": "AWS", "password": "local"}):
+            assert "error" not in line, line
+    finally:
+        docker_engine.api.remove_image(f"{reference}:{tag}")
+    account_id = account.client("sts").get_caller_identity()["Account"]
+    region = account.stack.region
+    account.edit(ecr_image_uri=f"{account_id}.dkr.ecr.{region}.amazonaws.com/{account.repository}:{tag}")
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["image.versions"]
+    versions = results["image.versions"]
+    assert versions["problem"] == "image-python-mismatch"
+    assert f"runs Python 3.7, but this client runs Python {client_python_minor()}" in versions["message"]
+    assert "Run Covalent under Python 3.7" in versions["fix"]
