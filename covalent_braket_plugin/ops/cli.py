@@ -183,18 +183,18 @@ def run_jobs_cancel(args: argparse.Namespace) -> int:
     return _guarded("jobs cancel", work)
 
 
-def _repository(args: argparse.Namespace) -> tuple[Any, str, str]:
-    """The ECR client, the settings' repository and the tag this client's environment uses."""
+def _repository(args: argparse.Namespace) -> tuple[Any, str, frozenset[str]]:
+    """The ECR client, the settings' repository and the tags (or digests) of the images in use."""
     settings = _settings(args)
     session = make_session(settings)
-    current = job_images.current_tag(settings, session.region_name)
-    return session.client("ecr", config=jobs.CLIENT_CONFIG), settings.ecr_repo_name, current
+    in_use = job_images.images_in_use(settings, session.region_name)
+    return session.client("ecr", config=jobs.CLIENT_CONFIG), settings.ecr_repo_name, in_use
 
 
 def run_images_list(args: argparse.Namespace) -> int:
     def work() -> int:
-        ecr, repository, current = _repository(args)
-        found = job_images.list_images(ecr, repository, current)
+        ecr, repository, in_use = _repository(args)
+        found = job_images.list_images(ecr, repository, in_use)
         if args.json:
             print(json.dumps([image.to_json() for image in found], indent=2))
         else:
@@ -207,8 +207,8 @@ def run_images_list(args: argparse.Namespace) -> int:
 def run_images_prune(args: argparse.Namespace) -> int:
     def work() -> int:
         cutoff = datetime.now(timezone.utc) - args.older_than
-        ecr, repository, current = _repository(args)
-        found = job_images.list_images(ecr, repository, current)
+        ecr, repository, in_use = _repository(args)
+        found = job_images.list_images(ecr, repository, in_use)
         report = job_images.prune(ecr, repository, found, cutoff, dry_run=args.dry_run)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.describe(cutoff))
         return 0 if report.ok else 1

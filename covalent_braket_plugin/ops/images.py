@@ -9,7 +9,7 @@ it would only make the next electron build and push it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,10 +48,23 @@ def current_tag(settings: BraketExecutorSettings, region: str) -> str:
     return make_recipe(settings.resolve_base_image(region), settings.pip_packages).tag
 
 
-def list_images(ecr: Any, repository: str, current: str) -> list[JobImage]:
+def images_in_use(settings: BraketExecutorSettings, region: str) -> frozenset[str]:
+    """Tags and digests of the images this client's electrons run in: the environment's tag, and the
+    tag or digest of ``ecr_image_uri`` when that names a ready image (which may live in this repository)."""
+    in_use = {current_tag(settings, region)}
+    if settings.ecr_image_uri:
+        in_use.add(
+            settings.ecr_image_uri.rsplit("@", 1)[-1]
+            if "@" in settings.ecr_image_uri
+            else settings.ecr_image_uri.rsplit(":", 1)[-1]
+        )
+    return frozenset(in_use)
+
+
+def list_images(ecr: Any, repository: str, in_use: Collection[str]) -> list[JobImage]:
     """Every image of ``repository``, newest push first; an absent repository holds none.
 
-    ``current`` is the tag of the image this client's environment uses.
+    An image is ``current`` when one of its tags, or its digest, is in ``in_use``.
     """
     found: list[JobImage] = []
     try:
@@ -64,7 +77,7 @@ def list_images(ecr: Any, repository: str, current: str) -> list[JobImage]:
                         tags=tags,
                         size=int(detail.get("imageSizeInBytes") or 0),
                         pushed_at=detail["imagePushedAt"],
-                        current=current in tags,
+                        current=bool(set(in_use) & {*tags, detail["imageDigest"]}),
                     )
                 )
     except ecr.exceptions.RepositoryNotFoundException:

@@ -85,7 +85,7 @@ def test_list_marks_the_current_image_and_prune_deletes_by_age_but_never_it(
     assert status == 0 and json.loads(out)["chosen"] == [] and json.loads(out)["deleted"] == []
 
     # Pushed before the newest image: the oldest goes, the one in use stays although older too.
-    images = job_images.list_images(ecr, repository, current)
+    images = job_images.list_images(ecr, repository, {current})
     report = job_images.prune(ecr, repository, images, pushed[newest], dry_run=False)
     assert report.deleted == [oldest] and report.ok
     assert [image.digest for image in report.kept_current] == [in_use]

@@ -40,6 +40,20 @@ def test_current_tag_is_the_one_the_executor_would_build() -> None:
     assert job_images.current_tag(settings, "eu-west-2") != expected  # another region's base image
 
 
+def test_a_ready_image_given_as_ecr_image_uri_is_in_use_too() -> None:
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images"
+    by_tag = BraketExecutorSettings.from_options(region="us-east-1", ecr_image_uri=f"{uri}:v7")
+    assert job_images.images_in_use(by_tag, "us-east-1") == {
+        job_images.current_tag(by_tag, "us-east-1"),
+        "v7",
+    }
+    digest = "sha256:" + "e" * 64
+    by_digest = BraketExecutorSettings.from_options(region="us-east-1", ecr_image_uri=f"{uri}@{digest}")
+    assert digest in job_images.images_in_use(by_digest, "us-east-1")
+    plain = BraketExecutorSettings.from_options(region="us-east-1")
+    assert job_images.images_in_use(plain, "us-east-1") == {job_images.current_tag(plain, "us-east-1")}
+
+
 def test_list_pages_and_marks_the_current_image() -> None:
     ecr, stubber = _ecr()
     detail = {"registryId": "123456789012", "repositoryName": REPOSITORY, "imageSizeInBytes": 1000}
@@ -74,7 +88,7 @@ def test_list_pages_and_marks_the_current_image() -> None:
         {"repositoryName": REPOSITORY, "nextToken": "2"},
     )
     with stubber:
-        found = job_images.list_images(ecr, REPOSITORY, "mine")
+        found = job_images.list_images(ecr, REPOSITORY, {"mine"})
     assert [(i.tags, i.current) for i in found] == [((), False), (("alias", "mine"), True), (("old",), False)]
     text = job_images.images_table(found, REPOSITORY)
     lines = text.splitlines()
@@ -89,7 +103,7 @@ def test_an_absent_repository_holds_no_images() -> None:
     ecr, stubber = _ecr()
     stubber.add_client_error("describe_images", service_error_code="RepositoryNotFoundException")
     with stubber:
-        assert job_images.list_images(ecr, REPOSITORY, "mine") == []
+        assert job_images.list_images(ecr, REPOSITORY, {"mine"}) == []
     assert job_images.images_table([], REPOSITORY) == f"(no job images in {REPOSITORY})"
 
 
