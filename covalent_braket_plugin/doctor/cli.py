@@ -8,6 +8,7 @@ from pathlib import Path
 
 from covalent_braket_plugin.doctor.checks import Context, run_checks
 from covalent_braket_plugin.doctor.report import failed, to_json, to_table
+from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,10 +29,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     doctor.set_defaults(handler=run_doctor)
 
 
-def run_doctor(args: argparse.Namespace) -> int:
+def _usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the flags themselves, found before any check runs (and any AWS call)."""
     if args.conf is not None and not args.conf.is_file():
-        print(f"error: --conf: no file at {args.conf}; give the path of a covalent.conf, or leave --conf out "
-              "to read the one Covalent reads", file=sys.stderr)
+        return (f"--conf: no file at {args.conf}; give the path of a covalent.conf, or leave --conf out to "
+                "read the one Covalent reads")
+    if args.region:
+        try:
+            BraketExecutorSettings.from_options(region=args.region)
+        except ExecutorConfigError as error:
+            # "Invalid BraketExecutor settings:\n  - region: <why>" -> "--region: <why>"
+            return "--" + str(error).splitlines()[-1].strip().removeprefix("- ")
+    return None
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    problem = _usage_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     context = Context(conf_path=args.conf, region_override=args.region, profile_override=args.profile)
     results = run_checks(context)

@@ -242,6 +242,15 @@ def test_region(settings: dict[str, str], override: str | None, problem: str | N
     assert (ctx.region is None) == (problem is not None)
 
 
+def test_a_profile_region_without_braket_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    outcome = checks.check_region(Context(settings=BraketExecutorSettings()))
+    assert outcome.message == "Amazon Braket is not offered in eu-central-1"
+    assert "us-east-1" in outcome.fix
+
+
 def test_no_region_anywhere_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -583,3 +592,12 @@ def test_table_and_json() -> None:
 def test_a_missing_conf_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--conf", str(tmp_path / "nope.conf")]) == 2
     assert "--conf: no file at" in capsys.readouterr().err
+
+
+def test_a_bad_region_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = write_conf(tmp_path, "[executors.braket]\n")
+    assert main(["doctor", "--conf", str(conf), "--region", "nowhere"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --region: 'nowhere' is not an AWS region name; use one like 'us-east-1'")
+    assert main(["doctor", "--conf", str(conf), "--region", "eu-central-1"]) == 2
+    assert "--region: Amazon Braket is not offered in eu-central-1; use one of" in capsys.readouterr().err
