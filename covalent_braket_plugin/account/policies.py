@@ -200,7 +200,21 @@ def user_policy(
             "Sid": "PassJobRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": role_arn,
             "Condition": {"StringEquals": {"iam:PassedToService": BRAKET_SERVICE}},
         },
-        {"Sid": "ReadJobRole", "Effect": "Allow", "Action": ["iam:GetRole"], "Resource": role_arn},
+        # `covalent-braket doctor` reads the role and simulates its policies against the setup's resources.
+        {
+            "Sid": "ReadJobRole", "Effect": "Allow",
+            "Action": [
+                "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
+                "iam:SimulatePrincipalPolicy",
+            ],
+            "Resource": role_arn,
+        },
+        # ... and the AWS managed policies attached to it (AmazonBraketJobsExecutionPolicy, say).
+        {
+            "Sid": "ReadManagedPolicies", "Effect": "Allow",
+            "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
+            "Resource": f"arn:{part}:iam::aws:policy/*",
+        },
         {
             "Sid": "ReadJobLogs", "Effect": "Allow",
             "Action": ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents"],

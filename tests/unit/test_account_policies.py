@@ -92,6 +92,7 @@ def test_star_resources_only_where_iam_cannot_scope(name: str) -> None:
         for resource in resources(statement):
             assert resource == "*" or ACCOUNT in resource or f":s3:::{BUCKET}" in resource or (
                 resource.endswith(f":repository/{policies.BASE_IMAGE_REPOSITORY}")
+                or resource == "arn:aws:iam::aws:policy/*"
             ), resource
 
 
@@ -122,11 +123,16 @@ def test_metrics_are_limited_to_the_braket_namespace() -> None:
 
 
 def test_the_user_passes_exactly_the_job_role_and_only_to_braket() -> None:
-    passing = [s for s in statements(user()) if any(a.startswith("iam:") for a in s["Action"])]
-    assert {a for s in passing for a in s["Action"]} == {"iam:PassRole", "iam:GetRole"}
-    for statement in passing:
-        assert statement["Resource"] == ROLE_ARN
-    (pass_role,) = [s for s in passing if s["Action"] == ["iam:PassRole"]]
+    on_iam = [s for s in statements(user()) if any(a.startswith("iam:") for a in s["Action"])]
+    for statement in on_iam:
+        if statement["Resource"] == "arn:aws:iam::aws:policy/*":  # AWS managed policies, for the doctor
+            assert statement["Action"] == ["iam:GetPolicy", "iam:GetPolicyVersion"]
+        else:
+            assert statement["Resource"] == ROLE_ARN
+            assert {"iam:PassRole", "iam:GetRole", "iam:GetRolePolicy"} & set(statement["Action"])
+    granted = {a for s in on_iam for a in s["Action"]}
+    assert not {a for a in granted if a.startswith(("iam:Create", "iam:Put", "iam:Update", "iam:Attach"))}
+    (pass_role,) = [s for s in on_iam if s["Action"] == ["iam:PassRole"]]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "braket.amazonaws.com"}}
 
 
