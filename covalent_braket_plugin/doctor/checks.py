@@ -241,8 +241,10 @@ def check_credentials(ctx: Context) -> Outcome:
         ctx.session = boto3.session.Session(botocore_session=botocore_session(settings))
     except ExecutorConfigError as error:
         return problem("aws-profile", error=error)
+    # STS in the jobs' region when the settings name it (other partitions have no global endpoint).
+    sts = ctx.client("sts", settings.region or device_region(settings.quantum_device))
     try:
-        identity = ctx.client("sts").get_caller_identity()
+        identity = sts.get_caller_identity()
     except NoCredentialsError:
         return problem("aws-no-credentials", profile=who)
     except ClientError as error:
@@ -432,6 +434,10 @@ def check_role_trust(ctx: Context) -> Outcome:
         actions = [action.lower() for action in _as_list(statement.get("Action"))]
         if statement.get("Effect") != "Allow" or not _matches(actions, "sts:assumerole"):
             continue
+        source_accounts = _source_accounts(statement)
+        if source_accounts and not _matches(source_accounts, str(ctx.account)):
+            # Braket assumes the role on behalf of the job's account, which this statement rules out.
+            names = [f"{name} for account {', '.join(source_accounts)}" for name in names]
         principals += names
         if BRAKET_SERVICE in names or "*" in names:
             return passed(f"{BRAKET_SERVICE} may assume {role['RoleName']}")
@@ -440,6 +446,17 @@ def check_role_trust(ctx: Context) -> Outcome:
         principals=", ".join(principals) or "nobody",
         trust_policy=json.dumps(job_role_trust_policy(account=ctx.account), separators=(",", ":")),
     )
+
+
+def _source_accounts(statement: Mapping[str, Any]) -> list[str]:
+    """The accounts an ``aws:SourceAccount`` condition (StringEquals or StringLike) limits a statement to."""
+    accounts: list[str] = []
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        if operator in ("StringEquals", "StringLike"):
+            for key, values in conditions.items():
+                if key.lower() == "aws:sourceaccount":
+                    accounts += [str(value) for value in _as_list(values)]
+    return accounts
 
 
 def required_permissions(ctx: Context) -> dict[str, list[str]]:

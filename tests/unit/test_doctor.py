@@ -376,6 +376,14 @@ def test_trust_policy(stubs: dict[str, Stubber]) -> None:
     assert "(its trust policy allows: ec2.amazonaws.com)" in outcome.message
     assert "aws iam update-assume-role-policy --role-name AmazonBraketJobsExecutionRole" in outcome.fix
     assert '"Service":"braket.amazonaws.com"' in outcome.fix and ACCOUNT in outcome.fix
+    # Braket acts for the job's account: a trust limited to another account does not count.
+    for accounts, status in (("999999999999", Status.FAIL), (ACCOUNT, Status.PASS), ("1234*", Status.PASS)):
+        condition = {"StringLike": {"aws:SourceAccount": accounts}}
+        ctx.role = role({"Statement": [{**BRAKET_TRUST["Statement"][0], "Condition": condition}]})
+        outcome = checks.check_role_trust(ctx)
+        assert outcome.status is status
+        if status is Status.FAIL:
+            assert "allows: braket.amazonaws.com for account 999999999999)" in outcome.message
 
 
 def all_actions() -> list[str]:
