@@ -193,7 +193,7 @@ class AccountSetup:
         self.options.validate()
         self.dry_run = dry_run
         results: list[StepResult] = []
-        account = self._guarded("credentials", lambda: self.account_id(), results)
+        account = self._guarded("credentials", self.account_id, results)
         steps: list[tuple[str, Callable[[], StepResult]]] = [
             ("s3 bucket", lambda: self.ensure_bucket(account)),
             ("ecr repository", self.ensure_repository),
@@ -238,6 +238,8 @@ class AccountSetup:
             raise SetupError(step, str(error), "check the region, network and credentials, then run again",
                              results) from None
         except (OSError, ValueError) as error:
+            if step != "covalent.conf":  # only that step touches files; anything else is a bug to show
+                raise
             fix = "fix the file or pass --conf PATH / --no-conf"
             raise SetupError(step, str(error), fix, results) from None
 
