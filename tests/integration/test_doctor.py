@@ -157,26 +157,44 @@ def test_an_unknown_covalent_conf_key_fails_naming_the_closest(
     assert "time_limt: did you mean 'time_limit'?" in results["conf.keys"]["fix"]
 
 
+def push_labelled_image(account: Account, engine: docker.DockerClient, base: str, python: str) -> str:
+    """Build an image FROM ``base`` whose label says it runs ``python``, push it to the stack's registry
+    as the executor would push a job image, and return its ecr_image_uri."""
+    ecr = account.client("ecr")
+    registry = ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
+    reference, tag = f"{registry}/{account.repository}", f"py{python.replace('.', '')}"
+    dockerfile = (f"FROM {base}\nLABEL io.covalent-braket.python=\"{python}\" "
+                  f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\"\n")
+    engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{reference}:{tag}", rm=True)
+    try:
+        for line in engine.api.push(reference, tag=tag, stream=True, decode=True,
+                                    auth_config={"username": "AWS", "password": "local"}):
+            assert "error" not in line, line
+    finally:
+        engine.api.remove_image(f"{reference}:{tag}")
+    account_id = account.client("sts").get_caller_identity()["Account"]
+    return f"{account_id}.dkr.ecr.{account.stack.region}.amazonaws.com/{account.repository}:{tag}"
+
+
+def test_a_ready_image_of_the_client_python_passes(
+    account: Account, capsys: pytest.CaptureFixture[str], docker_engine: docker.DockerClient,
+    job_base_image: str,
+) -> None:
+    uri = push_labelled_image(account, docker_engine, job_base_image, client_python_minor())
+    account.edit(ecr_image_uri=uri)
+    status, results = doctor(account, capsys)
+    assert status == 0, results
+    assert results["ecr.repository"]["message"] == f"ecr_image_uri {uri} is in ECR"
+    assert results["image.versions"]["message"].startswith(
+        f"{uri} has Python {client_python_minor()} and covalent {metadata.version('covalent')}")
+
+
 def test_an_image_of_another_python_fails_naming_both_versions(
     account: Account, capsys: pytest.CaptureFixture[str], docker_engine: docker.DockerClient,
     job_base_image: str,
 ) -> None:
     """The image's labels are read from the stack's registry; nothing is pulled or run."""
-    ecr = account.client("ecr")
-    registry = ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
-    reference, tag = f"{registry}/{account.repository}", "py37"
-    dockerfile = (f"FROM {job_base_image}\nLABEL io.covalent-braket.python=\"3.7\" "
-                  f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\"\n")
-    docker_engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{reference}:{tag}", rm=True)
-    try:
-        for line in docker_engine.api.push(reference, tag=tag, stream=True, decode=True,
-                                           auth_config={"username": "AWS", "password": "local"}):
-            assert "error" not in line, line
-    finally:
-        docker_engine.api.remove_image(f"{reference}:{tag}")
-    account_id = account.client("sts").get_caller_identity()["Account"]
-    region = account.stack.region
-    account.edit(ecr_image_uri=f"{account_id}.dkr.ecr.{region}.amazonaws.com/{account.repository}:{tag}")
+    account.edit(ecr_image_uri=push_labelled_image(account, docker_engine, job_base_image, "3.7"))
     status, results = doctor(account, capsys)
     assert status == 1
     assert failures(results) == ["image.versions"]
