@@ -89,7 +89,7 @@ PROBLEMS: tuple[Problem, ...] = (
             "Nothing to do if the defaults suit you; otherwise add an [executors.braket] section with "
             "your bucket, repository and role (every key is in the configuration reference)."),
     Problem("conf-unreadable", "conf.section", Status.FAIL,
-            "{path} cannot be read: {error}",
+            "covalent.conf cannot be read: {error}",
             "Fix the file at the place the error names (it is TOML), or point COVALENT_CONFIG_DIR at a "
             "directory holding a valid covalent.conf."),
     Problem("conf-invalid", "conf.settings", Status.FAIL,
@@ -202,7 +202,7 @@ PROBLEMS: tuple[Problem, ...] = (
             "`aws iam update-assume-role-policy --role-name {role_name} --policy-document "
             "'{trust_policy}'`."),
     Problem("role-lacks-actions", "role.permissions", Status.FAIL,
-            "role {role_arn} may not {actions} (checked with {method})",
+            "role {role_arn} may not {actions}; checked with {method}",
             "Give the role a policy allowing them: `covalent-braket setup` writes a least-privilege one, "
             "`covalent-braket iam-policy --which job-role` prints it, or attach the managed "
             "AmazonBraketJobsExecutionPolicy."),

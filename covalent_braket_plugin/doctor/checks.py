@@ -500,15 +500,17 @@ def check_role_permissions(ctx: Context) -> Outcome:
             denied, policies = _evaluate_policies(iam, role["RoleName"], needed)
         except AWS_ERRORS as error:
             return problem("role-permissions-undecided", role_arn=role["Arn"], error=error)
-        method = (f"the role's policies ({policies} attached or inline; conditions not evaluated), as the "
-                  f"IAM policy simulator is not available: {_short(simulator_error)}")
+        method = (f"its {policies} attached and inline policies, conditions not evaluated (the IAM policy "
+                  f"simulator is not available: {_short(simulator_error)})")
     if denied:
         return problem("role-lacks-actions", role_arn=role["Arn"], actions=", ".join(denied), method=method)
-    return passed(f"all {len(needed)} actions a job needs are allowed (checked with {method})")
+    return passed(f"all {len(needed)} actions a job needs are allowed; checked with {method}")
 
 
 def _short(error: Exception) -> str:
     """The first line of an error, at most 100 characters (an HTML error page is not worth more)."""
+    if isinstance(error, ResponseParserError):
+        return "the endpoint's answer is not an AWS response"
     text = _aws_message(error) if isinstance(error, ClientError) else str(error)
     line = text.splitlines()[0] if text else type(error).__name__
     return line if len(line) <= 100 else line[:99] + "…"

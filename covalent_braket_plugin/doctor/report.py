@@ -23,9 +23,10 @@ def failed(results: Sequence[Result]) -> bool:
 
 def summary(results: Sequence[Result]) -> str:
     counts = Counter(result.status for result in results)
-    parts = [(Status.FAIL, "failed"), (Status.WARN, "warnings"), (Status.PASS, "passed"),
+    parts = [(Status.FAIL, "failed"), (Status.WARN, "warning"), (Status.PASS, "passed"),
              (Status.SKIP, "not checked")]
-    return ", ".join(f"{counts[status]} {name}" for status, name in parts if counts[status])
+    return ", ".join(f"{counts[status]} {name}{'s' if name == 'warning' and counts[status] > 1 else ''}"
+                     for status, name in parts if counts[status])
 
 
 def to_table(results: Sequence[Result], conf_path: Path, width: int = WIDTH) -> str:

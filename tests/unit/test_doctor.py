@@ -402,7 +402,7 @@ def test_permissions_by_the_simulator(stubs: dict[str, Stubber]) -> None:
             "EvaluationResults": [{"EvalActionName": action, "EvalDecision": decision}]})
     outcome = checks.check_role_permissions(ctx)
     assert outcome.problem == "role-lacks-actions"
-    assert "may not s3:PutObject (checked with the IAM policy simulator)" in outcome.message
+    assert "may not s3:PutObject; checked with the IAM policy simulator" in outcome.message
 
 
 @pytest.mark.parametrize("complete", [True, False])
@@ -428,8 +428,8 @@ def test_permissions_from_the_policies_when_the_simulator_is_unavailable(
     iam.add_response("get_role_policy", {"RoleName": "AmazonBraketJobsExecutionRole", "PolicyName": "jobs",
                                          "PolicyDocument": json.dumps(policy)})
     outcome = checks.check_role_permissions(ctx)
-    assert "the role's policies (2 attached or inline; conditions not evaluated)" in outcome.message
-    assert "simulator is not available: not here" in outcome.message
+    assert ("checked with its 2 attached and inline policies, conditions not evaluated (the IAM policy "
+            "simulator is not available: not here)") in outcome.message
     if complete:
         assert outcome.status is Status.PASS, outcome
     else:
