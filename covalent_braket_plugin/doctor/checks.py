@@ -52,6 +52,7 @@ from covalent_braket_plugin.settings import (
     MANAGED_ROLE_PREFIX,
     BraketExecutorSettings,
     ExecutorConfigError,
+    _unknown_key_hint,
     braket_regions,
     device_region,
 )
@@ -218,18 +219,10 @@ def check_conf_settings(ctx: Context) -> Outcome:
 def check_conf_keys(ctx: Context) -> Outcome:
     unknown = unknown_keys(ctx.section or {})
     if unknown:
+        # The executor's own hint: the closest known key, else the list of keys.
         hints = "; ".join(f"{key}: {_unknown_key_hint(key)}" for key in unknown)
         return problem("conf-unknown-keys", keys=", ".join(unknown), hints=hints, path=ctx.path)
     return passed("every key is a BraketExecutor setting")
-
-
-def _unknown_key_hint(key: str) -> str:
-    """The settings' own hint for an unknown key (the closest known key, or the list of keys)."""
-    try:
-        BraketExecutorSettings.from_options(**{key: ""})
-    except ExecutorConfigError as error:
-        return str(error).split(f"{key}: ", 1)[-1].strip()
-    return "remove it"  # pragma: no cover - from_options refuses every unknown key
 
 
 # --- AWS account -----------------------------------------------------------------------------------------
