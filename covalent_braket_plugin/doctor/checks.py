@@ -259,7 +259,8 @@ def check_region(ctx: Context) -> Outcome:
         except ExecutorConfigError as error:
             return problem("region-none", error=error)
         source = ("the region setting" if settings.region else
-                  "the region of quantum_device" if qpu_region else "the profile's region")
+                  "the region of quantum_device" if qpu_region else
+                  "the profile's region or AWS_DEFAULT_REGION")
     known = braket_regions()
     if known and region not in known:
         return problem("region-no-braket", region=region, regions=", ".join(known))
