@@ -28,7 +28,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from covalent_braket_plugin.account import conf, policies
-from covalent_braket_plugin.guard.deploy import _missing, _same_json
+from covalent_braket_plugin.resource_state import not_found, same_document
 from covalent_braket_plugin.settings import (
     BraketExecutorSettings,
     ExecutorConfigError,
@@ -338,7 +338,7 @@ class AccountSetup:
             return StepResult("ecr repository", name, self._did("created"), f"scan on push off, {lifecycle}")
         try:
             current = ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
-            action = "unchanged" if _same_json(current, wanted) else "updated"
+            action = "unchanged" if same_document(current, wanted) else "updated"
         except ecr.exceptions.LifecyclePolicyNotFoundException:
             action = "updated"
         if action == "updated" and not self.dry_run:
@@ -360,7 +360,7 @@ class AccountSetup:
         try:
             role = iam.get_role(RoleName=name)["Role"]
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             role = None
         if role is None:
@@ -375,7 +375,7 @@ class AccountSetup:
             return StepResult("iam role", arn, self._did("created"),
                               f"trust braket.amazonaws.com, inline policy {policies.JOB_ROLE_POLICY_NAME}")
         changes, notes = [], []
-        if not _same_json(role["AssumeRolePolicyDocument"], trust):
+        if not same_document(role["AssumeRolePolicyDocument"], trust):
             changes.append("trust policy")
             if not self.dry_run:
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
@@ -384,10 +384,10 @@ class AccountSetup:
                 RoleName=name, PolicyName=policies.JOB_ROLE_POLICY_NAME
             )["PolicyDocument"]
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             current = None
-        if current is None or not _same_json(current, permissions):
+        if current is None or not same_document(current, permissions):
             changes.append(f"inline policy {policies.JOB_ROLE_POLICY_NAME}")
             if not self.dry_run:
                 iam.put_role_policy(RoleName=name, PolicyName=policies.JOB_ROLE_POLICY_NAME,
@@ -406,7 +406,7 @@ class AccountSetup:
         try:
             path = self.client("iam").get_role(RoleName=self.options.role_name)["Role"].get("Path", "/")
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             path = policies.JOB_ROLE_PATH
         return f"{path.strip('/')}/{self.options.role_name}".lstrip("/")

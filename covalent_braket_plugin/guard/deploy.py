@@ -40,6 +40,7 @@ import covalent_braket_plugin
 from covalent_braket_plugin.guard import config as cfg
 from covalent_braket_plugin.guard.events import DETAIL_TYPE, SOURCE, TRIGGER_STATUS
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
+from covalent_braket_plugin.resource_state import not_found, same_document
 
 DEFAULT_NAME = "covalent-braket-guard"
 HANDLER = "covalent_braket_plugin.guard.lambda_function.lambda_handler"
@@ -145,19 +146,6 @@ def qpu_devices(devices: Iterable[str]) -> list[str]:
 
 def _region_of(device_arn: str) -> str:
     return device_arn.split(":")[3]
-
-
-def _same_json(left: Any, right: Any) -> bool:
-    def load(doc: Any) -> Any:
-        return json.loads(doc) if isinstance(doc, str) else doc
-
-    return json.dumps(load(left), sort_keys=True) == json.dumps(load(right), sort_keys=True)
-
-
-def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
-    )
 
 
 # ---------------------------------------------------------------------------------------------- zip
@@ -324,7 +312,7 @@ class GuardDeployment:
             self.events.delete_rule(Name=name)
             record("eventbridge rule", name, True)
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             record("eventbridge rule", name, False)
         if function is not None:
@@ -335,7 +323,7 @@ class GuardDeployment:
             self.dynamodb.delete_table(TableName=table)
             record("dynamodb table", table, True)
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             record("dynamodb table", table, False)
         role = f"{name}-role"
@@ -345,7 +333,7 @@ class GuardDeployment:
             self.iam.delete_role(RoleName=role)
             record("iam role", role, True)
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             record("iam role", role, False)
         return results
@@ -404,13 +392,13 @@ class GuardDeployment:
         results = []
         try:
             role = self.iam.get_role(RoleName=name)["Role"]
-            if _same_json(role["AssumeRolePolicyDocument"], TRUST_POLICY):
+            if same_document(role["AssumeRolePolicyDocument"], TRUST_POLICY):
                 results.append(ResourceResult("iam role", name, "unchanged"))
             else:
                 self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_POLICY))
                 results.append(ResourceResult("iam role", name, "updated", "trust policy"))
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             role = self.iam.create_role(
                 RoleName=name,
@@ -421,9 +409,9 @@ class GuardDeployment:
         wanted = self.policy(settings, table_arn)
         try:
             current = self.iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-            action = "unchanged" if _same_json(current, wanted) else "updated"
+            action = "unchanged" if same_document(current, wanted) else "updated"
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             action = "created"
         if action != "unchanged":
@@ -436,7 +424,7 @@ class GuardDeployment:
         try:
             role = self.iam.get_role(RoleName=role_name)["Role"]
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             return [ResourceResult("iam role", role_name, "missing")]
         present = policy_name in self.iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -458,7 +446,7 @@ class GuardDeployment:
                 changes.append("on-demand billing")
             action = "unchanged"
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             description = self.dynamodb.create_table(
                 TableName=table,
@@ -486,7 +474,7 @@ class GuardDeployment:
             description = self.dynamodb.describe_table(TableName=table)["Table"]
             return ResourceResult("dynamodb table", table, "present", description.get("TableStatus", ""))
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             return ResourceResult("dynamodb table", table, "missing")
 
@@ -496,7 +484,7 @@ class GuardDeployment:
         try:
             return self.lambda_.get_function_configuration(FunctionName=name)
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             return None
 
@@ -584,10 +572,10 @@ class GuardDeployment:
         try:
             rule = self.events.describe_rule(Name=name)
             pattern = rule.get("EventPattern", "{}")
-            same = rule.get("State") == "ENABLED" and _same_json(pattern, EVENT_PATTERN)
+            same = rule.get("State") == "ENABLED" and same_document(pattern, EVENT_PATTERN)
             rule_arn, action = rule["Arn"], "unchanged" if same else "updated"
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             rule_arn, action = "", "created"
         if action != "unchanged":
@@ -634,7 +622,7 @@ class GuardDeployment:
         try:
             statements = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])["Statement"]
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             return None
         mine = [s for s in statements if s.get("Sid") == f"{name}-events"]
@@ -650,7 +638,7 @@ class GuardDeployment:
         try:
             rule = self.events.describe_rule(Name=name)
         except ClientError as error:
-            if not _missing(error):
+            if not not_found(error):
                 raise
             return ResourceResult("eventbridge rule", name, "missing")
         targets = [t["Arn"] for t in self.events.list_targets_by_rule(Rule=name)["Targets"]]
