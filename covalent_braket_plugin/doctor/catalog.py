@@ -318,7 +318,8 @@ def troubleshooting_markdown() -> str:
 
 
 def _escape_markdown(text: str) -> str:
-    """Angle-bracket names read as HTML to MyST outside code spans; escape them there."""
+    """Outside code spans, ``<name>`` would read as HTML and ``amazon-braket*`` may start emphasis."""
     parts = text.split("`")
     # Even parts are outside code spans.
-    return "`".join(part.replace("<", "\\<") if index % 2 == 0 else part for index, part in enumerate(parts))
+    return "`".join(part.replace("<", "\\<").replace("*", "\\*") if index % 2 == 0 else part
+                    for index, part in enumerate(parts))
