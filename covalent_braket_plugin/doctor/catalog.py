@@ -75,7 +75,9 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("docker.engine", "Docker engine",
               "A Docker engine answers; it is needed where the Covalent server builds job images."),
     CheckInfo("image.versions", "Python and covalent",
-              "This client's Python minor and covalent version against the job image's."),
+              "This client's Python minor and covalent version against the job image's: the image's "
+              "labels, read from its registry without pulling it, or, before the first build, the base "
+              "image's python3 run in a throwaway container."),
 )
 
 PROBLEMS: tuple[Problem, ...] = (

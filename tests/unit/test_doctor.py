@@ -327,6 +327,14 @@ def test_ecr_image_uri_must_be_in_ecr(stubs: dict[str, Stubber]) -> None:
     assert ctx.image.uri == IMAGE_URI
 
 
+def test_image_references_by_tag_and_by_digest() -> None:
+    digest = "sha256:" + "a" * 64
+    image = ImageRef.parse(f"{ACCOUNT}.dkr.ecr.eu-north-1.amazonaws.com/team/amazon-braket-x@{digest}")
+    assert image == ImageRef(ACCOUNT, "eu-north-1", "team/amazon-braket-x", digest)
+    assert image.uri.endswith(f"/team/amazon-braket-x@{digest}")
+    assert ImageRef.parse(IMAGE_URI).reference == "v1"
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [("service-role/AmazonBraketJobsExecutionRole", Status.FAIL), ("my-role", Status.WARN)],
