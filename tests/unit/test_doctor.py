@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -215,6 +216,19 @@ def test_missing_credentials_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     outcome = checks.check_credentials(ctx)
     assert outcome.problem == "aws-no-credentials"
     assert "the default credential chain" in outcome.message
+
+
+def test_an_endpoint_that_does_not_answer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:  # a port nothing listens on once the socket is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    outcome = checks.check_credentials(Context(settings=BraketExecutorSettings(region=REGION)))
+    assert outcome.problem == "aws-unreachable"
+    assert f"127.0.0.1:{port}" in outcome.message
+    assert "AWS_ENDPOINT_URL" in outcome.fix
 
 
 def test_an_unknown_profile_fails_before_any_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
