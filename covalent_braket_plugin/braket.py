@@ -12,26 +12,53 @@ module to define ``EXECUTOR_PLUGIN_NAME`` and may read ``_EXECUTOR_PLUGIN_DEFAUL
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import itertools
+import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cloudpickle
-from covalent._shared_files import logger
-from covalent._shared_files.config import get_config
-from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
-from covalent.executor.base import AsyncBaseExecutor
 
-from covalent_braket_plugin import jobs, transfer
+from covalent_braket_plugin import job_watch, jobs, transfer
 from covalent_braket_plugin.image import ImageBuilder
+from covalent_braket_plugin.progress import BYTES_UNIT, Progress
 from covalent_braket_plugin.session import make_session
 from covalent_braket_plugin.settings import BraketExecutorSettings
+
+
+class _HalfImportWarning(logging.Filter):
+    """Drops covalent's warning that this module lacks a plugin class while it is half imported.
+
+    Importing this module before covalent makes covalent load its plugins, this module among them,
+    from the covalent import below: covalent then finds the module half executed, warns that it
+    defines no plugin, and skips it. ``_register_with_covalent`` registers it once the module is
+    complete, so the warning is wrong; it is dropped for that one import.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"{__name__} does not seem to have a well-defined plugin class" not in record.getMessage()
+
+
+_covalent_log = logging.getLogger("covalent._shared_files.logger")  # covalent's app_log
+_half_import_warning = _HalfImportWarning()
+_covalent_log.addFilter(_half_import_warning)
+try:
+    from covalent._shared_files import logger
+    from covalent._shared_files.config import get_config
+    from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
+    from covalent.executor.base import AsyncBaseExecutor
+finally:
+    _covalent_log.removeFilter(_half_import_warning)
+
 
 EXECUTOR_PLUGIN_NAME = "BraketExecutor"
 
@@ -48,6 +75,25 @@ TAG_DISPATCH_ID = "covalent:dispatch_id"
 TAG_NODE_ID = "covalent:node_id"
 
 app_log = logger.app_log
+
+BLOCKING_THREADS = 8
+"""Worker threads for the executor's blocking work (boto3 calls, pickling), shared by all electrons.
+
+Bounded and the executor's own: more threads would not make AWS answer sooner, but every one of them
+busy with Python code competes with the dispatcher's event loop for the interpreter.
+"""
+LARGE_UPLOAD_BYTES = 8 * 2**20
+"""Tasks from this size on are uploaded with progress reports (and boto3's multipart transfer)."""
+
+_pool = concurrent.futures.ThreadPoolExecutor(
+    max_workers=BLOCKING_THREADS, thread_name_prefix="braket-executor"
+)
+
+
+async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on the executor's worker threads, so the event loop stays free."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+
 
 _attempts: dict[tuple[str, int], itertools.count] = {}
 _attempts_lock = threading.Lock()
@@ -114,6 +160,8 @@ class _Aws:
 
 
 _connections: dict[tuple[Any, ...], _Aws] = {}
+_progress = Progress.quiet(app_log.info)
+"""Where the executor reports its long steps: the Covalent server's log, one line per event."""
 _connections_lock = threading.Lock()
 
 
@@ -159,7 +207,7 @@ class BraketExecutor(AsyncBaseExecutor):
         self._ensure_streams()
         await self._stop_if_cancel_requested(task)
 
-        aws = await asyncio.to_thread(_Aws.connect, settings)
+        aws = await _blocking(_Aws.connect, settings)
         try:
             job = await self._submit_and_wait(aws, settings, task, function, args, kwargs)
             return await self._collect(aws, settings, task, job)
@@ -184,7 +232,7 @@ class BraketExecutor(AsyncBaseExecutor):
             )
             return jobs.cancel_job(braket, job_handle)
 
-        status = await asyncio.to_thread(cancel)
+        status = await _blocking(cancel)
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
         return status in jobs.CANCEL_ACCEPTED
 
@@ -203,11 +251,11 @@ class BraketExecutor(AsyncBaseExecutor):
         that differs from the client's, a bad pip package) fails with nothing left in S3.
         """
         location = task.location
-        payload = await asyncio.to_thread(cloudpickle.dumps, (function, args, kwargs))
+        payload = await _blocking(cloudpickle.dumps, (function, args, kwargs))
         image_uri = await self._image(aws, settings, task)
         await self._stop_if_cancel_requested(task)
-        task_uri = await asyncio.to_thread(transfer.upload_task, aws.s3, location, payload, aws.account_id)
-        source_uri = await asyncio.to_thread(
+        task_uri = await self._upload(aws, task, payload)
+        source_uri = await _blocking(
             transfer.upload_runner_source, aws.s3, settings.s3_bucket_name, aws.account_id
         )
         await self._stop_if_cancel_requested(task)
@@ -222,16 +270,26 @@ class BraketExecutor(AsyncBaseExecutor):
             task_uri=task_uri,
             tags={**settings.tags, TAG_DISPATCH_ID: str(task.dispatch_id), TAG_NODE_ID: str(task.node_id)},
         )
-        job_arn = await asyncio.to_thread(jobs.create_job, aws.braket, spec)
+        created = time.time()
+        job_arn = await _blocking(jobs.create_job, aws.braket, spec)
         app_log.debug(f"Braket job {job_arn} created for {task.dispatch_id}:{task.node_id}")
         try:
             await self._set_job_handle(job_arn)
-            return await self._wait(aws, job_arn, settings)
+            return await self._wait(aws, job_arn, created, settings, task)
         except BaseException:
             # Nobody will collect this job's result any more; stop paying for it.
             with suppress(Exception):
-                await asyncio.to_thread(jobs.cancel_job, aws.braket, job_arn)
+                await _blocking(jobs.cancel_job, aws.braket, job_arn)
             raise
+
+    async def _upload(self, aws: _Aws, task: _Task, payload: bytes) -> str:
+        """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
+        if len(payload) < LARGE_UPLOAD_BYTES:
+            return await _blocking(transfer.upload_task, aws.s3, task.location, payload, aws.account_id)
+        with _progress.task(f"{task.name}: uploading the task", total=len(payload), unit=BYTES_UNIT) as shown:
+            return await _blocking(
+                transfer.upload_task, aws.s3, task.location, payload, aws.account_id, shown.advance
+            )
 
     async def _image(self, aws: _Aws, settings: BraketExecutorSettings, task: _Task) -> str:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
@@ -239,7 +297,9 @@ class BraketExecutor(AsyncBaseExecutor):
         The build is shared with every electron of the same environment in this process, so a
         cancel request stops this electron's wait, not the build.
         """
-        build = asyncio.ensure_future(ImageBuilder(aws.session, settings).ensure_image())
+        if settings.ecr_image_uri:
+            return settings.ecr_image_uri
+        build = asyncio.ensure_future(ImageBuilder(aws.session, settings, progress=_progress).ensure_image())
         for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
             done, _ = await asyncio.wait({build}, timeout=delay)
             if done:
@@ -249,36 +309,59 @@ class BraketExecutor(AsyncBaseExecutor):
                 raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
         raise AssertionError("poll_delays never ends")
 
-    async def _wait(self, aws: _Aws, job_arn: str, settings: BraketExecutorSettings) -> dict[str, Any]:
-        """Poll GetJob from ``initial_poll_freq`` s apart, backing off to ``poll_freq``, until the job ends.
+    async def _wait(
+        self, aws: _Aws, job_arn: str, created: float, settings: BraketExecutorSettings, task: _Task
+    ) -> dict[str, Any]:
+        """Wait until the job ends and return its final record; its status changes go to the log.
 
-        A cancel request seen while waiting becomes one CancelJob; the wait goes on until Braket
-        reports the job ended, whose final status then decides what ``run`` reports.
+        The process's shared watcher (``job_watch``) follows the job together with every other job
+        this process waits for. Meanwhile a cancel request is looked for from ``initial_poll_freq``
+        apart, backing off to ``poll_freq``; one seen becomes one CancelJob, and the wait goes on
+        until Braket reports the job ended, whose final status then decides what ``run`` reports.
         """
-        cancel_sent = False
-        for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
-            if not cancel_sent and await self._cancel_requested():
-                status = await asyncio.to_thread(jobs.cancel_job, aws.braket, job_arn)
-                app_log.debug(f"Cancel requested for Braket job {job_arn}: {status}")
-                cancel_sent = True
-            job = await asyncio.to_thread(jobs.get_job, aws.braket, job_arn)
-            if job["status"] in jobs.TERMINAL_STATUSES:
-                return job
-            await asyncio.sleep(delay)
-        raise AssertionError("poll_delays never ends")
+        with _progress.task(f"Braket job {task.name}") as shown:
+
+            def report(record: dict[str, Any]) -> None:
+                shown.update(status=_describe(record))
+
+            watch = job_watch.watcher(aws.braket, _pool).watch(
+                job_arn,
+                created=created,
+                initial=settings.initial_poll_freq,
+                slowest=settings.poll_freq,
+                listener=report,
+            )
+            try:
+                cancel_sent = False
+                for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+                    if not cancel_sent and await self._cancel_requested():
+                        status = await _blocking(jobs.cancel_job, aws.braket, job_arn)
+                        app_log.debug(f"Cancel requested for Braket job {job_arn}: {status}")
+                        cancel_sent = True
+                    done, _ = await asyncio.wait({watch}, timeout=delay)
+                    if done:
+                        return watch.result()
+                raise AssertionError("poll_delays never ends")
+            finally:
+                watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
 
     async def _collect(
         self, aws: _Aws, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
     ) -> Any:
         """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError."""
-        outputs = await asyncio.to_thread(transfer.download_outputs, aws.s3, task.location, aws.account_id)
+        status = job["status"]
+        outputs = await _blocking(
+            partial(transfer.download_outputs, completed=status == "COMPLETED"),
+            aws.s3,
+            task.location,
+            aws.account_id,
+        )
         print(outputs.stdout, end="", file=self.task_stdout)
         print(outputs.stderr, end="", file=self.task_stderr)
-        status = job["status"]
         if status == "CANCELLED":
             raise TaskCancelledError(f"Braket job {job['jobArn']} was cancelled")
         if status == "COMPLETED" and outputs.result is not None:
-            return await asyncio.to_thread(cloudpickle.loads, outputs.result)
+            return await _blocking(cloudpickle.loads, outputs.result)
 
         detail = await self._failure_detail(aws, settings, job, outputs)
         reason = job.get("failureReason") or "no failure reason given"
@@ -297,7 +380,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 outputs.error.get("traceback")
                 or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
             )
-        log = await asyncio.to_thread(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
+        log = await _blocking(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
         if outputs.result is not None:  # the electron returned; what came after it failed
             lead = "The electron returned, but its job did not complete. Job log:\n"
         else:
@@ -306,7 +389,7 @@ class BraketExecutor(AsyncBaseExecutor):
 
     async def _clean_up(self, aws: _Aws, location: transfer.TaskLocation) -> None:
         try:
-            await asyncio.to_thread(transfer.delete_task_objects, aws.s3, location, aws.account_id)
+            await _blocking(transfer.delete_task_objects, aws.s3, location, aws.account_id)
         except Exception as error:  # the electron's outcome matters more than leftover objects
             app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
 
@@ -343,6 +426,15 @@ def _configured_options() -> dict[str, Any]:
         return dict(get_config("executors.braket"))
     except KeyError:
         return {}
+
+
+def _describe(record: dict[str, Any]) -> str:
+    """A job's status for the log, with its place in the queue while it waits."""
+    status = record["status"]
+    queue = record.get("queueInfo") or {}
+    if status == "QUEUED" and queue.get("position") not in (None, "None"):
+        return f"QUEUED, position {queue['position']} in {queue.get('queue', 'the queue')}"
+    return status
 
 
 def _retrieve_outcome(task: asyncio.Future) -> None:

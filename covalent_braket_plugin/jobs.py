@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +146,10 @@ def create_job(braket: Any, spec: JobSpec) -> str:
     return braket.create_job(**spec.create_job_request())["jobArn"]
 
 
-def get_job(braket: Any, job_arn: str) -> dict[str, Any]:
+def get_job(braket: Any, job_arn: str, attributes: Sequence[str] = ()) -> dict[str, Any]:
+    """GetJob; ``attributes`` are its ``additionalAttributeNames`` (``QueueInfo``)."""
+    if attributes:
+        return braket.get_job(jobArn=job_arn, additionalAttributeNames=list(attributes))
     return braket.get_job(jobArn=job_arn)
 
 

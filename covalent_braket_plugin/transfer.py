@@ -10,12 +10,14 @@ Synchronous on purpose, like ``jobs``: the executor calls these with ``asyncio.t
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import io
 import json
 import tarfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,6 +27,8 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin import runner
 
 KEY_ROOT = "covalent-braket"
+FETCH_THREADS = 12
+"""Objects fetched at once across all electrons: four per electron, three electrons' worth."""
 
 # (endpoint, account, bucket, key): the same bucket name on another endpoint or account is another bucket.
 _uploaded_sources: set[tuple[str, str, str, str]] = set()
@@ -70,9 +74,24 @@ class TaskOutputs:
     error: dict[str, str] | None
 
 
-def upload_task(s3: Any, location: TaskLocation, payload: bytes, owner: str) -> str:
-    """Store the pickled task and return its URI for the job's hyperparameters."""
-    s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=payload, ExpectedBucketOwner=owner)
+def upload_task(
+    s3: Any, location: TaskLocation, payload: bytes, owner: str, progress: Callable[[int], None] | None = None
+) -> str:
+    """Store the pickled task and return its URI for the job's hyperparameters.
+
+    With ``progress`` (called with each number of bytes sent), boto3's managed transfer sends it,
+    in parts when large; without, one PutObject does.
+    """
+    if progress is None:
+        s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=payload, ExpectedBucketOwner=owner)
+    else:
+        s3.upload_fileobj(
+            io.BytesIO(payload),
+            location.bucket,
+            location.task_key,
+            ExtraArgs={"ExpectedBucketOwner": owner},
+            Callback=progress,
+        )
     return location.uri(location.task_key)
 
 
@@ -114,35 +133,71 @@ def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def download_outputs(s3: Any, location: TaskLocation, owner: str) -> TaskOutputs:
-    """Fetch what the runner wrote; a missing object means the runner never got that far."""
+def download_outputs(s3: Any, location: TaskLocation, owner: str, *, completed: bool = True) -> TaskOutputs:
+    """Fetch what the runner wrote; a missing object means the runner never got that far.
+
+    The objects are fetched at once, each on its own thread, so collecting costs one round trip
+    instead of one per object. After a ``completed`` job the runner wrote a result, not an error,
+    so error.json is asked for only if the result is missing.
+    """
     prefix = location.output_prefix
+    names = [runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE]
+    if not completed:
+        names.append(runner.ERROR_FILE)
+    fetched = _fetch_pool().map(lambda name: _get(s3, location.bucket, prefix + name, owner), names)
+    found = dict(zip(names, fetched, strict=True))
+    if runner.ERROR_FILE not in found and found[runner.RESULT_FILE] is None:
+        found[runner.ERROR_FILE] = _get(s3, location.bucket, prefix + runner.ERROR_FILE, owner)
 
     def text(name: str) -> str:
-        data = _get(s3, location.bucket, prefix + name, owner)
+        data = found[name]
         return data.decode("utf-8", errors="replace") if data is not None else ""
 
-    error_data = _get(s3, location.bucket, prefix + runner.ERROR_FILE, owner)
+    error_data = found.get(runner.ERROR_FILE)
     return TaskOutputs(
-        result=_get(s3, location.bucket, prefix + runner.RESULT_FILE, owner),
+        result=found[runner.RESULT_FILE],
         stdout=text(runner.STDOUT_FILE),
         stderr=text(runner.STDERR_FILE),
         error=json.loads(error_data) if error_data is not None else None,
     )
 
 
-def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> int:
-    """Remove every object under the task's prefix and return how many there were."""
-    deleted = 0
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix, ExpectedBucketOwner=owner):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(
-                Bucket=location.bucket, Delete={"Objects": keys, "Quiet": True}, ExpectedBucketOwner=owner
-            )
-            deleted += len(keys)
-    return deleted
+def task_keys(location: TaskLocation) -> list[str]:
+    """Every key a task may leave: its pickle, the runner's files and the job's model.tar.gz."""
+    outputs = [runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE, runner.ERROR_FILE]
+    return [
+        location.task_key,
+        *(location.output_prefix + name for name in outputs),
+        # Braket packs the job's results directory to <outputDataConfig.s3Path>/output/model.tar.gz.
+        f"{location.job_output_prefix}output/model.tar.gz",
+    ]
+
+
+def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> None:
+    """Remove the task's objects with one DeleteObjects of the keys it may have left, without a listing.
+
+    Keys that are not there count as deleted (S3 answers DeleteObjects so); with Quiet set, only
+    failures come back, and they are raised.
+    """
+    answer = s3.delete_objects(
+        Bucket=location.bucket,
+        Delete={"Objects": [{"Key": key} for key in task_keys(location)], "Quiet": True},
+        ExpectedBucketOwner=owner,
+    )
+    errors = answer.get("Errors") or []
+    if errors:
+        raise RuntimeError(
+            "could not delete "
+            + ", ".join(f"{e.get('Key')} ({e.get('Code')}: {e.get('Message')})" for e in errors)
+        )
+
+
+@lru_cache(maxsize=1)
+def _fetch_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads that fetch one task's objects side by side (made on first use)."""
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=FETCH_THREADS, thread_name_prefix="braket-s3-get"
+    )
 
 
 def _get(s3: Any, bucket: str, key: str, owner: str) -> bytes | None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
@@ -42,7 +43,8 @@ OPTIONS = {
 
 
 class FakeBraket:
-    """Braket's job API as a script: create_job starts ``job``, get_job walks through ``statuses``."""
+    """Braket's job API as a script: create_job starts ``job``; each status check (SearchJobs or
+    GetJob) walks one step through ``statuses``."""
 
     def __init__(self, statuses: list[str], job: Callable[[dict], None] | None = None) -> None:
         self.statuses = list(statuses)
@@ -56,13 +58,21 @@ class FakeBraket:
             self.job(request)
         return {"jobArn": JOB_ARN}
 
-    def get_job(self, jobArn: str) -> dict:
-        self.calls.append(("get_job", {"jobArn": jobArn}))
-        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-        request = self.created()
-        job = {"jobArn": jobArn, "jobName": request["jobName"], "status": status}
+    def _status(self, step: bool) -> dict:
+        status = self.statuses.pop(0) if step and len(self.statuses) > 1 else self.statuses[0]
+        return {"jobArn": JOB_ARN, "jobName": self.created()["jobName"], "status": status}
+
+    def search_jobs(self, **request: Any) -> dict:
+        self.calls.append(("search_jobs", request))
+        return {"jobs": [{**self._status(step=True), "createdAt": datetime.now(timezone.utc)}]}
+
+    def get_job(self, jobArn: str, additionalAttributeNames: list[str] | None = None) -> dict:
+        self.calls.append(("get_job", {"jobArn": jobArn, "additionalAttributeNames": additionalAttributeNames}))
+        job = self._status(step=False)  # what the last search saw
         if self.failure_reason:
             job["failureReason"] = self.failure_reason
+        if additionalAttributeNames and job["status"] == "QUEUED":
+            job["queueInfo"] = {"queue": "JOBS_QUEUE", "position": "2"}
         return job
 
     def cancel_job(self, jobArn: str) -> dict:
@@ -251,7 +261,7 @@ def test_covalent_knows_the_plugin_whichever_is_imported_first(first_import: str
 
 def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(
-        ["QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"], stdout="hello\n", stderr="careful\n")
+        ["QUEUED", "QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"], stdout="hello\n", stderr="careful\n")
     )
     _use(monkeypatch, aws, fake)
     executor = braket.BraketExecutor(**OPTIONS, tags={"team": "q"})
@@ -262,7 +272,10 @@ def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.Monkey
     assert executor.task_stdout.getvalue() == "hello\n"
     assert executor.task_stderr.getvalue() == "careful\n"
     assert dispatcher.job_handles == [JOB_ARN]
-    assert fake.names() == ["create_job", "get_job", "get_job", "get_job"]
+    # One search per status check; GetJob only to ask a job still QUEUED for its place in the queue.
+    names = ["create_job", "search_jobs", "search_jobs", "get_job", "search_jobs", "search_jobs"]
+    assert fake.names() == names
+    assert fake.calls[3][1]["additionalAttributeNames"] == ["QueueInfo"]
 
 
 def test_the_job_request_carries_the_task_the_image_and_the_settings(
@@ -318,19 +331,25 @@ def test_cleanup_false_keeps_the_task_objects(monkeypatch: pytest.MonkeyPatch, a
     assert names == sorted(["task.pkl", runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE])
 
 
-def test_polling_starts_fast_and_backs_off_to_poll_freq(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
-    fake = FakeBraket(["QUEUED"] * 8 + ["COMPLETED"], _play(aws["s3"]))
+def test_cancel_requests_are_looked_for_backing_off_from_initial_poll_freq_to_poll_freq(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["QUEUED", "COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
+    executor = braket.BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0})
+    dispatcher = Dispatcher()
+    dispatcher.attach(executor, monkeypatch)
     waits: list[float] = []
-    real_sleep = asyncio.sleep
+    real_wait = asyncio.wait
 
-    async def sleep(delay: float) -> None:
-        waits.append(delay)
-        await real_sleep(0)
+    async def wait(futures: Any, timeout: float | None = None) -> Any:
+        waits.append(timeout)
+        return await real_wait(futures, timeout=0)  # look again at once: the job's end decides
 
-    monkeypatch.setattr(braket.asyncio, "sleep", sleep)
-    _run(braket.BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0}))
-    assert waits == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+    monkeypatch.setattr(braket.asyncio, "wait", wait)
+    _run(executor)
+    assert waits[:6] == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0]
+    assert set(waits[5:]) == {3.0}
 
 
 def test_electrons_with_the_same_identity_share_their_aws_clients(
@@ -462,7 +481,7 @@ def test_an_image_that_cannot_be_built_fails_before_anything_is_uploaded(
     _use(monkeypatch, aws, fake)
 
     class MismatchedBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+        def __init__(self, session: Any, settings: BraketExecutorSettings, progress: Any) -> None:
             pass
 
         async def ensure_image(self) -> str:
@@ -499,7 +518,7 @@ def test_cancel_requested_while_the_image_builds_creates_no_job(
     built: list[str] = []
 
     class SlowBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+        def __init__(self, session: Any, settings: BraketExecutorSettings, progress: Any) -> None:
             pass
 
         async def ensure_image(self) -> str:
@@ -530,14 +549,14 @@ def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.Monk
     dispatcher = Dispatcher()
 
     def cancel_once_running() -> None:
-        dispatcher.cancel_requested = fake.names().count("get_job") >= 2
+        dispatcher.cancel_requested = fake.names().count("search_jobs") >= 2
 
     dispatcher.on_question = cancel_once_running
     dispatcher.attach(executor, monkeypatch)
     with pytest.raises(TaskCancelledError):
         _run(executor)
     assert fake.names().count("cancel_job") == 1
-    assert fake.names()[-1] == "get_job"  # waited for Braket to report the job CANCELLED
+    assert fake.names()[-2:] == ["search_jobs", "get_job"]  # waited for Braket to report it CANCELLED
     assert _task_keys(aws["s3"]) == []
 
 
@@ -550,7 +569,7 @@ def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
     dispatcher = Dispatcher()
 
     def break_after_submission() -> None:
-        if fake.names().count("get_job") >= 1:
+        if fake.names().count("search_jobs") >= 1:
             raise RuntimeError("dispatcher went away")
 
     dispatcher.on_question = break_after_submission

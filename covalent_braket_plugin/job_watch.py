@@ -1,0 +1,240 @@
+"""One status watcher per process for all the Braket jobs its executors wait on.
+
+Polling each job with GetJob forces a choice between a quick answer and few calls: a job checked
+every second costs 60 calls a minute, one checked every 30 s is seen ended 15 s late on average.
+A watcher instead asks SearchJobs about every job it watches at once, so a status check costs one
+call whatever the number of jobs, and GetJob is only called for what SearchJobs cannot tell:
+
+- the failure reason of a job seen FAILED or CANCELLED (SearchJobs' summaries lack it; a COMPLETED
+  summary already has all the executor reads);
+- the queue position of a job still QUEUED at its next turn (``additionalAttributeNames=["QueueInfo"]``);
+- the status of a job SearchJobs did not list (an index that lags behind CreateJob).
+
+The last two follow each job's own back-off (``initial_poll_freq`` doubling up to ``poll_freq``).
+
+How often it searches: when the first watched job is due by its own back-off, but at least every
+``budget_interval`` seconds, which spends ``STATUS_CALLS_PER_JOB_MINUTE`` calls per job and minute
+and never goes below ``WATCH_TICK_S``. So with five or more jobs a search runs every second (each
+job is seen ended within a second, at 12 calls per job-minute or fewer); a lone job backs off from
+``initial_poll_freq`` to a check every 5 s (12 calls a minute where per-job polling at the default
+``poll_freq`` of 30 s made two, but seen ended 2.5 s after its end on average instead of 15 s).
+A ``poll_freq`` below that interval is honoured: the user asked for quicker checks.
+
+Searches name the jobs (``jobArn``, at most ``ARN_FILTER_MAX`` values per filter) while few are
+watched, and otherwise ask for every job created since the oldest one (``createdAt`` GTE, pages of
+``SEARCH_PAGE_SIZE``), keeping the watched ones. Until a job's summary tells its ``createdAt``, the
+client's clock at CreateJob less ``CLOCK_SKEW_S`` stands for it.
+
+One watcher serves one event loop and one Braket client (so one endpoint, region and identity):
+its futures belong to that loop, and its calls run in the executor given to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from covalent_braket_plugin import jobs
+
+WATCH_TICK_S = 1.0
+"""The shortest interval between two searches that the call budget allows."""
+STATUS_CALLS_PER_JOB_MINUTE = 12
+"""Searches a minute the watcher may spend per watched job."""
+ARN_FILTER_MAX = 10
+"""SearchJobs takes at most 10 values per filter."""
+SEARCH_PAGE_SIZE = 100
+CLOCK_SKEW_S = 300.0
+"""How far the client's clock may be ahead of Braket's when a job's createdAt is not known yet."""
+
+Listener = Callable[[dict[str, Any]], None]
+"""Hears a job's summary (or GetJob answer) each time its status or queue position changes."""
+
+
+@dataclass(eq=False)
+class _Watched:
+    """One watched job: the future that ends with its final record, its back-off, what was reported."""
+
+    arn: str
+    future: asyncio.Future
+    created: float
+    delays: Iterator[float]
+    due: float
+    listener: Listener | None = None
+    reported: tuple[str, str | None] = ("", None)
+
+    def take_turn(self, now: float) -> bool:
+        """True when the job is due by its own back-off; then its next turn is one delay later."""
+        if now < self.due:
+            return False
+        self.due = now + next(self.delays)
+        return True
+
+
+class JobWatcher:
+    """Watches jobs of one Braket client on one event loop; ``watch`` gives each job's future."""
+
+    def __init__(self, braket: Any, pool: concurrent.futures.Executor) -> None:
+        self.braket = braket
+        self._pool = pool
+        self._jobs: dict[str, _Watched] = {}
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._last_search = float("-inf")
+
+    def watch(
+        self,
+        job_arn: str,
+        *,
+        created: float,
+        initial: float,
+        slowest: float,
+        listener: Listener | None = None,
+    ) -> asyncio.Future:
+        """A future that resolves to the job's final record (GetJob, or its COMPLETED summary).
+
+        ``created`` is the client's clock (epoch seconds) just before CreateJob; ``initial`` and
+        ``slowest`` are the job's back-off. Cancelling the future stops watching the job. A call
+        that fails (after botocore's retries) fails the futures of the jobs it was about.
+        """
+        loop = asyncio.get_running_loop()
+        if job_arn in self._jobs:
+            return self._jobs[job_arn].future
+        delays = jobs.poll_delays(initial, slowest)
+        due = time.monotonic() + next(delays)
+        watched = _Watched(job_arn, loop.create_future(), created - CLOCK_SKEW_S, delays, due, listener)
+        watched.future.add_done_callback(lambda _: self._forget(watched))
+        self._jobs[job_arn] = watched
+        self._changed.set()
+        if self._task is None or self._task.done():
+            self._last_search = time.monotonic()  # a new job is QUEUED: nothing to ask before its turn
+            self._task = loop.create_task(self._run())
+        return watched.future
+
+    def _forget(self, watched: _Watched) -> None:
+        if self._jobs.get(watched.arn) is watched:
+            del self._jobs[watched.arn]
+            self._changed.set()
+
+    def budget_interval(self) -> float:
+        """Seconds between searches that spend the call budget on the jobs watched now."""
+        return max(WATCH_TICK_S, 60.0 / (STATUS_CALLS_PER_JOB_MINUTE * max(len(self._jobs), 1)))
+
+    def _next_search(self) -> float:
+        """Monotonic time of the next search: the first job's turn, or the budget's if sooner."""
+        first_due = min(w.due for w in self._jobs.values())
+        return min(first_due, self._last_search + self.budget_interval())
+
+    async def _run(self) -> None:
+        while self._jobs:
+            delay = self._next_search() - time.monotonic()
+            if delay > 0:
+                self._changed.clear()
+                # A job added or gone changes the schedule: wake up and work it out again.
+                with suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), delay)
+                continue
+            self._last_search = time.monotonic()
+            watched = list(self._jobs.values())
+            try:
+                summaries = await self._call(
+                    search, self.braket, [w.arn for w in watched], min(w.created for w in watched)
+                )
+                now = time.monotonic()
+                await asyncio.gather(*(self._update(w, summaries.get(w.arn), now) for w in watched))
+            except Exception as error:  # a waiter must never hang on a failed watch
+                _fail(watched, error)
+
+    async def _update(self, job: _Watched, summary: dict[str, Any] | None, now: float) -> None:
+        """Act on one job's summary: report it, ask GetJob what the summary lacks, end the wait."""
+        if job.future.done():
+            return
+        due = job.take_turn(now)
+        try:
+            if summary is None:
+                if not due:
+                    return
+                # Not listed (yet): ask about this job alone, on its own back-off.
+                summary = await self._call(jobs.get_job, self.braket, job.arn)
+            else:
+                job.created = summary["createdAt"].timestamp()
+            record = summary
+            status = summary["status"]
+            if status in jobs.TERMINAL_STATUSES and status != "COMPLETED" and "failureReason" not in summary:
+                record = await self._call(jobs.get_job, self.braket, job.arn)
+            elif status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
+                # Still queued since the last turn: worth a GetJob for its place in the queue.
+                record = await self._call(jobs.get_job, self.braket, job.arn, ("QueueInfo",))
+        except Exception as error:  # handed to the job's waiter
+            _fail([job], error)
+            return
+        self._report(job, record)
+        if record["status"] in jobs.TERMINAL_STATUSES and not job.future.done():
+            job.future.set_result(record)
+
+    @staticmethod
+    def _report(job: _Watched, record: dict[str, Any]) -> None:
+        """Tell the job's listener when its status or its queue position changed."""
+        position = (record.get("queueInfo") or {}).get("position") if record["status"] == "QUEUED" else None
+        if position is None and record["status"] == job.reported[0]:
+            position = job.reported[1]  # a summary without queue info: the position did not change
+        if (record["status"], position) == job.reported:
+            return
+        job.reported = (record["status"], position)
+        if job.listener is not None:
+            job.listener(record)
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+
+def search(braket: Any, arns: list[str], created_after: float) -> dict[str, dict[str, Any]]:
+    """SearchJobs summaries of the jobs ``arns`` that Braket lists, by ARN.
+
+    Names the jobs while there are at most ``ARN_FILTER_MAX`` of them; otherwise lists every job
+    created since ``created_after`` (epoch seconds) page by page, stopping once all are found.
+    """
+    wanted = set(arns)
+    if len(wanted) <= ARN_FILTER_MAX:
+        filters = [{"name": "jobArn", "operator": "EQUAL", "values": sorted(wanted)}]
+    else:
+        since = datetime.fromtimestamp(created_after, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        filters = [{"name": "createdAt", "operator": "GTE", "values": [since]}]
+    found: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {"filters": filters, "maxResults": SEARCH_PAGE_SIZE}
+    while True:
+        page = braket.search_jobs(**request)
+        found.update((s["jobArn"], s) for s in page.get("jobs", []) if s["jobArn"] in wanted)
+        if not page.get("nextToken") or len(found) == len(wanted):
+            return found
+        request["nextToken"] = page["nextToken"]
+
+
+def _fail(watched: list[_Watched], error: BaseException) -> None:
+    for job in watched:
+        if not job.future.done():
+            job.future.set_exception(error)
+
+
+_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, JobWatcher]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watcher(braket: Any, pool: concurrent.futures.Executor) -> JobWatcher:
+    """The watcher of ``braket``'s jobs on the running event loop (made on first use).
+
+    The executor shares one client per endpoint, region and identity, so one client stands for
+    them all; an event loop that is gone takes its watchers with it.
+    """
+    per_loop = _watchers.setdefault(asyncio.get_running_loop(), {})
+    found = per_loop.get(id(braket))
+    if found is None or found.braket is not braket:
+        found = per_loop[id(braket)] = JobWatcher(braket, pool)
+    return found
