@@ -201,7 +201,7 @@ class BraketExecutorSettings(BaseModel):
         if unknown:
             raise ExecutorConfigError(
                 "Unknown BraketExecutor setting(s):\n"
-                + "\n".join(f"  - {key}: {_unknown_key_hint(key)}" for key in unknown)
+                + "\n".join(f"  - {key}: {unknown_key_hint(key)}" for key in unknown)
             )
         try:
             return cls(**options)
@@ -454,7 +454,8 @@ class BraketExecutorSettings(BaseModel):
         return name if name.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{name}"
 
 
-def _unknown_key_hint(key: str) -> str:
+def unknown_key_hint(key: str) -> str:
+    """How to fix an unknown covalent.conf key: the closest known setting, else the list of them."""
     close = difflib.get_close_matches(key, list(BraketExecutorSettings.model_fields), n=1)
     if close:
         return f"did you mean {close[0]!r}?"

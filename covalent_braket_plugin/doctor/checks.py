@@ -52,9 +52,9 @@ from covalent_braket_plugin.settings import (
     MANAGED_ROLE_PREFIX,
     BraketExecutorSettings,
     ExecutorConfigError,
-    _unknown_key_hint,
     braket_regions,
     device_region,
+    unknown_key_hint,
 )
 
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
@@ -220,7 +220,7 @@ def check_conf_keys(ctx: Context) -> Outcome:
     unknown = unknown_keys(ctx.section or {})
     if unknown:
         # The executor's own hint: the closest known key, else the list of keys.
-        hints = "; ".join(f"{key}: {_unknown_key_hint(key)}" for key in unknown)
+        hints = "; ".join(f"{key}: {unknown_key_hint(key)}" for key in unknown)
         return problem("conf-unknown-keys", keys=", ".join(unknown), hints=hints, path=ctx.path)
     return passed("every key is a BraketExecutor setting")
 
