@@ -28,10 +28,11 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import urlparse
 
 import boto3
@@ -162,6 +163,35 @@ def _append_failure(error: BaseException) -> None:
         failure.write(f"{type(error).__name__}: {error}"[:MAX_FAILURE_CHARS] + "\n")
 
 
+@contextmanager
+def _outputs_sent_on_os_exit(output: _Output, stdout: _FdTee, stderr: _FdTee) -> Iterator[None]:
+    """While the electron runs, make ``os._exit`` send what it printed before the process ends.
+
+    ``os._exit`` ends the process at once: no ``finally``, no flush of Python's buffers, no time for
+    the tee threads to copy what is still in their pipes. So it is replaced by a function that
+    flushes, ends both tees (their last bytes reach the job's log and the captured files) and puts
+    stdout.log and stderr.log before it exits with the electron's status. A process the electron
+    forked calls ``os._exit`` too, for itself: there it is left alone.
+    """
+    real_exit = os._exit
+    runner_pid = os.getpid()
+
+    def exit_with_outputs(status: int) -> NoReturn:
+        if os.getpid() == runner_pid:
+            with suppress(Exception):  # whatever fails here, the process must still end
+                stderr.__exit__(None, None, None)
+                stdout.__exit__(None, None, None)
+                output.put(STDOUT_FILE, stdout.captured)
+                output.put(STDERR_FILE, stderr.captured)
+        real_exit(status)
+
+    os._exit = exit_with_outputs
+    try:
+        yield
+    finally:
+        os._exit = real_exit
+
+
 def main() -> None:
     """Run the electron the hyperparameters name; exit with status 1 when it (or its loading) fails."""
     error: BaseException | None = None
@@ -174,7 +204,8 @@ def main() -> None:
         with _FdTee(1, sys.stdout) as stdout, _FdTee(2, sys.stderr) as stderr:
             try:
                 fn, args, kwargs = _load_task(s3, hyperparameters[TASK_URI_KEY], owner)
-                result = cloudpickle.dumps(fn(*args, **kwargs))
+                with _outputs_sent_on_os_exit(output, stdout, stderr):
+                    result = cloudpickle.dumps(fn(*args, **kwargs))
             except (Exception, SystemExit) as exc:  # sys.exit() in an electron is a failure too
                 error = exc
                 traceback.print_exc()

@@ -148,6 +148,29 @@ def test_sys_exit_in_the_electron_is_a_failure(tmp_path: Path, s3: Any, s3_endpo
     assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "SystemExit"
 
 
+def test_os_exit_in_the_electron_still_sends_what_it_printed(
+    tmp_path: Path, s3: Any, s3_endpoint: str
+) -> None:
+    def electron() -> None:
+        import os
+        import sys
+
+        print("the last words, still in Python's buffer")
+        print("and to stderr", file=sys.stderr)
+        if os.fork() == 0:
+            os._exit(0)  # a forked child's exit sends nothing
+        os.wait()
+        os._exit(3)
+
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron)
+
+    assert completed.returncode == 3  # the electron's own status
+    stdout_log = read(s3, output + runner.STDOUT_FILE).decode()
+    assert stdout_log.count("the last words, still in Python's buffer") == 1
+    assert "the last words" in completed.stdout  # reached the job's log as well
+    assert "and to stderr" in read(s3, output + runner.STDERR_FILE).decode()
+
+
 def test_unpicklable_result_is_reported_as_the_error(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
     def electron() -> Any:
         import threading

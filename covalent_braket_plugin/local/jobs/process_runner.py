@@ -21,6 +21,8 @@ import covalent_braket_plugin.script_mode as script_mode
 from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout
 
 SCRIPT_MODE_PATH = Path(script_mode.__file__).resolve()
+JOB_NICENESS = 19
+"""The niceness of job processes: the lowest priority (see ``lower_priority``)."""
 _HOST_ONLY_PREFIXES = ("AWS_", "AMZN_BRAKET_", "SM_")
 """Variables of the stack's own environment a job must not inherit (real credentials, profiles)."""
 
@@ -31,14 +33,34 @@ def child_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**inherited, **env}
 
 
+def lower_priority(pid: int) -> None:
+    """Give a job process (and what it starts) the lowest CPU priority: ``JOB_NICENESS``.
+
+    Without it a hundred jobs starting at once starve the client (a Covalent server, say) of CPU
+    time, which real jobs, each on an instance of its own, never do. Linux's autogroup scheduling
+    (on by default) shares the CPUs between sessions before it looks at niceness, and each job runs
+    in a session of its own, so the niceness of the job's session group is set as well; without
+    that, a hundred jobs weigh a hundred times the client however nice they are.
+    """
+    with contextlib.suppress(ProcessLookupError):  # a process that ended at once needs no priority
+        os.setpriority(os.PRIO_PROCESS, pid, JOB_NICENESS)
+    with contextlib.suppress(OSError):  # no autogroup scheduling here (other kernels, other systems)
+        Path(f"/proc/{pid}/autogroup").write_text(str(JOB_NICENESS))
+
+
 class ProcessExecution:
-    """A job's script-mode process, in its own session so the whole process group can be killed."""
+    """A job's script-mode process, in its own session so the whole process group can be killed.
+
+    It runs at the lowest priority (``lower_priority``): on Amazon Braket a job has an instance of its
+    own, while here it shares the machine's CPUs with the client that created it.
+    """
 
     def __init__(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> None:
         self._process = subprocess.Popen(
             command, cwd=cwd, env=child_environment(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
+        lower_priority(self._process.pid)
 
     @property
     def pid(self) -> int:
