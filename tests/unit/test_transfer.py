@@ -130,21 +130,56 @@ def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) 
     }
     for name, body in files.items():
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=body)
-    outputs = transfer.download_outputs(s3, location, OWNER)
+    outputs = transfer.download_outputs(s3, location, OWNER, completed=False)
     assert outputs == transfer.TaskOutputs(
         result=b"result-bytes", stdout="hello ✓\n", stderr="warning\n", error=report
     )
 
 
+def _requested_keys(s3: Any) -> list[str]:
+    keys: list[str] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: keys.append(params["Key"])
+    )
+    return keys
+
+
+def test_after_a_completed_job_error_json_is_asked_for_only_without_a_result(
+    s3: Any, location: transfer.TaskLocation
+) -> None:
+    asked = _requested_keys(s3)
+    s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE, Body=b"r")
+    assert transfer.download_outputs(s3, location, OWNER).result == b"r"
+    assert not any(key.endswith(runner.ERROR_FILE) for key in asked)
+
+    s3.delete_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE)
+    report = {"type": "KeyError", "message": "x", "traceback": "KeyError: x"}
+    s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.ERROR_FILE, Body=json.dumps(report))
+    assert transfer.download_outputs(s3, location, OWNER).error == report
+
+
+def test_a_task_uploaded_with_progress_reports_every_byte(s3: Any, location: transfer.TaskLocation) -> None:
+    sent: list[int] = []
+    payload = b"p" * (9 * 2**20)  # above boto3's multipart threshold: sent in parts
+    uri = transfer.upload_task(s3, location, payload, OWNER, progress=sent.append)
+    assert uri == location.uri(location.task_key)
+    assert sum(sent) == len(payload) and len(sent) > 1
+    assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == payload
+
+
 def test_cleanup_removes_every_object_of_the_task_and_nothing_else(
     s3: Any, location: transfer.TaskLocation
 ) -> None:
-    # More than one page of ListObjectsV2 (1000 keys) to show every page is removed.
-    for i in range(1003):
-        s3.put_object(Bucket=BUCKET, Key=f"{location.job_output_prefix}part-{i}", Body=b"x")
+    # Everything a task can leave: its pickle, the runner's four files, Braket's model.tar.gz.
     transfer.upload_task(s3, location, b"pickled", OWNER)
+    for name in (runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE, runner.ERROR_FILE):
+        s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key=f"{location.job_output_prefix}output/model.tar.gz", Body=b"x")
     other = transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 40, "covalent-other")
     transfer.upload_task(s3, other, b"pickled", OWNER)
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
 
-    assert transfer.delete_task_objects(s3, location, OWNER) == 1004
+    transfer.delete_task_objects(s3, location, OWNER)
+    assert calls == ["DeleteObjects"]  # the keys are known: no listing
     assert _keys(s3) == [other.task_key]

@@ -1,0 +1,187 @@
+"""The shared job watcher: one SearchJobs for all watched jobs, GetJob only for what a summary lacks."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from covalent_braket_plugin import job_watch
+
+REGION_ARN = "arn:aws:braket:us-east-1:123456789012:job/"
+
+
+@pytest.fixture
+def pool() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as threads:
+        yield threads
+
+
+class FakeBraket:
+    """Jobs whose status walks through a script, one step per search; calls are recorded."""
+
+    def __init__(self, scripts: dict[str, list[str]], hidden: frozenset[str] = frozenset()) -> None:
+        self.scripts = {arn: list(statuses) for arn, statuses in scripts.items()}
+        self.hidden = hidden  # jobs SearchJobs does not list (an index that lags)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail_search: Exception | None = None
+
+    def _status(self, arn: str, step: bool) -> str:
+        statuses = self.scripts[arn]
+        return statuses.pop(0) if step and len(statuses) > 1 else statuses[0]
+
+    def search_jobs(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("search_jobs", request))
+        if self.fail_search:
+            raise self.fail_search
+        [wanted] = request["filters"]
+        arns = wanted["values"] if wanted["name"] == "jobArn" else sorted(self.scripts)
+        jobs = [
+            {
+                "jobArn": arn,
+                "jobName": arn[-6:],
+                "status": self._status(arn, step=True),
+                "createdAt": datetime(2026, 1, 1, tzinfo=timezone.utc),
+            }
+            for arn in arns
+            if arn not in self.hidden
+        ]
+        return {"jobs": jobs}
+
+    def get_job(self, jobArn: str, additionalAttributeNames: list[str] | None = None) -> dict[str, Any]:
+        self.calls.append(
+            ("get_job", {"jobArn": jobArn, "additionalAttributeNames": additionalAttributeNames})
+        )
+        status = self._status(jobArn, step=jobArn in self.hidden)
+        job = {"jobArn": jobArn, "jobName": jobArn[-6:], "status": status}
+        if status == "FAILED":
+            job["failureReason"] = "AlgorithmError: boom"
+        if additionalAttributeNames and status == "QUEUED":
+            job["queueInfo"] = {"queue": "JOBS_QUEUE", "position": "4"}
+        return job
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [request for call, request in self.calls if call == name]
+
+
+def _arn(i: int) -> str:
+    return f"{REGION_ARN}{i:06d}"
+
+
+async def _watch_all(fake: FakeBraket, pool: Any, arns: list[str], **kw: Any) -> list[Any]:
+    watcher = job_watch.watcher(fake, pool)
+    futures = [watcher.watch(arn, created=0.0, initial=0.01, slowest=0.02, **kw) for arn in arns]
+    return await asyncio.gather(*futures)
+
+
+def test_one_search_follows_many_jobs_and_getjob_is_only_asked_for_a_failure(pool: Any) -> None:
+    arns = [_arn(i) for i in range(5)]
+    scripts = {arn: ["RUNNING", "RUNNING", "COMPLETED"] for arn in arns[:4]}
+    scripts[arns[4]] = ["RUNNING", "FAILED"]
+    fake = FakeBraket(scripts)
+
+    records = asyncio.run(_watch_all(fake, pool, arns))
+
+    assert [r["status"] for r in records] == ["COMPLETED"] * 4 + ["FAILED"]
+    assert records[4]["failureReason"] == "AlgorithmError: boom"  # from GetJob
+    assert len(fake.named("search_jobs")) == 3  # one per round, for all five jobs
+    assert [r["jobArn"] for r in fake.named("get_job")] == [arns[4]]
+    first = fake.named("search_jobs")[0]
+    assert first["filters"] == [{"name": "jobArn", "operator": "EQUAL", "values": sorted(arns)}]
+
+
+def test_more_jobs_than_a_filter_holds_are_searched_by_creation_time_page_by_page() -> None:
+    arns = [_arn(i) for i in range(12)]
+
+    class Paged:
+        def __init__(self) -> None:
+            self.requests: list[dict[str, Any]] = []
+
+        def search_jobs(self, **request: Any) -> dict[str, Any]:
+            self.requests.append(request)
+            everyone = [_arn(i) for i in range(-3, 12)]  # three other jobs of the account as well
+            start = int(request.get("nextToken", 0))
+            page = everyone[start : start + 5]
+            token = {"nextToken": str(start + 5)} if start + 5 < len(everyone) else {}
+            return {"jobs": [{"jobArn": arn, "status": "RUNNING"} for arn in page], **token}
+
+    braket = Paged()
+    found = job_watch.search(braket, arns, 1_767_225_600.0)
+
+    assert sorted(found) == sorted(arns)
+    assert braket.requests[0]["filters"] == [
+        {"name": "createdAt", "operator": "GTE", "values": ["2026-01-01T00:00:00Z"]}
+    ]
+    assert braket.requests[0]["maxResults"] == job_watch.SEARCH_PAGE_SIZE
+    assert [r.get("nextToken") for r in braket.requests] == [None, "5", "10"]
+
+
+def test_a_job_the_search_does_not_list_is_asked_about_on_its_own(pool: Any) -> None:
+    arns = [_arn(1), _arn(2)]
+    fake = FakeBraket(
+        {arns[0]: ["RUNNING", "COMPLETED"], arns[1]: ["RUNNING", "COMPLETED"]}, hidden=frozenset({arns[1]})
+    )
+
+    records = asyncio.run(_watch_all(fake, pool, arns))
+
+    assert [r["status"] for r in records] == ["COMPLETED", "COMPLETED"]
+    assert {r["jobArn"] for r in fake.named("get_job")} == {arns[1]}
+
+
+def test_the_listener_hears_each_status_and_queue_position_once(pool: Any) -> None:
+    arn = _arn(7)
+    fake = FakeBraket({arn: ["QUEUED", "QUEUED", "QUEUED", "RUNNING", "COMPLETED"]})
+    heard: list[tuple[str, str | None]] = []
+
+    def listener(record: dict[str, Any]) -> None:
+        heard.append((record["status"], (record.get("queueInfo") or {}).get("position")))
+
+    asyncio.run(_watch_all(fake, pool, [arn], listener=listener))
+
+    assert heard == [("QUEUED", None), ("QUEUED", "4"), ("RUNNING", None), ("COMPLETED", None)]
+    queue_asks = fake.named("get_job")
+    # Asked while still QUEUED on a later turn, never on first sight.
+    assert queue_asks and all(r["additionalAttributeNames"] == ["QueueInfo"] for r in queue_asks)
+
+
+def test_a_failed_search_fails_every_waiter_and_a_cancelled_wait_stops_the_watch(pool: Any) -> None:
+    arns = [_arn(1), _arn(2)]
+    fake = FakeBraket({arn: ["RUNNING"] for arn in arns})
+
+    async def scenario() -> None:
+        watcher = job_watch.watcher(fake, pool)
+        first = watcher.watch(arns[0], created=0.0, initial=0.01, slowest=0.01)
+        second = watcher.watch(arns[1], created=0.0, initial=0.01, slowest=0.01)
+        await asyncio.sleep(0.05)
+        second.cancel()
+        await asyncio.sleep(0.05)
+        named = fake.named("search_jobs")[-1]["filters"][0]["values"]
+        assert named == [arns[0]]  # the cancelled wait is no longer watched
+        fake.fail_search = RuntimeError("throttled for good")
+        with pytest.raises(RuntimeError, match="throttled"):
+            await first
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("jobs", "interval"), [(1, 5.0), (2, 2.5), (5, 1.0), (100, 1.0)])
+def test_the_search_interval_spends_the_call_budget_per_job_minute(jobs: int, interval: float) -> None:
+    watcher = job_watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    watcher._jobs = {str(i): object() for i in range(jobs)}  # type: ignore[misc]
+    assert watcher.budget_interval() == interval
+    assert 60 / watcher.budget_interval() <= job_watch.STATUS_CALLS_PER_JOB_MINUTE * jobs
+
+
+def test_each_event_loop_and_client_has_its_own_watcher(pool: Any) -> None:
+    one, other = FakeBraket({}), FakeBraket({})
+
+    async def watchers() -> tuple[Any, Any, Any]:
+        return job_watch.watcher(one, pool), job_watch.watcher(one, pool), job_watch.watcher(other, pool)
+
+    first, same, different = asyncio.run(watchers())
+    assert first is same and different is not first
+    assert asyncio.run(watchers())[0] is not first  # a new loop
