@@ -25,14 +25,17 @@ them, over HTTP. Electrons are run with ``BraketExecutor.run`` as Covalent's dis
    Target: 1 build.
 3. **From job completion to the result in hand**, p50 over electrons that sleep
    ``--long-seconds`` (spread between the two values, several at once), and **GetJob calls per
-   job-minute** (calls over the jobs' ``endedAt - createdAt``). The delay is the wall clock when
-   ``run`` returned minus the job's ``endedAt`` (the stack runs on this machine, same clock). The
-   executor polls with its default settings (``initial_poll_freq`` backing off to ``poll_freq``);
-   the baseline is the 0.3 plugin's fixed interval (``initial_poll_freq = poll_freq``, no back-off),
-   run at the same time. Targets: p50 <= 1.5 s, <= 12 GetJob per job-minute.
+   job-minute** (calls over the jobs' ``endedAt - createdAt``), with **all status calls per
+   job-minute** beside it (the shared watcher's SearchJobs pages plus GetJob). The delay is the wall
+   clock when the result was in hand minus the job's ``endedAt`` (the stack runs on this machine,
+   same clock). The executor runs with its default back-off (``initial_poll_freq`` to ``poll_freq``);
+   the baseline, run at the same time on the same stack, is per-job polling as the executor did it
+   before its shared watcher: the bare boto3 sequence polling GetJob on that same back-off, one
+   loop per job. Targets: p50 <= 1.5 s, <= 12 GetJob per job-minute.
 4. **``--concurrent`` electrons at once** on one event loop: wall time, and the event loop's worst
-   stall, measured by a ticker coroutine that sleeps 10 ms and records how late it wakes. The
-   baseline is one electron alone, ticker included. Target: stall < 100 ms.
+   stall, measured by a ticker coroutine that sleeps 10 ms and records how late it wakes, started
+   before the electrons are. The baseline is one electron alone, ticker included. Target: stall
+   < 100 ms.
 
 Figures are printed as they come and again in a table at the end, MISSED beside any that misses
 its target. The exit status is non-zero only when a section failed with an error.

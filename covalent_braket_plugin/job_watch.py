@@ -66,6 +66,7 @@ class _Watched:
     created: float
     delays: Iterator[float]
     due: float
+    slowest: float
     listener: Listener | None = None
     reported: tuple[str, str | None] = ("", None)
 
@@ -108,7 +109,9 @@ class JobWatcher:
             return self._jobs[job_arn].future
         delays = jobs.poll_delays(initial, slowest)
         due = time.monotonic() + next(delays)
-        watched = _Watched(job_arn, loop.create_future(), created - CLOCK_SKEW_S, delays, due, listener)
+        watched = _Watched(
+            job_arn, loop.create_future(), created - CLOCK_SKEW_S, delays, due, slowest, listener
+        )
         watched.future.add_done_callback(lambda _: self._forget(watched))
         self._jobs[job_arn] = watched
         self._changed.set()
@@ -127,9 +130,15 @@ class JobWatcher:
         return max(WATCH_TICK_S, 60.0 / (STATUS_CALLS_PER_JOB_MINUTE * max(len(self._jobs), 1)))
 
     def _next_search(self) -> float:
-        """Monotonic time of the next search: the first job's turn, or the budget's if sooner."""
-        first_due = min(w.due for w in self._jobs.values())
-        return min(first_due, self._last_search + self.budget_interval())
+        """Monotonic time of the next search: the first job's turn, or the budget's if sooner.
+
+        Never sooner than ``WATCH_TICK_S`` after the last search (jobs whose turns fall in between
+        share the next one), unless a job's ``poll_freq`` asks for quicker checks than that.
+        """
+        watched = self._jobs.values()
+        first_due = min(w.due for w in watched)
+        shortest = min(WATCH_TICK_S, *(w.slowest for w in watched))
+        return max(min(first_due, self._last_search + self.budget_interval()), self._last_search + shortest)
 
     async def _run(self) -> None:
         while self._jobs:

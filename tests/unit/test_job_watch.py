@@ -185,3 +185,14 @@ def test_each_event_loop_and_client_has_its_own_watcher(pool: Any) -> None:
     first, same, different = asyncio.run(watchers())
     assert first is same and different is not first
     assert asyncio.run(watchers())[0] is not first  # a new loop
+
+
+@pytest.mark.parametrize(("slowest", "expected"), [(30.0, 101.0), (0.1, 100.2)])
+def test_turns_that_come_close_together_share_a_search_unless_poll_freq_asks_for_more(
+    slowest: float, expected: float
+) -> None:
+    watcher = job_watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    watcher._last_search = 100.0
+    for i, due in enumerate((100.2, 100.3)):
+        watcher._jobs[str(i)] = job_watch._Watched(str(i), None, 0.0, iter(()), due, slowest)  # type: ignore[arg-type]
+    assert watcher._next_search() == pytest.approx(expected)
