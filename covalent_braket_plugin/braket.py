@@ -79,8 +79,10 @@ app_log = logger.app_log
 BLOCKING_THREADS = 8
 """Worker threads for the executor's blocking work (boto3 calls, pickling), shared by all electrons.
 
-Bounded and the executor's own: more threads would not make AWS answer sooner, but every one of them
-busy with Python code competes with the dispatcher's event loop for the interpreter.
+Bounded and the executor's own, not the event loop's default pool that anything else in the Covalent
+server may fill: a call spends most of its time waiting for AWS with the interpreter free, so eight
+keep up with a burst of electrons, and a hundred electrons never mean a hundred threads running
+botocore's Python code against the dispatcher's event loop.
 """
 LARGE_UPLOAD_BYTES = 8 * 2**20
 """Tasks from this size on are uploaded with progress reports (and boto3's multipart transfer)."""

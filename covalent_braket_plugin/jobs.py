@@ -1,8 +1,8 @@
 """One Amazon Braket Hybrid Job per electron: name it, create it, watch it, cancel it, read its logs.
 
-Everything here is synchronous boto3 work on purpose: the executor runs each call with
-``asyncio.to_thread`` so the dispatcher's event loop never blocks, and the same functions serve the
-benchmarks and tests without an event loop.
+Everything here is synchronous boto3 work on purpose: the executor runs each call on its worker
+threads so the dispatcher's event loop never blocks, and the same functions serve the benchmarks
+and tests without an event loop. Watching many jobs at once is ``job_watch``'s.
 """
 
 from __future__ import annotations

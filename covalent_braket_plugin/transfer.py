@@ -5,7 +5,7 @@ the pickled task, what the runner writes, and the job's own output data. Removin
 collection leaves nothing behind. Every request names the bucket owner (``ExpectedBucketOwner``),
 so a bucket name taken over by another account is refused instead of receiving the task.
 
-Synchronous on purpose, like ``jobs``: the executor calls these with ``asyncio.to_thread``.
+Synchronous on purpose, like ``jobs``: the executor calls these on its worker threads.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin import runner
 
 KEY_ROOT = "covalent-braket"
-FETCH_THREADS = 12
-"""Objects fetched at once across all electrons: four per electron, three electrons' worth."""
+FETCH_THREADS = 8
+"""Objects fetched at once across all electrons (three or four per electron), on threads of their own."""
 
 # (endpoint, account, bucket, key): the same bucket name on another endpoint or account is another bucket.
 _uploaded_sources: set[tuple[str, str, str, str]] = set()

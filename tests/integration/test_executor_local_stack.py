@@ -19,9 +19,11 @@ from covalent._shared_files.exceptions import TaskRuntimeError
 from covalent._shared_files.util_classes import RESULT_STATUS
 from covalent.executor.utils import Signals
 
-from covalent_braket_plugin import jobs, transfer
+from covalent_braket_plugin import braket, job_watch, jobs, transfer
 from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.progress import Progress
 
 BUCKET = "amazon-braket-covalent-integration"
 ROLE = "AmazonBraketJobsExecutionRole"
@@ -111,13 +113,40 @@ def test_a_job_that_dies_before_reporting_fails_with_its_cloudwatch_log(stack: L
         print("the last words of the electron", flush=True)
         os._exit(3)  # no exception, no error report: the process is simply gone
 
+    executor = _executor()
     with pytest.raises(TaskRuntimeError) as raised:
-        asyncio.run(_executor().run(die, [], {}, _metadata()))
+        asyncio.run(executor.run(die, [], {}, _metadata()))
+    assert executor.task_stdout.getvalue() == "the last words of the electron\n"  # sent before the exit
     message = str(raised.value)
     assert "The job ended before the electron reported a result or an error" in message
     # the job's log, read back from CloudWatch Logs, and the reason Braket gives
     assert "Running entry point covalent_braket_runner:main" in message
     assert "ended FAILED: AlgorithmError: the job's program exited with code 3" in message
+
+
+def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_result(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More jobs than one SearchJobs filter can name: the watcher pages through the jobs created
+    since the oldest, as the stack's SearchJobs filters them by createdAt. Job processes run at the
+    lowest priority, so that they leave the client's CPU time alone."""
+    count = job_watch.ARN_FILTER_MAX + 2
+
+    def niceness(i: int) -> tuple[int, int]:
+        import os
+
+        return i, os.getpriority(os.PRIO_PROCESS, 0)
+
+    async def run_all() -> list[tuple[int, int]]:
+        executor = _executor()
+        return await asyncio.gather(*(executor.run(niceness, [i], {}, _metadata()) for i in range(count)))
+
+    lines: list[str] = []
+    monkeypatch.setattr(braket, "_progress", Progress.quiet(lines.append))  # the executor's log lines
+    results = asyncio.run(run_all())
+    assert results == [(i, JOB_NICENESS) for i in range(count)]
+    assert sum(line.endswith(": RUNNING") for line in lines) >= 1  # state changes reach the log
+    assert sum(line.startswith("Braket job covalent-") and line.endswith(": done") for line in lines) == count
 
 
 def test_cleanup_false_keeps_the_objects_of_the_task(stack: LocalStack) -> None:
@@ -130,16 +159,17 @@ def test_cleanup_false_keeps_the_objects_of_the_task(stack: LocalStack) -> None:
 def test_throttling_and_server_errors_are_retried_and_make_exactly_one_job(
     stack: LocalStack, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Three electrons at once make enough Braket calls that some surely meet a fault."""
-    metadata = [_metadata() for _ in range(3)]
+    """Eight electrons at once make enough Braket calls (a CreateJob each, the watcher's searches)
+    that some surely meet a fault: at 40 % faults, all of ten calls pass with a chance of 0.6 %."""
+    metadata = [_metadata() for _ in range(8)]
 
     async def run_all() -> list[int]:
         return await asyncio.gather(*(_executor().run(lambda x: x + 1, [41], {}, each) for each in metadata))
 
-    stack.set_faults(throttle_rate=0.15, error_rate=0.15)
+    stack.set_faults(throttle_rate=0.2, error_rate=0.2)
     try:
         with caplog.at_level(logging.DEBUG, logger="botocore.retries.standard"):
-            assert asyncio.run(run_all()) == [42, 42, 42]
+            assert asyncio.run(run_all()) == [42] * 8
     finally:
         stack.reset_faults()
     assert any("Retry needed, retrying request" in record.getMessage() for record in caplog.records)

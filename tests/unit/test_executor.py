@@ -67,7 +67,9 @@ class FakeBraket:
         return {"jobs": [{**self._status(step=True), "createdAt": datetime.now(timezone.utc)}]}
 
     def get_job(self, jobArn: str, additionalAttributeNames: list[str] | None = None) -> dict:
-        self.calls.append(("get_job", {"jobArn": jobArn, "additionalAttributeNames": additionalAttributeNames}))
+        self.calls.append(
+            ("get_job", {"jobArn": jobArn, "additionalAttributeNames": additionalAttributeNames})
+        )
         job = self._status(step=False)  # what the last search saw
         if self.failure_reason:
             job["failureReason"] = self.failure_reason
