@@ -51,6 +51,7 @@ class FakeBraket:
         self.job = job
         self.calls: list[tuple[str, dict]] = []
         self.failure_reason = ""
+        self.seen: str | None = None  # the status the last check saw
 
     def create_job(self, **request: Any) -> dict:
         self.calls.append(("create_job", request))
@@ -59,8 +60,9 @@ class FakeBraket:
         return {"jobArn": JOB_ARN}
 
     def _status(self, step: bool) -> dict:
-        status = self.statuses.pop(0) if step and len(self.statuses) > 1 else self.statuses[0]
-        return {"jobArn": JOB_ARN, "jobName": self.created()["jobName"], "status": status}
+        if step or self.seen is None:
+            self.seen = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return {"jobArn": JOB_ARN, "jobName": self.created()["jobName"], "status": self.seen}
 
     def search_jobs(self, **request: Any) -> dict:
         self.calls.append(("search_jobs", request))
@@ -307,6 +309,29 @@ def test_the_job_request_carries_the_task_the_image_and_the_settings(
     output = request["hyperParameters"][runner.OUTPUT_URI_KEY]
     assert output.endswith("/") and output.startswith(f"s3://{BUCKET}/{transfer.KEY_ROOT}/")
     assert request["outputDataConfig"]["s3Path"].startswith(output.removesuffix("output/"))
+
+
+def test_job_states_and_a_large_upload_are_reported_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, aws: dict
+) -> None:
+    fake = FakeBraket(["QUEUED", "QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"]))
+    _use(monkeypatch, aws, fake)
+    lines: list[str] = []
+    monkeypatch.setattr(braket, "_progress", braket.Progress.quiet(lines.append))
+    big = b"x" * braket.LARGE_UPLOAD_BYTES
+
+    assert _run(braket.BraketExecutor(**OPTIONS), lambda data, y: len(data) + y, (big,)) == len(big) + 3
+    name = fake.created()["jobName"]
+    assert lines == [
+        f"{name}: uploading the task...",
+        f"{name}: uploading the task: done (8.4 MB)",
+        f"Braket job {name}...",
+        f"Braket job {name}: QUEUED",
+        f"Braket job {name}: QUEUED, position 2 in JOBS_QUEUE",
+        f"Braket job {name}: RUNNING",
+        f"Braket job {name}: COMPLETED",
+        f"Braket job {name}: done",
+    ]
 
 
 def test_each_run_of_an_electron_is_a_new_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
