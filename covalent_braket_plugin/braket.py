@@ -301,7 +301,9 @@ class BraketExecutor(AsyncBaseExecutor):
         """
         if settings.ecr_image_uri:
             return settings.ecr_image_uri
-        build = asyncio.ensure_future(ImageBuilder(aws.session, settings, progress=_progress).ensure_image())
+        # The builder keeps its own display (lines on the server's stderr): builds are rare and long,
+        # and belong in the server's output even where its log level hides the executor's notes.
+        build = asyncio.ensure_future(ImageBuilder(aws.session, settings).ensure_image())
         for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
             done, _ = await asyncio.wait({build}, timeout=delay)
             if done:

@@ -510,7 +510,7 @@ def test_an_image_that_cannot_be_built_fails_before_anything_is_uploaded(
     _use(monkeypatch, aws, fake)
 
     class MismatchedBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings, progress: Any) -> None:
+        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
             pass
 
         async def ensure_image(self) -> str:
@@ -547,7 +547,7 @@ def test_cancel_requested_while_the_image_builds_creates_no_job(
     built: list[str] = []
 
     class SlowBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings, progress: Any) -> None:
+        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
             pass
 
         async def ensure_image(self) -> str:
