@@ -71,8 +71,8 @@ _EXECUTOR_PLUGIN_DEFAULTS: dict[str, Any] = {
 }
 """Covalent writes these into ``[executors.braket]`` of covalent.conf for keys the file lacks."""
 
-TAG_DISPATCH_ID = "covalent:dispatch_id"
-TAG_NODE_ID = "covalent:node_id"
+TAG_DISPATCH_ID = jobs.TAG_DISPATCH_ID
+TAG_NODE_ID = jobs.TAG_NODE_ID
 
 app_log = logger.app_log
 

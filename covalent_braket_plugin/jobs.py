@@ -31,6 +31,10 @@ CANCEL_ACCEPTED = frozenset({"CANCELLING", "CANCELLED"})
 
 DEFAULT_LOG_GROUP = "/aws/braket/jobs"
 
+TAG_DISPATCH_ID = "covalent:dispatch_id"
+TAG_NODE_ID = "covalent:node_id"
+"""Tags every electron's job carries, naming its dispatch and node (how the plugin's jobs are found)."""
+
 POLL_GROWTH = 2.0
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})

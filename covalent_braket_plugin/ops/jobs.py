@@ -21,12 +21,6 @@ from covalent_braket_plugin import jobs
 from covalent_braket_plugin.ops.common import format_time, iso_time, table
 from covalent_braket_plugin.settings import DEVICE_SHORT_NAMES
 
-# The executor's tags (covalent_braket_plugin.braket.TAG_DISPATCH_ID / TAG_NODE_ID). Repeated here
-# rather than imported: braket.py imports covalent, which writes covalent.conf and starts its logging
-# on import, and these commands must not.
-TAG_DISPATCH_ID = "covalent:dispatch_id"
-TAG_NODE_ID = "covalent:node_id"
-
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 SEARCH_PAGE_SIZE = 100
 FOLLOW_INTERVAL_S = 2.0
@@ -65,9 +59,9 @@ class JobFilter:
     def matches(self, summary: dict[str, Any]) -> bool:
         """Whether a SearchJobs summary is a job of the plugin that this filter keeps."""
         tags = summary.get("tags") or {}
-        if TAG_DISPATCH_ID not in tags:
+        if jobs.TAG_DISPATCH_ID not in tags:
             return False
-        return self.dispatch_id is None or tags[TAG_DISPATCH_ID] == self.dispatch_id
+        return self.dispatch_id is None or tags[jobs.TAG_DISPATCH_ID] == self.dispatch_id
 
 
 @dataclass(frozen=True)
@@ -90,8 +84,8 @@ class PluginJob:
             name=summary["jobName"],
             arn=summary["jobArn"],
             status=summary["status"],
-            dispatch_id=tags.get(TAG_DISPATCH_ID, ""),
-            node_id=tags.get(TAG_NODE_ID, ""),
+            dispatch_id=tags.get(jobs.TAG_DISPATCH_ID, ""),
+            node_id=tags.get(jobs.TAG_NODE_ID, ""),
             device=summary.get("device", ""),
             created=summary.get("createdAt"),
             ended=summary.get("endedAt"),

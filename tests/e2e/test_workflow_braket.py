@@ -11,6 +11,7 @@ job needs this file.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from covalent_braket_plugin.braket import TAG_DISPATCH_ID
 from covalent_braket_plugin.local.covalent_server import CovalentServer
 
 SHOTS = 100
-BUILD_LINE = "building job image "
+# The line a build starts with (its step and done lines name the image too).
+BUILD_START = re.compile(r"building job image [0-9a-f]+\.\.\.\r?$", re.MULTILINE)
 
 
 # --- the workflows (what the client process dispatches) -------------------------------------------
@@ -147,7 +149,7 @@ def _explain(outcome: dict[str, Any]) -> str:
 
 def _builds(server: CovalentServer) -> int:
     """How many job images the server built."""
-    return server.log.count(BUILD_LINE)
+    return len(BUILD_START.findall(server.log))
 
 
 def test_electrons_print_run_braket_circuits_and_share_one_image(

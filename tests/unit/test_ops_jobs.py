@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin import braket as executor_module
 from covalent_braket_plugin import cli
 from covalent_braket_plugin.ops import jobs as plugin_jobs
 from covalent_braket_plugin.ops.common import format_time, load_settings, parse_duration, parse_since, table
@@ -93,11 +94,6 @@ def test_status_is_case_insensitive() -> None:
 
 
 # --- what is the plugin's job, and which SearchJobs filters Braket applies ---------------------
-
-
-def test_the_tags_are_the_executors() -> None:
-    assert plugin_jobs.TAG_DISPATCH_ID == executor_module.TAG_DISPATCH_ID
-    assert plugin_jobs.TAG_NODE_ID == executor_module.TAG_NODE_ID
 
 
 def test_filter_keeps_jobs_with_the_dispatch_tag_only() -> None:
@@ -307,3 +303,10 @@ def test_settings_come_from_covalent_conf_and_flags_win(tmp_path: Path) -> None:
     conf.write_text('[executors.braket]\nregion = "mars-1"\n')
     with pytest.raises(ValueError, match="region: 'mars-1' is not an AWS region name"):
         load_settings(conf_path=conf)
+
+
+def test_the_commands_do_not_import_covalent() -> None:
+    # Importing covalent writes covalent.conf and starts its logging; listing jobs must do neither.
+    code = "import sys, covalent_braket_plugin.ops.cli; print('covalent' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
