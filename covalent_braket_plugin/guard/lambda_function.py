@@ -172,6 +172,9 @@ class Guard:
         ]
         report = cancel_tasks(braket, arns)
         details["cancel"] = report.to_json()
+        # A duplicate of this event, handled at the same time, may have cancelled some of them first:
+        # those count as the guard's cancellations too, so the one message names every task it stopped.
+        stopped = [*report.cancelled, *(arn for arn in report.already_finished if _cancelled(braket, arn))]
         details["notified"] = False
         text = slack.breach_message(
             device_arn=device_arn,
@@ -180,7 +183,7 @@ class Guard:
             shots=usage.shots,
             cost_usd=str(usage.cost_usd),
             limits=self.config.describe_limits(),
-            cancelled=list(report.cancelled),
+            cancelled=stopped,
             failed=list(report.failed),
         )
         try:
@@ -224,6 +227,11 @@ class Guard:
         if secret_arn:
             return slack.webhook_from_secret(self.clients.secretsmanager, secret_arn)
         return self.config.slack_webhook_url
+
+
+def _cancelled(braket: Any, task_arn: str) -> bool:
+    """True when the task ended cancelled (not completed or failed before its cancel request came)."""
+    return braket.get_quantum_task(quantumTaskArn=task_arn)["status"] in ("CANCELLING", "CANCELLED")
 
 
 def handle_event(

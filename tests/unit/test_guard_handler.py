@@ -140,6 +140,28 @@ def test_past_the_limit_the_days_cancellable_tasks_of_that_device_are_cancelled(
     assert FORTE in posts[0] and "3 tasks, 1100 shots" in posts[0] and new in posts[0] and queued in posts[0]
 
 
+def test_the_message_names_tasks_a_concurrent_copy_cancelled_but_not_ones_that_finished(
+    braket: FakeBraket, posts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = braket.add("QUEUED", 400)  # a duplicate of the event, handled at the same time, cancels it first
+    finished = braket.add("QUEUED", 400)  # the device finishes it before the cancel request arrives
+    new = braket.add("CREATED", 400)
+    cancel = braket.cancel_quantum_task
+
+    def racing_cancel(quantumTaskArn: str) -> dict[str, str]:
+        braket.tasks[taken]["status"] = "CANCELLED"
+        braket.tasks[finished]["status"] = "COMPLETED"
+        return cancel(quantumTaskArn)
+
+    monkeypatch.setattr(braket, "cancel_quantum_task", racing_cancel)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert outcome["action"] == "limit_passed"
+    assert set(outcome["cancel"]["already_finished"]) == {taken, finished}
+    assert len(posts) == 1
+    assert "Cancelled 2 created or queued tasks" in posts[0]
+    assert taken in posts[0] and new in posts[0] and finished not in posts[0]
+
+
 def test_cost_limit_uses_exact_decimal_prices(braket: FakeBraket, posts: list[str]) -> None:
     # Forte-1: $0.30 a task + $0.08 a shot. 2 x (0.30 + 0.08 x 10) = $2.20
     braket.add("COMPLETED", 10)
