@@ -21,7 +21,7 @@ from covalent.executor.utils import Signals
 
 from covalent_braket_plugin import braket, job_watch, jobs, transfer
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS
+from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.progress import Progress
 
@@ -129,22 +129,22 @@ def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_resul
 ) -> None:
     """More jobs than one SearchJobs filter can name: the watcher pages through the jobs created
     since the oldest, as the stack's SearchJobs filters them by createdAt. Job processes run at the
-    lowest priority, so that they leave the client's CPU time alone."""
+    lowest priority, off the first CPU, so that they leave the client's CPU time alone."""
     count = job_watch.ARN_FILTER_MAX + 2
 
-    def niceness(i: int) -> tuple[int, int]:
+    def niceness(i: int) -> tuple[int, int, list[int]]:
         import os
 
-        return i, os.getpriority(os.PRIO_PROCESS, 0)
+        return i, os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0))
 
-    async def run_all() -> list[tuple[int, int]]:
+    async def run_all() -> list[tuple[int, int, list[int]]]:
         executor = _executor()
         return await asyncio.gather(*(executor.run(niceness, [i], {}, _metadata()) for i in range(count)))
 
     lines: list[str] = []
     monkeypatch.setattr(braket, "_progress", Progress.quiet(lines.append))  # the executor's log lines
     results = asyncio.run(run_all())
-    assert results == [(i, JOB_NICENESS) for i in range(count)]
+    assert results == [(i, JOB_NICENESS, sorted(job_cpus())) for i in range(count)]
     assert sum(line.endswith(": RUNNING") for line in lines) >= 1  # state changes reach the log
     assert sum(line.startswith("Braket job covalent-") and line.endswith(": done") for line in lines) == count
 

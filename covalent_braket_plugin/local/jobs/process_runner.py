@@ -33,8 +33,19 @@ def child_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {**inherited, **env}
 
 
+def job_cpus() -> set[int]:
+    """The CPUs job processes may run on: all this process may use but the first, if it has several.
+
+    On Amazon Braket a job runs on an instance of its own and never takes CPU time from the client
+    that created it; keeping one CPU free of jobs keeps that true enough here for the client (a
+    Covalent server, say) to answer while a hundred jobs start. A single CPU is shared.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return set(cpus[1:]) if len(cpus) > 1 else set(cpus)
+
+
 def lower_priority(pid: int) -> None:
-    """Give a job process (and what it starts) the lowest CPU priority: ``JOB_NICENESS``.
+    """Give a job process (and what it starts) the lowest CPU priority, ``JOB_NICENESS``, on ``job_cpus()``.
 
     Without it a hundred jobs starting at once starve the client (a Covalent server, say) of CPU
     time, which real jobs, each on an instance of its own, never do. Linux's autogroup scheduling
@@ -44,6 +55,7 @@ def lower_priority(pid: int) -> None:
     """
     with contextlib.suppress(ProcessLookupError):  # a process that ended at once needs no priority
         os.setpriority(os.PRIO_PROCESS, pid, JOB_NICENESS)
+        os.sched_setaffinity(pid, job_cpus())
     with contextlib.suppress(OSError):  # no autogroup scheduling here (other kernels, other systems)
         Path(f"/proc/{pid}/autogroup").write_text(str(JOB_NICENESS))
 
