@@ -1,4 +1,5 @@
-"""How the commands that create AWS resources tell "already there and the same" from "to be written".
+"""How the commands that create AWS resources tell "already there and the same" from "to be written",
+and how they report what they did.
 
 ``setup`` and ``guard deploy`` both create-or-update resources and report created / updated /
 unchanged; they compare policy documents and recognise "not found" answers the same way.
@@ -7,9 +8,25 @@ unchanged; they compare policy documents and recognise "not found" answers the s
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class ResourceResult:
+    """One resource and what happened to it (created, updated, unchanged, would create, ...)."""
+
+    kind: str
+    name: str
+    action: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        detail = f"  ({self.detail})" if self.detail else ""
+        return f"{self.kind:<18} {self.name:<60} {self.action}{detail}"
+
 
 _NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException"})
 

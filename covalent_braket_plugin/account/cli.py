@@ -20,9 +20,9 @@ from covalent_braket_plugin.account.setup import (
     DEFAULT_REPOSITORY,
     DEFAULT_UNTAGGED_DAYS,
     AccountSetup,
+    ResourceResult,
     SetupError,
     SetupOptions,
-    StepResult,
 )
 
 WHICH = ("user", "job-role", "trust")
@@ -133,7 +133,7 @@ def _session(args: argparse.Namespace) -> boto3.session.Session:
 
 def run_setup(args: argparse.Namespace) -> int:
     log = (lambda result: None) if args.json else print
-    results: list[StepResult] = []
+    results: list[ResourceResult] = []
     error: SetupError | None = None
     try:
         session = _session(args)

@@ -28,7 +28,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from covalent_braket_plugin.account import conf, policies
-from covalent_braket_plugin.resource_state import not_found, same_document
+from covalent_braket_plugin.resource_state import ResourceResult, not_found, same_document
 from covalent_braket_plugin.settings import (
     BraketExecutorSettings,
     ExecutorConfigError,
@@ -57,7 +57,7 @@ _FLAGS = {
 }
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", "Forbidden"}
 
-Logger = Callable[["StepResult"], None]
+Logger = Callable[["ResourceResult"], None]
 
 
 class SetupError(RuntimeError):
@@ -66,26 +66,14 @@ class SetupError(RuntimeError):
     ``results`` holds what the steps before it did (they are not undone).
     """
 
-    def __init__(self, step: str, problem: str, fix: str, results: list[StepResult] | None = None) -> None:
+    def __init__(
+        self, step: str, problem: str, fix: str, results: list[ResourceResult] | None = None
+    ) -> None:
         super().__init__(f"{step}: {problem}; {fix}")
         self.step = step
         self.problem = problem
         self.fix = fix
         self.results = list(results or [])
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What one step did (or, in a dry run, would do) to its resource."""
-
-    step: str
-    resource: str
-    action: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        detail = f"  ({self.detail})" if self.detail else ""
-        return f"{self.step:<14} {self.resource:<60} {self.action}{detail}"
 
 
 @dataclass(frozen=True)
@@ -184,7 +172,7 @@ class AccountSetup:
 
     # -- the whole setup
 
-    def run(self, *, dry_run: bool = False, log: Logger = print) -> list[StepResult]:
+    def run(self, *, dry_run: bool = False, log: Logger = print) -> list[ResourceResult]:
         """Run (or, with ``dry_run``, plan) every step; each result is also passed to ``log``.
 
         Raises:
@@ -192,9 +180,9 @@ class AccountSetup:
         """
         self.options.validate()
         self.dry_run = dry_run
-        results: list[StepResult] = []
+        results: list[ResourceResult] = []
         account = self._guarded("credentials", self.account_id, results)
-        steps: list[tuple[str, Callable[[], StepResult]]] = [
+        steps: list[tuple[str, Callable[[], ResourceResult]]] = [
             ("s3 bucket", lambda: self.ensure_bucket(account)),
             ("ecr repository", self.ensure_repository),
             ("iam role", lambda: self.ensure_role(account)),
@@ -207,7 +195,7 @@ class AccountSetup:
             log(result)
         return results
 
-    def _guarded(self, step: str, work: Callable[[], Any], results: list[StepResult]) -> Any:
+    def _guarded(self, step: str, work: Callable[[], Any], results: list[ResourceResult]) -> Any:
         """Run one step; turn what AWS (or the file system) refuses into a SetupError naming the step."""
         try:
             return work()
@@ -271,7 +259,7 @@ class AccountSetup:
                 return "missing"
         return "foreign"
 
-    def ensure_bucket(self, account: str) -> StepResult:
+    def ensure_bucket(self, account: str) -> ResourceResult:
         s3, bucket, region = self.client("s3"), self.options.bucket, self.options.region
         state = self._bucket_state(s3, bucket)
         if state == "foreign":
@@ -287,7 +275,7 @@ class AccountSetup:
                 s3.create_bucket(**create)
                 s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
                 s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=SSE_S3)
-            return StepResult("s3 bucket", bucket, self._did("created"), "public access blocked, SSE-S3")
+            return ResourceResult("s3 bucket", bucket, self._did("created"), "public access blocked, SSE-S3")
         location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
         location = "eu-west-1" if location == "EU" else location
         if location != region:
@@ -318,11 +306,11 @@ class AccountSetup:
             if not self.dry_run:
                 s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=SSE_S3)
         action = "updated" if changes else "unchanged"
-        return StepResult("s3 bucket", bucket, self._did(action), ", ".join(changes))
+        return ResourceResult("s3 bucket", bucket, self._did(action), ", ".join(changes))
 
     # -- ECR
 
-    def ensure_repository(self) -> StepResult:
+    def ensure_repository(self) -> ResourceResult:
         ecr, name = self.client("ecr"), self.options.repository
         wanted = lifecycle_policy(self.options.keep_tagged_images, self.options.untagged_image_days)
         try:
@@ -335,7 +323,8 @@ class AccountSetup:
             if not self.dry_run:
                 ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": False})
                 ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(wanted))
-            return StepResult("ecr repository", name, self._did("created"), f"scan on push off, {lifecycle}")
+            created = self._did("created")
+            return ResourceResult("ecr repository", name, created, f"scan on push off, {lifecycle}")
         try:
             current = ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
             action = "unchanged" if same_document(current, wanted) else "updated"
@@ -346,11 +335,11 @@ class AccountSetup:
         details = [lifecycle] if action == "updated" else []
         if repository.get("imageScanningConfiguration", {}).get("scanOnPush"):
             details.append("scan on push is on: left as it is")
-        return StepResult("ecr repository", name, self._did(action), ", ".join(details))
+        return ResourceResult("ecr repository", name, self._did(action), ", ".join(details))
 
     # -- IAM
 
-    def ensure_role(self, account: str) -> StepResult:
+    def ensure_role(self, account: str) -> ResourceResult:
         iam, name, options = self.client("iam"), self.options.role_name, self.options
         trust = policies.job_role_trust_policy(account=account)
         permissions = policies.job_role_policy(
@@ -372,7 +361,7 @@ class AccountSetup:
                 iam.put_role_policy(RoleName=name, PolicyName=policies.JOB_ROLE_POLICY_NAME,
                                     PolicyDocument=json.dumps(permissions))
             arn = policies.job_role_arn(account=account, region=options.region, name=name)
-            return StepResult("iam role", arn, self._did("created"),
+            return ResourceResult("iam role", arn, self._did("created"),
                               f"trust braket.amazonaws.com, inline policy {policies.JOB_ROLE_POLICY_NAME}")
         changes, notes = [], []
         if not same_document(role["AssumeRolePolicyDocument"], trust):
@@ -399,7 +388,7 @@ class AccountSetup:
         if role.get("Path", "/") != policies.JOB_ROLE_PATH:
             notes.append(f"its path is {role.get('Path')} (IAM cannot move a role)")
         action = "updated" if changes else "unchanged"
-        return StepResult("iam role", role["Arn"], self._did(action), ", ".join(changes + notes))
+        return ResourceResult("iam role", role["Arn"], self._did(action), ", ".join(changes + notes))
 
     def role_reference(self) -> str:
         """The role as covalent.conf names it: ``<path>/<name>`` (its real path if it exists already)."""
@@ -413,7 +402,7 @@ class AccountSetup:
 
     # -- covalent.conf
 
-    def ensure_conf(self) -> StepResult:
+    def ensure_conf(self) -> ResourceResult:
         path = self.options.conf_path or conf.covalent_conf_path()
         wanted = {
             "s3_bucket_name": self.options.bucket,
@@ -431,4 +420,4 @@ class AccountSetup:
         if unknown:
             details.append(f"keys the executor refuses, remove them: {', '.join(unknown)}")
         resource = f"{path} [executors.braket]"
-        return StepResult("covalent.conf", resource, self._did(action), "; ".join(details))
+        return ResourceResult("covalent.conf", resource, self._did(action), "; ".join(details))

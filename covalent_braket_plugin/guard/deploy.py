@@ -40,7 +40,7 @@ import covalent_braket_plugin
 from covalent_braket_plugin.guard import config as cfg
 from covalent_braket_plugin.guard.events import DETAIL_TYPE, SOURCE, TRIGGER_STATUS
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
-from covalent_braket_plugin.resource_state import not_found, same_document
+from covalent_braket_plugin.resource_state import ResourceResult, not_found, same_document
 
 DEFAULT_NAME = "covalent-braket-guard"
 HANDLER = "covalent_braket_plugin.guard.lambda_function.lambda_handler"
@@ -123,20 +123,6 @@ class GuardSettings:
                 problems.append("a Braket spending limit has at most two decimal places")
         if problems:
             raise DeployError("; ".join(problems))
-
-
-@dataclass(frozen=True)
-class ResourceResult:
-    """One resource and what happened to it (or, for ``status``, what state it is in)."""
-
-    kind: str
-    name: str
-    action: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        detail = f"  ({self.detail})" if self.detail else ""
-        return f"{self.kind:<18} {self.name:<48} {self.action}{detail}"
 
 
 def qpu_devices(devices: Iterable[str]) -> list[str]:

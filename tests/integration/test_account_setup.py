@@ -82,7 +82,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[s
 
 
 def actions(report: dict[str, Any]) -> dict[str, str]:
-    return {result["step"]: result["action"] for result in report["results"]}
+    return {result["kind"]: result["action"] for result in report["results"]}
 
 
 def resource_state(aws: Any, bucket: str, repository: str, role: str, region: str = "us-east-1") -> dict:
@@ -160,7 +160,7 @@ def test_dry_run_reads_only_and_changes_nothing(
     )
     recorder = Recorder()
     planned = AccountSetup(recorder.session, options).run(dry_run=True, log=lambda result: None)
-    assert [(r.step, r.action) for r in planned] == [
+    assert [(r.kind, r.action) for r in planned] == [
         ("s3 bucket", "would create"), ("ecr repository", "would create"), ("iam role", "would create"),
         ("covalent.conf", "would create"),
     ]
@@ -198,7 +198,7 @@ def test_drifted_resources_are_updated_and_said_so(aws: Any, tmp_path: Path) -> 
 
     options = SetupOptions(region="us-east-1", bucket=bucket, repository=repository, role_name=role,
                            conf_path=conf_file)
-    results = {r.step: r for r in AccountSetup(boto3.session.Session(), options).run(log=lambda r: None)}
+    results = {r.kind: r for r in AccountSetup(boto3.session.Session(), options).run(log=lambda r: None)}
 
     assert results["s3 bucket"].action == "updated"
     assert "public access block" in results["s3 bucket"].detail and "SSE-S3" in results["s3 bucket"].detail

@@ -78,7 +78,7 @@ def test_access_denied_names_the_step_and_keeps_the_earlier_ones(setup: StubbedS
     assert error.step == "ecr repository"
     assert "access denied to DescribeRepositories" in error.problem
     assert "administrator" in error.fix and "run setup again" in error.fix
-    assert [(r.step, r.action) for r in error.results] == [("s3 bucket", "unchanged")]
+    assert [(r.kind, r.action) for r in error.results] == [("s3 bucket", "unchanged")]
     assert logged == error.results
     setup.stubs["iam"].assert_no_pending_responses()  # the role step never ran
 
