@@ -162,8 +162,9 @@ class _Aws:
 
 
 _connections: dict[tuple[Any, ...], _Aws] = {}
-_progress = Progress.quiet(app_log.info)
-"""Where the executor reports its long steps: the Covalent server's log, one line per event."""
+_progress = Progress.for_stream()
+"""Where the executor reports its long steps: the Covalent server's stderr (its log), one line per
+event, like the image builds; through covalent's logger they would vanish at its default level."""
 _connections_lock = threading.Lock()
 
 

@@ -25,6 +25,7 @@ from covalent_braket_plugin.local.covalent_server import CovalentServer
 
 SHOTS = 100
 # The line a build starts with (its step and done lines name the image too).
+JOB_DONE = re.compile(r"Braket job covalent-[0-9a-z-]+: done\r?$", re.MULTILINE)
 BUILD_START = re.compile(r"building job image [0-9a-f]+\.\.\.\r?$", re.MULTILINE)
 
 
@@ -162,6 +163,8 @@ def test_electrons_print_run_braket_circuits_and_share_one_image(
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == SHOTS
     assert "hello Covalent from a Braket job" in first["nodes"]["say_hello"]["stdout"]
     assert _builds(covalent_server) == 1  # two electrons, one environment, one build
+    # Each job's wait is shown in the server's log at covalent's default log level: start and end.
+    assert len(JOB_DONE.findall(covalent_server.log)) >= 2
 
     second = run_client(__file__, "environment")
     assert second["status"] == "COMPLETED", _explain(second)
