@@ -66,12 +66,14 @@ import docker
 import docker.api.client
 import docker.errors
 
-from covalent_braket_plugin import job_watch, jobs, transfer
 from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.job.runner import RESULT_FILE
 from covalent_braket_plugin.local.base_image import ensure_base_image
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
-from covalent_braket_plugin.runner import RESULT_FILE
-from covalent_braket_plugin.settings import BraketExecutorSettings
 
 REGION = "us-east-1"
 HOST_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"

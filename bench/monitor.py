@@ -29,9 +29,9 @@ from typing import Any
 import boto3
 
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.monitor import AmazonBraketlib
-from covalent_braket_plugin.monitor.braketlib import LEGACY_STATUS_TYPES
-from covalent_braket_plugin.monitor.search import iter_tasks
+from covalent_braket_plugin.tasks import AmazonBraketlib
+from covalent_braket_plugin.tasks.braketlib import LEGACY_STATUS_TYPES
+from covalent_braket_plugin.tasks.search import iter_tasks
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"

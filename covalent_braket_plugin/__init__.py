@@ -11,7 +11,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 def __getattr__(name: str) -> object:
     """Import ``AmazonBraketlib`` on first use, so that importing the executor stays light."""
     if name == "AmazonBraketlib":
-        from covalent_braket_plugin.monitor.braketlib import AmazonBraketlib
+        from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib
 
         return AmazonBraketlib
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

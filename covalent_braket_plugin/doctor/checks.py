@@ -30,24 +30,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from covalent_braket_plugin.account.conf import covalent_conf_path, read_executor_section, unknown_keys
-from covalent_braket_plugin.account.policies import (
-    BRAKET_SERVICE,
-    job_role_policy,
-    job_role_trust_policy,
-    required_job_role_actions,
-)
+from covalent_braket_plugin.aws import AwsSession, resolve_region
 from covalent_braket_plugin.doctor.catalog import CHECKS_BY_ID, PROBLEMS_BY_ID, SKIP_MESSAGE, Status, render
-from covalent_braket_plugin.image import client_python_minor, make_recipe
-from covalent_braket_plugin.local.base_image import (
-    ImageError,
-    MissingPrerequisiteError,
-    docker_client,
-    image_python_version,
+from covalent_braket_plugin.executor.covalent_conf import (
+    covalent_conf_path,
+    read_executor_section,
+    unknown_keys,
 )
-from covalent_braket_plugin.local.registry import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
-from covalent_braket_plugin.session import botocore_session
-from covalent_braket_plugin.settings import (
+from covalent_braket_plugin.executor.images import client_python_minor, make_recipe
+from covalent_braket_plugin.executor.settings import (
     MANAGED_REPO_PREFIX,
     MANAGED_ROLE_PREFIX,
     BraketExecutorSettings,
@@ -55,6 +46,19 @@ from covalent_braket_plugin.settings import (
     braket_regions,
     device_region,
     unknown_key_hint,
+)
+from covalent_braket_plugin.local.base_image import (
+    ImageError,
+    MissingPrerequisiteError,
+    docker_client,
+    image_python_version,
+)
+from covalent_braket_plugin.local.registry import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
+from covalent_braket_plugin.provisioning.policies import (
+    BRAKET_SERVICE,
+    job_role_policy,
+    job_role_trust_policy,
+    required_job_role_actions,
 )
 
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
@@ -231,7 +235,7 @@ def check_credentials(ctx: Context) -> Outcome:
     settings = ctx.checked_settings
     who = f"profile {settings.profile!r}" if settings.profile else "the default credential chain"
     try:
-        ctx.session = boto3.session.Session(botocore_session=botocore_session(settings))
+        ctx.session = AwsSession(credentials=settings.credentials, profile=settings.profile).boto_session
     except ExecutorConfigError as error:
         return problem("aws-profile", error=error)
     # STS in the jobs' region when the settings name it (other partitions have no global endpoint).
@@ -255,7 +259,7 @@ def check_region(ctx: Context) -> Outcome:
         region, source = ctx.region_override, "--region"
     else:
         try:
-            region = settings.resolve_region()
+            region = resolve_region(settings)
         except ExecutorConfigError as error:
             return problem("region-none", error=error)
         source = ("the region setting" if settings.region else

@@ -40,7 +40,7 @@ import covalent_braket_plugin
 from covalent_braket_plugin.guard import config as cfg
 from covalent_braket_plugin.guard.events import DETAIL_TYPE, SOURCE, TRIGGER_STATUS
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
-from covalent_braket_plugin.resource_state import ResourceResult, not_found, same_document
+from covalent_braket_plugin.provisioning.resources import ResourceResult, not_found, same_document
 
 DEFAULT_NAME = "covalent-braket-guard"
 HANDLER = "covalent_braket_plugin.guard.lambda_function.lambda_handler"
@@ -49,7 +49,7 @@ TIMEOUT_S = 120
 MEMORY_MB = 256
 PACKAGE = "covalent_braket_plugin"
 # Package data the handler reads at run time.
-DATA_FILES = ("monitor/prices.json",)
+DATA_FILES = ("tasks/prices.json",)
 # The tag that marks spending limits this deployment created (its value is the guard's name).
 LIMIT_TAG = "covalent-braket-guard"
 

@@ -34,10 +34,10 @@ from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.config import GuardConfig, GuardConfigError
 from covalent_braket_plugin.guard.events import TRIGGER_STATUS, MalformedEvent, TaskEvent, parse_event
 from covalent_braket_plugin.guard.ledger import Ledger, Usage
-from covalent_braket_plugin.monitor.cancel import cancel_tasks
-from covalent_braket_plugin.monitor.pricing import PRICES_ENV, PriceTable
-from covalent_braket_plugin.monitor.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
-from covalent_braket_plugin.monitor.summary import summarize
+from covalent_braket_plugin.tasks.cancel import cancel_tasks
+from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
+from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
+from covalent_braket_plugin.tasks.summary import summarize
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)

@@ -32,7 +32,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from covalent_braket_plugin.local.admin import AdminApp
 from covalent_braket_plugin.local.braket_api.backend import BraketBackend
 from covalent_braket_plugin.local.braket_api.responses import make_braket_app
-from covalent_braket_plugin.local.ecr import EcrApp
+from covalent_braket_plugin.local.ecr.responses import EcrApp
 from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault_arguments, fault_changes
 from covalent_braket_plugin.local.gateway import Gateway, OneAtATime, WSGIApp
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from covalent_braket_plugin.local.covalent_server import CovalentServer
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.testing.covalent_server import CovalentServer
 
 BUCKET = "amazon-braket-covalent-e2e"
 REPOSITORY = "amazon-braket-covalent-e2e"

@@ -21,7 +21,7 @@ import boto3
 import covalent as ct
 
 from covalent_braket_plugin.braket import TAG_DISPATCH_ID
-from covalent_braket_plugin.local.covalent_server import CovalentServer
+from covalent_braket_plugin.testing.covalent_server import CovalentServer
 
 SHOTS = 100
 # The line a build starts with (its step and done lines name the image too).

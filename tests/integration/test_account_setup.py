@@ -15,17 +15,17 @@ import boto3
 import pytest
 import toml
 
-from covalent_braket_plugin.account import policies
-from covalent_braket_plugin.account.setup import (
+from covalent_braket_plugin.cli import main
+from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.provisioning import policies
+from covalent_braket_plugin.provisioning.setup import (
     PUBLIC_ACCESS_BLOCK,
     AccountSetup,
     SetupError,
     SetupOptions,
     lifecycle_policy,
 )
-from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.local.pytest_plugin import point_at
-from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 # S3 operations whose IAM action has another name.

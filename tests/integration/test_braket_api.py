@@ -20,8 +20,8 @@ from braket.aws import AwsDevice, AwsQuantumTask
 from braket.circuits import Circuit
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.pytest_plugin import point_at
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"

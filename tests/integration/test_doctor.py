@@ -20,10 +20,10 @@ import docker
 import pytest
 import toml
 
-from covalent_braket_plugin.account.setup import AccountSetup, SetupOptions
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.image import client_python_minor
+from covalent_braket_plugin.executor.images import client_python_minor
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
 
 
 @dataclass(frozen=True)

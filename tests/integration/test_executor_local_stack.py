@@ -19,11 +19,14 @@ from covalent._shared_files.exceptions import TaskRuntimeError
 from covalent._shared_files.util_classes import RESULT_STATUS
 from covalent.executor.utils import Signals
 
-from covalent_braket_plugin import braket, job_watch, jobs, transfer
 from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.executor import executor as braket
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.progress import Progress
 
 BUCKET = "amazon-braket-covalent-integration"
 ROLE = "AmazonBraketJobsExecutionRole"

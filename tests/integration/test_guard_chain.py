@@ -27,7 +27,7 @@ import pytest
 from covalent_braket_plugin.guard.deploy import EVENT_PATTERN, GuardDeployment
 from covalent_braket_plugin.guard.lambda_function import lambda_handler
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.monitor.pricing import PRICES_ENV
+from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from covalent_braket_plugin.guard import cli
+from covalent_braket_plugin.cli import guard as cli
 from covalent_braket_plugin.guard.deploy import (
     EVENT_PATTERN,
     HANDLER,

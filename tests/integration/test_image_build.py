@@ -14,17 +14,18 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin import image, runner
-from covalent_braket_plugin.image import (
+from covalent_braket_plugin.aws import make_session, resolve_region
+from covalent_braket_plugin.executor import images as image
+from covalent_braket_plugin.executor.images import (
     LOCAL_REPOSITORY,
     ImageBuilder,
     PythonVersionMismatchError,
     make_recipe,
 )
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.job import runner
 from covalent_braket_plugin.local.base_image import image_python_version
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.session import make_session
-from covalent_braket_plugin.settings import BraketExecutorSettings
 
 ACCOUNT = "123456789012"
 
@@ -153,6 +154,6 @@ def test_python_mismatch_stops_the_build_before_any_push(
     base_python = image_python_version(job_base_image, docker_engine)
     assert f"runs Python {base_python}, but this client runs Python 3.99" in str(raised.value)
     tag = make_recipe(job_base_image, []).tag
-    ecr: Any = boto3.client("ecr", region_name=settings.resolve_region())
+    ecr: Any = boto3.client("ecr", region_name=resolve_region(settings))
     with pytest.raises(ecr.exceptions.ImageNotFoundException):
         ecr.describe_images(repositoryName=settings.ecr_repo_name, imageIds=[{"imageTag": tag}])

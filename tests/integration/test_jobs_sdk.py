@@ -15,8 +15,8 @@ import pytest
 from braket.aws import AwsQuantumJob
 from braket.jobs.config import StoppingCondition
 
-from covalent_braket_plugin.local.pytest_plugin import point_at
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")

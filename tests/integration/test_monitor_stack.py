@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
+from covalent_braket_plugin.cli import tasks as cli
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.monitor import AmazonBraketlib, PriceTable, cli
-from covalent_braket_plugin.monitor.pricing import PRICES_ENV
+from covalent_braket_plugin.tasks import AmazonBraketlib, PriceTable
+from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"

@@ -18,9 +18,9 @@ import docker
 import pytest
 
 from covalent_braket_plugin import cli
+from covalent_braket_plugin.cli.common import load_settings
+from covalent_braket_plugin.inventory import images as job_images
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.ops import images as job_images
-from covalent_braket_plugin.ops.common import load_settings
 from tests.integration.test_stack_ecr import push_tiny_image
 
 BASE_IMAGE = "covalent-braket/base:ops-test"

@@ -19,10 +19,11 @@ import boto3
 import pytest
 from covalent._shared_files.exceptions import TaskCancelledError
 
-from covalent_braket_plugin import cli, jobs
+from covalent_braket_plugin import cli
 from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.inventory import jobs as plugin_jobs
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.ops import jobs as plugin_jobs
 
 BUCKET = "amazon-braket-covalent-ops"
 ROLE = "AmazonBraketJobsExecutionRole"

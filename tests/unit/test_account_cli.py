@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin.account import policies
-from covalent_braket_plugin.account.setup import SetupError, SetupOptions, lifecycle_policy
 from covalent_braket_plugin.cli import main
+from covalent_braket_plugin.provisioning import policies
+from covalent_braket_plugin.provisioning.setup import SetupError, SetupOptions, lifecycle_policy
 
 ACCOUNT = "210987654321"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import toml
 
-from covalent_braket_plugin.account import conf
+from covalent_braket_plugin.executor import covalent_conf as conf
 
 ORIGINAL = """\
 [sdk]

@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from covalent_braket_plugin.account import policies
+from covalent_braket_plugin.provisioning import policies
 
 BUCKET = "amazon-braket-team-results"
 REPOSITORY = "amazon-braket-team-images"
@@ -195,6 +195,7 @@ def test_docs_aws_setup_holds_the_current_generated_policies() -> None:
     assert page.count(generated.splitlines()[0]) == 1 and end > start >= 0
     assert page[start:end + len(policies.GENERATED_END) + 1] == generated, (
         "docs/aws-setup.md is stale: replace its generated section with the output of "
-        "python -c 'from covalent_braket_plugin.account.policies import policies_reference_markdown as m; "
+        "python -c 'from covalent_braket_plugin.provisioning.policies "
+        "import policies_reference_markdown as m; "
         "print(m(), end=\"\")'"
     )

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.account.setup import (
+from covalent_braket_plugin.provisioning.setup import (
     PUBLIC_ACCESS_BLOCK,
     SSE_S3,
     AccountSetup,

@@ -14,7 +14,7 @@ import pytest
 from covalent_braket_plugin.local.braket_api.backend import BraketBackend
 from covalent_braket_plugin.local.braket_api.devices import DEVICES, capabilities
 from covalent_braket_plugin.local.braket_api.errors import BraketError
-from covalent_braket_plugin.local.events import job_event_detail, task_event_detail
+from covalent_braket_plugin.local.braket_api.events import job_event_detail, task_event_detail
 from covalent_braket_plugin.local.faults import Faults
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"

@@ -16,7 +16,6 @@ import docker.errors
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.account.policies import job_role_policy, required_job_role_actions
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.doctor import checks
 from covalent_braket_plugin.doctor.catalog import (
@@ -29,9 +28,10 @@ from covalent_braket_plugin.doctor.catalog import (
 )
 from covalent_braket_plugin.doctor.checks import Check, Context, ImageRef, Outcome, passed, run_checks
 from covalent_braket_plugin.doctor.report import to_json, to_table
-from covalent_braket_plugin.image import client_python_minor, make_recipe
+from covalent_braket_plugin.executor.images import client_python_minor, make_recipe
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.provisioning.policies import job_role_policy, required_job_role_actions
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -23,9 +23,13 @@ from botocore.exceptions import ClientError
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 from moto import mock_aws
 
-from covalent_braket_plugin import braket, jobs, runner, transfer
-from covalent_braket_plugin.image import PythonVersionMismatchError
-from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
+from covalent_braket_plugin import braket as entry_point
+from covalent_braket_plugin.executor import executor as braket
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor.images import PythonVersionMismatchError
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
+from covalent_braket_plugin.job import runner
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -231,7 +235,7 @@ def test_the_executor_travels_as_json_and_comes_back_with_the_same_settings(
 def test_plugin_defaults_are_valid_settings_covalent_can_write_to_its_toml_file() -> None:
     import toml
 
-    defaults = toml.loads(toml.dumps({"executors": {"braket": braket._EXECUTOR_PLUGIN_DEFAULTS}}))
+    defaults = toml.loads(toml.dumps({"executors": {"braket": entry_point._EXECUTOR_PLUGIN_DEFAULTS}}))
     assert BraketExecutorSettings.from_options(**defaults["executors"]["braket"]) == BraketExecutorSettings()
 
 
@@ -239,7 +243,7 @@ def test_covalent_finds_the_plugin_by_its_short_name() -> None:
     from covalent.executor import _executor_manager
 
     assert _executor_manager.executor_plugins_map["braket"] is braket.BraketExecutor
-    assert braket.EXECUTOR_PLUGIN_NAME == "BraketExecutor"
+    assert entry_point.EXECUTOR_PLUGIN_NAME == "BraketExecutor"
 
 
 @pytest.mark.parametrize(

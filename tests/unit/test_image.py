@@ -18,8 +18,8 @@ import docker.errors
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin import image
-from covalent_braket_plugin.image import (
+from covalent_braket_plugin.executor import images as image
+from covalent_braket_plugin.executor.images import (
     ImageBuilder,
     JobImageError,
     PythonVersionMismatchError,
@@ -27,8 +27,9 @@ from covalent_braket_plugin.image import (
     make_recipe,
     render_dockerfile,
 )
-from covalent_braket_plugin.progress import Progress
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.progress import Progress
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.job import script_mode
 
 BASE = "covalent-braket/base:bookworm"
 ACCOUNT = "123456789012"
@@ -61,7 +62,7 @@ def test_environment_without_packages_adds_no_install_step() -> None:
 
 
 def test_the_template_ships_with_the_package_and_at_the_top_level() -> None:
-    packaged = Path(image.__file__).with_name(image.TEMPLATE_NAME)
+    packaged = Path(script_mode.__file__).with_name(image.TEMPLATE_NAME)
     top_level = Path(__file__).parents[2] / image.TEMPLATE_NAME
     assert packaged.is_file()
     assert top_level.resolve() == packaged.resolve()
@@ -100,7 +101,7 @@ def test_tag_changes_with_the_script_mode_program() -> None:
 
 def test_recipe_carries_the_packaged_script_mode_program() -> None:
     recipe = make_recipe(BASE)
-    program = Path(image.__file__).with_name(image.SCRIPT_MODE_MODULE_FILE).read_bytes()
+    program = Path(script_mode.__file__).read_bytes()
     assert recipe.context == {image.SCRIPT_MODE_PROGRAM: program}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin import job_watch
+from covalent_braket_plugin.executor import watch as job_watch
 
 REGION_ARN = "arn:aws:braket:us-east-1:123456789012:job/"
 

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covalent_braket_plugin import jobs
+from covalent_braket_plugin.executor import job_spec as jobs
 
 # The jobName shape of botocore's own Braket model, so the test follows the service, not us.
 _MODEL = botocore.session.get_session().get_service_model("braket")

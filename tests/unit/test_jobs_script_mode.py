@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin import script_mode
+from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs.contract import (
     FAILURE_REASON_LIMIT,
     JobLayout,

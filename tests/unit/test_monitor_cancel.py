@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.monitor.cancel import cancel_tasks
+from covalent_braket_plugin.tasks.cancel import cancel_tasks
 
 ARN = "arn:aws:braket:us-east-1:123456789012:quantum-task/{}"
 

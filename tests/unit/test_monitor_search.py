@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covalent_braket_plugin.monitor.search import day_bounds, iter_tasks, rfc3339, task_filters
+from covalent_braket_plugin.tasks.search import day_bounds, iter_tasks, rfc3339, task_filters
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 UTC = timezone.utc

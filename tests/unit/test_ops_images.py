@@ -9,10 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.image import make_recipe
-from covalent_braket_plugin.ops import images as job_images
-from covalent_braket_plugin.ops.images import JobImage
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.images import make_recipe
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.inventory import images as job_images
+from covalent_braket_plugin.inventory.images import JobImage
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 REPOSITORY = "amazon-braket-covalent-job-images"

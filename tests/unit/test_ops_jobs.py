@@ -14,9 +14,9 @@ import pytest
 from botocore.stub import Stubber
 
 from covalent_braket_plugin import cli
-from covalent_braket_plugin.ops import jobs as plugin_jobs
-from covalent_braket_plugin.ops.common import format_time, load_settings, parse_duration, parse_since, table
-from covalent_braket_plugin.ops.jobs import JobFilter, PluginJob
+from covalent_braket_plugin.cli.common import format_time, load_settings, parse_duration, parse_since, table
+from covalent_braket_plugin.inventory import jobs as plugin_jobs
+from covalent_braket_plugin.inventory.jobs import JobFilter, PluginJob
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 ARN = "arn:aws:braket:us-east-1:123456789012:job/covalent-abc-n0-a1-0123456789"
@@ -307,6 +307,6 @@ def test_settings_come_from_covalent_conf_and_flags_win(tmp_path: Path) -> None:
 
 def test_the_commands_do_not_import_covalent() -> None:
     # Importing covalent writes covalent.conf and starts its logging; listing jobs must do neither.
-    code = "import sys, covalent_braket_plugin.ops.cli; print('covalent' in sys.modules)"
+    code = "import sys, covalent_braket_plugin.cli.jobs; print('covalent' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

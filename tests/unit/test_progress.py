@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from covalent_braket_plugin.progress import Progress, format_amount
+from covalent_braket_plugin.executor.progress import Progress, format_amount
 
 
 class _Terminal(io.StringIO):

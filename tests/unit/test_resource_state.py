@@ -1,6 +1,6 @@
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.resource_state import not_found, same_document
+from covalent_braket_plugin.provisioning.resources import not_found, same_document
 
 
 def _error(code: str) -> ClientError:

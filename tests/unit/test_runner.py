@@ -16,7 +16,7 @@ import cloudpickle
 import pytest
 from moto.server import ThreadedMotoServer
 
-from covalent_braket_plugin import runner
+from covalent_braket_plugin.job import runner
 
 BUCKET = "amazon-braket-runner-test"
 OWNER = "123456789012"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin import session as session_module
-from covalent_braket_plugin import settings as settings_module
-from covalent_braket_plugin.session import make_session
-from covalent_braket_plugin.settings import (
+from covalent_braket_plugin import aws as session_module
+from covalent_braket_plugin.aws import make_session, resolve_region
+from covalent_braket_plugin.executor import settings as settings_module
+from covalent_braket_plugin.executor.settings import (
     DEVICE_SHORT_NAMES,
     BraketExecutorSettings,
     ExecutorConfigError,
@@ -216,15 +216,15 @@ def test_initial_poll_interval_never_exceeds_poll_freq() -> None:
 def test_region_comes_from_the_setting_then_the_qpu_then_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert settings_of(region="eu-west-2").resolve_region() == "eu-west-2"
-    assert settings_of(quantum_device="cepheus-1-108q").resolve_region() == "us-west-1"
+    assert resolve_region(settings_of(region="eu-west-2")) == "eu-west-2"
+    assert resolve_region(settings_of(quantum_device="cepheus-1-108q")) == "us-west-1"
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    assert settings_of().resolve_region() == "us-west-2"
+    assert resolve_region(settings_of()) == "us-west-2"
 
 
 def test_no_region_anywhere_names_the_settings_to_set() -> None:
     with pytest.raises(ExecutorConfigError) as raised:
-        settings_of().resolve_region()
+        resolve_region(settings_of())
     message = str(raised.value)
     assert "`region`" in message and "`quantum_device`" in message and "AWS_DEFAULT_REGION" in message
 
@@ -296,7 +296,7 @@ def test_docs_configuration_reference_is_generated_from_the_model() -> None:
     committed = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     assert committed == settings_reference_markdown(), (
         "docs/configuration.md is stale: regenerate it with "
-        "python -c 'from covalent_braket_plugin.settings import settings_reference_markdown as m; "
+        "python -c 'from covalent_braket_plugin.executor.settings import settings_reference_markdown as m; "
         "print(m(), end=\"\")' > docs/configuration.md"
     )
 

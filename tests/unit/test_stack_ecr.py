@@ -21,7 +21,7 @@ from botocore.config import Config
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from covalent_braket_plugin.local.ecr import EcrApp
+from covalent_braket_plugin.local.ecr.responses import EcrApp
 from covalent_braket_plugin.local.registry import Manifest
 from covalent_braket_plugin.local.services import LocalServices
 

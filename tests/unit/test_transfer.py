@@ -13,7 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from covalent_braket_plugin import runner, transfer
+from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.job import runner
 
 OWNER = "123456789012"
 BUCKET = "amazon-braket-transfer-test"

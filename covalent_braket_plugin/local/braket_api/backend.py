@@ -37,12 +37,18 @@ from covalent_braket_plugin.local.braket_api.errors import (
     quota_exceeded,
     validation,
 )
+from covalent_braket_plugin.local.braket_api.events import EventPublisher
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
-from covalent_braket_plugin.local.events import EventPublisher
+from covalent_braket_plugin.local.braket_api.task_runner import (
+    ACTIVE,
+    TERMINAL,
+    TaskRunner,
+    action_kind,
+    parse_program,
+)
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices
-from covalent_braket_plugin.local.tasks import ACTIVE, TERMINAL, TaskRunner, action_kind, parse_program
-from covalent_braket_plugin.monitor.pricing import PriceTable
+from covalent_braket_plugin.tasks.pricing import PriceTable
 
 JOB_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 DEFAULT_MAX_RESULTS = 100

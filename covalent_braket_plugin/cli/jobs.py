@@ -16,12 +16,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from covalent_braket_plugin import jobs
-from covalent_braket_plugin.ops import images as job_images
-from covalent_braket_plugin.ops import jobs as plugin_jobs
-from covalent_braket_plugin.ops.common import load_settings, parse_duration, parse_since
-from covalent_braket_plugin.session import make_session
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.aws import make_session
+from covalent_braket_plugin.cli.common import load_settings, parse_duration, parse_since
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.inventory import images as job_images
+from covalent_braket_plugin.inventory import jobs as plugin_jobs
 
 
 def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:

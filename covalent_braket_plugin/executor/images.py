@@ -33,8 +33,9 @@ import boto3
 import docker
 import docker.errors
 
-from covalent_braket_plugin.progress import BYTES_UNIT, Progress, ProgressTask
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.aws import resolve_region
+from covalent_braket_plugin.executor.progress import BYTES_UNIT, Progress, ProgressTask
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 
 TEMPLATE_NAME = "Dockerfile.template"
 # The script-mode program, shipped in the package; the image runs it as SAGEMAKER_PROGRAM.
@@ -80,12 +81,12 @@ def client_python_minor() -> str:
 @cache
 def script_mode_source() -> bytes:
     """The script-mode program the image runs as SAGEMAKER_PROGRAM, read from the installed package."""
-    return (resources.files("covalent_braket_plugin") / SCRIPT_MODE_MODULE_FILE).read_bytes()
+    return (resources.files("covalent_braket_plugin.job") / SCRIPT_MODE_MODULE_FILE).read_bytes()
 
 
 @cache
 def _template() -> str:
-    return (resources.files("covalent_braket_plugin") / TEMPLATE_NAME).read_text()
+    return (resources.files("covalent_braket_plugin.job") / TEMPLATE_NAME).read_text()
 
 
 def _pip_install_command(requirements: Iterable[str]) -> str:
@@ -254,7 +255,7 @@ class ImageBuilder:
             return self._ecr_client
 
     def _region(self) -> str:
-        return self._session.region_name or self._settings.resolve_region()
+        return self._session.region_name or resolve_region(self._settings)
 
     def _key(self, tag: str) -> str:
         """Names one image process-wide: same account (profile, credentials), endpoint, region,

@@ -13,8 +13,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
-from covalent_braket_plugin.account import conf, policies
-from covalent_braket_plugin.account.setup import (
+from covalent_braket_plugin.executor import covalent_conf as conf
+from covalent_braket_plugin.provisioning import policies
+from covalent_braket_plugin.provisioning.setup import (
     DEFAULT_BUCKET,
     DEFAULT_KEEP_TAGGED,
     DEFAULT_REPOSITORY,

@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 
 _GROUPS = (
-    "covalent_braket_plugin.local.cli",
-    "covalent_braket_plugin.monitor.cli",
-    "covalent_braket_plugin.guard.cli",
-    "covalent_braket_plugin.doctor.cli",
-    "covalent_braket_plugin.account.cli",
-    "covalent_braket_plugin.ops.cli",
+    "covalent_braket_plugin.cli.local",
+    "covalent_braket_plugin.cli.tasks",
+    "covalent_braket_plugin.cli.guard",
+    "covalent_braket_plugin.cli.doctor",
+    "covalent_braket_plugin.cli.setup",
+    "covalent_braket_plugin.cli.jobs",
 )
 
 

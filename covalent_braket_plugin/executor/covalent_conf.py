@@ -17,7 +17,7 @@ from typing import Any
 import filelock
 import toml
 
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 
 SECTION = ("executors", "braket")
 LOCK_TIMEOUT_S = 10.0

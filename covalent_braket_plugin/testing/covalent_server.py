@@ -14,8 +14,8 @@ ends (after ``covalent stop`` had its chance to shut down cleanly), waiting unti
 The group id is written to the home directory, so another process can stop the server too (the
 ``stop`` command below, which ``scripts/demo`` runs from its exit trap).
 
-    python -m covalent_braket_plugin.local.covalent_server start HOME   # prints the dispatcher address
-    python -m covalent_braket_plugin.local.covalent_server stop HOME
+    python -m covalent_braket_plugin.testing.covalent_server start HOME   # prints the dispatcher address
+    python -m covalent_braket_plugin.testing.covalent_server stop HOME
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ class CovalentServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m covalent_braket_plugin.local.covalent_server",
+        prog="python -m covalent_braket_plugin.testing.covalent_server",
         description="Start or stop a Covalent server whose home (config, database, logs) is HOME.",
     )
     parser.add_argument("action", choices=["start", "stop"])

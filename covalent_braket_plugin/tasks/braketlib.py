@@ -13,10 +13,10 @@ from typing import Any
 
 import boto3
 
-from covalent_braket_plugin.monitor.cancel import CancelReport, cancel_tasks
-from covalent_braket_plugin.monitor.pricing import PriceTable
-from covalent_braket_plugin.monitor.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
-from covalent_braket_plugin.monitor.summary import DaySummary, summarize
+from covalent_braket_plugin.tasks.cancel import CancelReport, cancel_tasks
+from covalent_braket_plugin.tasks.pricing import PriceTable
+from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
+from covalent_braket_plugin.tasks.summary import DaySummary, summarize
 
 DEFAULT_REGION = "us-east-1"
 

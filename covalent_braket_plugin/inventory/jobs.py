@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin import jobs
-from covalent_braket_plugin.ops.common import format_time, iso_time, table
-from covalent_braket_plugin.settings import DEVICE_SHORT_NAMES
+from covalent_braket_plugin.cli.common import format_time, iso_time, table
+from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor.settings import DEVICE_SHORT_NAMES
 
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 SEARCH_PAGE_SIZE = 100

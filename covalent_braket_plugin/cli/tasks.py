@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from covalent_braket_plugin.monitor.braketlib import AmazonBraketlib
-from covalent_braket_plugin.monitor.cancel import CancelReport
-from covalent_braket_plugin.monitor.pricing import PriceTable
-from covalent_braket_plugin.monitor.search import TASK_STATUSES
+from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib
+from covalent_braket_plugin.tasks.cancel import CancelReport
+from covalent_braket_plugin.tasks.pricing import PriceTable
+from covalent_braket_plugin.tasks.search import TASK_STATUSES
 
 
 def _time_zone(value: str) -> str:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from covalent_braket_plugin.account.conf import read_executor_section
-from covalent_braket_plugin.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.covalent_conf import read_executor_section
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 
 _DURATION_PART = re.compile(r"(\d+)([wdhms])")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.runner import BUCKET_OWNER_KEY, ENTRY_POINT, OUTPUT_URI_KEY, TASK_URI_KEY
+from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, ENTRY_POINT, OUTPUT_URI_KEY, TASK_URI_KEY
 
 if TYPE_CHECKING:
-    from covalent_braket_plugin.settings import BraketExecutorSettings
-    from covalent_braket_plugin.transfer import TaskLocation
+    from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+    from covalent_braket_plugin.executor.transfer import TaskLocation
 
 JOB_NAME_MAX_LENGTH = 50
 JOB_NAME_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")

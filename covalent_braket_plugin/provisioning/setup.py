@@ -27,12 +27,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from covalent_braket_plugin.account import conf, policies
-from covalent_braket_plugin.resource_state import ResourceResult, not_found, same_document
-from covalent_braket_plugin.settings import (
+from covalent_braket_plugin.executor import covalent_conf as conf
+from covalent_braket_plugin.executor.settings import (
     BraketExecutorSettings,
     ExecutorConfigError,
 )
+from covalent_braket_plugin.provisioning import policies
+from covalent_braket_plugin.provisioning.resources import ResourceResult, not_found, same_document
 
 DEFAULT_BUCKET = str(BraketExecutorSettings.model_fields["s3_bucket_name"].default)
 DEFAULT_REPOSITORY = str(BraketExecutorSettings.model_fields["ecr_repo_name"].default)

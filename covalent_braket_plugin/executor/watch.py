@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from covalent_braket_plugin import jobs
+from covalent_braket_plugin.executor import job_spec as jobs
 
 WATCH_TICK_S = 1.0
 """The shortest interval between two searches that the call budget allows."""

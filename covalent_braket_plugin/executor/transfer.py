@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin import runner
+from covalent_braket_plugin.job import runner
 
 KEY_ROOT = "covalent-braket"
 FETCH_THREADS = 8
