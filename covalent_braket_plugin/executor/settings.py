@@ -48,7 +48,7 @@ MAX_TIME_LIMIT_S = 432000
 MAX_STORAGE_GB = 16384
 
 # Devices a job can name by their short name (current devices of amazon-braket-sdk's
-# braket.devices.Devices; tests/unit/test_settings.py keeps the table in step with the SDK).
+# braket.devices.Devices; tests/unit/executor/test_settings.py keeps the table in step with the SDK).
 DEVICE_SHORT_NAMES: dict[str, str] = {
     "sv1": "arn:aws:braket:::device/quantum-simulator/amazon/sv1",
     "dm1": "arn:aws:braket:::device/quantum-simulator/amazon/dm1",

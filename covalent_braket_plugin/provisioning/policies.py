@@ -249,7 +249,7 @@ EXAMPLE = {
 def policies_reference_markdown() -> str:
     """The generated part of docs/aws-setup.md: the three policies for the example values.
 
-    Generated so the page cannot drift from the code (tests/unit/test_account_policies.py checks it).
+    Generated so the page cannot drift from the code (tests/unit/provisioning/test_policies.py checks it).
     """
     example_role = job_role_arn(account=EXAMPLE["account"], region=EXAMPLE["region"])
     documents = [

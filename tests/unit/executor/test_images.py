@@ -63,7 +63,7 @@ def test_environment_without_packages_adds_no_install_step() -> None:
 
 def test_the_template_ships_with_the_package_and_at_the_top_level() -> None:
     packaged = Path(script_mode.__file__).with_name(image.TEMPLATE_NAME)
-    top_level = Path(__file__).parents[2] / image.TEMPLATE_NAME
+    top_level = Path(__file__).parents[3] / image.TEMPLATE_NAME
     assert packaged.is_file()
     assert top_level.resolve() == packaged.resolve()
 

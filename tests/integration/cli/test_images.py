@@ -21,7 +21,7 @@ from covalent_braket_plugin import cli
 from covalent_braket_plugin.cli.common import load_settings
 from covalent_braket_plugin.inventory import images as job_images
 from covalent_braket_plugin.local.stack import LocalStack
-from tests.integration.test_stack_ecr import push_tiny_image
+from tests.integration.local.test_ecr import push_tiny_image
 
 BASE_IMAGE = "covalent-braket/base:ops-test"
 

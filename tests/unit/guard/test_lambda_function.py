@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
 from covalent_braket_plugin.tasks.pricing import PriceTable
-from tests.unit.test_guard_events import FORTE, task_event
+from tests.unit.guard.test_events import FORTE, task_event
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

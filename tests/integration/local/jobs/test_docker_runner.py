@@ -21,7 +21,7 @@ import covalent_braket_plugin.job.script_mode as script_mode
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.testing.pytest_plugin import point_at
-from tests.integration.test_jobs_sdk import (  # noqa: F401 - in_tmp_dir is a fixture
+from tests.integration.local.jobs.test_sdk import (  # noqa: F401 - in_tmp_dir is a fixture
     TERMINAL,
     in_tmp_dir,
     wait_for_file,

@@ -188,7 +188,7 @@ def test_role_arn_puts_a_plain_name_under_the_service_role_path() -> None:
 
 
 def test_docs_aws_setup_holds_the_current_generated_policies() -> None:
-    page = (Path(__file__).parents[2] / "docs" / "aws-setup.md").read_text()
+    page = (Path(__file__).parents[3] / "docs" / "aws-setup.md").read_text()
     generated = policies.policies_reference_markdown()
     start = page.find(generated.splitlines()[0])
     end = page.find(policies.GENERATED_END)

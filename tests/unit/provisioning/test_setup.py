@@ -1,7 +1,7 @@
 """How setup turns what AWS refuses into a step, a problem and a fix (AWS stubbed with botocore's Stubber).
 
 The local stack does not enforce IAM, so an AccessDenied can only be shown here; everything setup
-creates is tested against the local stack in tests/integration/test_account_setup.py.
+creates is tested against the local stack in tests/integration/provisioning/test_setup.py.
 """
 
 from __future__ import annotations

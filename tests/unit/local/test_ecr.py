@@ -1,6 +1,6 @@
 """The ECR image API's translation of registry contents, driven through boto3's own ECR client.
 
-The registry and moto are stand-ins here; tests/integration/test_stack_ecr.py pushes real images.
+The registry and moto are stand-ins here; tests/integration/local/test_ecr.py pushes real images.
 """
 
 from __future__ import annotations

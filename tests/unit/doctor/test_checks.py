@@ -36,7 +36,7 @@ from covalent_braket_plugin.provisioning.policies import job_role_policy, requir
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole"
-DOCS = Path(__file__).parents[2] / "docs"
+DOCS = Path(__file__).parents[3] / "docs"
 
 
 # --- helpers -------------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def test_missing_credentials_file_and_unknown_profile_are_named(tmp_path: Path) 
 # --- the generated configuration reference -----------------------------------------------------------
 
 def test_docs_configuration_reference_is_generated_from_the_model() -> None:
-    committed = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    committed = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
     assert committed == settings_reference_markdown(), (
         "docs/configuration.md is stale: regenerate it with "
         "python -c 'from covalent_braket_plugin.executor.settings import settings_reference_markdown as m; "
