@@ -117,7 +117,7 @@ def unpack_source(source: Path, compression: str, destination: Path) -> None:
             with tarfile.open(source, "r:gz") as archive:
                 if hasattr(tarfile, "data_filter"):
                     archive.extractall(destination, filter="data")
-                else:  # Python before 3.10.12 / 3.11.4 has no extraction filters
+                else:  # Python 3.11 before 3.11.4 has no extraction filters
                     archive.extractall(destination)
         except (OSError, tarfile.TarError) as exc:
             raise ScriptModeError(f"Unable to unpack archive {source.name} of type GZIP: {exc}") from exc
