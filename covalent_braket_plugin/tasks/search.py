@@ -1,15 +1,14 @@
 """Find quantum tasks with SearchQuantumTasks, letting the service do the filtering.
 
-The earlier monitoring tool read every task of a device ten at a time and filtered dates and
-statuses itself, once per status, relying on an undocumented newest-first order. Here the device,
-the statuses (one EQUAL filter with several values) and the creation window (BETWEEN) all go to
-the service, pages hold 100 tasks, and each matching task is read exactly once.
+The device, the statuses (one EQUAL filter with several values) and the creation window (BETWEEN)
+all go to the service, so only matching tasks come back; pages hold 100 tasks, and each matching task
+is read exactly once. Nothing relies on the order the service lists tasks in, which is undocumented.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,14 +31,14 @@ def day_bounds(day: date, tz: str = "UTC") -> tuple[datetime, datetime]:
     zone = ZoneInfo(tz)
     start = datetime.combine(day, time.min, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def rfc3339(moment: datetime) -> str:
     """``moment`` as the RFC 3339 UTC text with milliseconds that the Braket filters take."""
     if moment.tzinfo is None:
         raise ValueError("a filter time needs a time zone")
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
