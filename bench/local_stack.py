@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -121,10 +121,10 @@ def run(stack: LocalStack, tasks: int, threads: int) -> None:
         )
 
     before = completed(stack.endpoint_url)
-    window_start = datetime.now(timezone.utc)
+    window_start = datetime.now(UTC)
     start = time.perf_counter()
     created_s = timed(tasks, threads, create)
-    window_end = datetime.now(timezone.utc)
+    window_end = datetime.now(UTC)
     while completed(stack.endpoint_url) - before < tasks:
         time.sleep(0.2)
     done_s = time.perf_counter() - start

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
@@ -115,7 +115,7 @@ def bench_summary(stack: LocalStack, session: boto3.Session, total: int) -> None
     lib = AmazonBraketlib(boto_session=session)
     cancelled = lib.cancel(arns[FORTE][: len(arns[FORTE]) // 5])
     print(f"  cancelled {len(cancelled.cancelled)} of the {FORTE.rsplit('/', 1)[1]} tasks")
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     if {t["createdAt"].date() for t in iter_tasks(braket, device_arn=CEPHEUS)} != {day}:
         print("  note: the tasks straddle midnight UTC; rerun for clean figures")
 
@@ -195,7 +195,7 @@ def bench_guard(stack: LocalStack, session: boto3.Session, events: int) -> None:
 
 def task_event(record: dict[str, Any]) -> dict[str, Any]:
     """A "Braket Task State Change" event for a new task, shaped like EventBridge's."""
-    created = record["createdAt"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    created = record["createdAt"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return {
         "version": "0",
         "source": "aws.braket",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from covalent_braket_plugin.executor.covalent_conf import read_executor_section
@@ -53,19 +53,19 @@ def parse_since(text: str, now: datetime, flag: str = "--since") -> datetime:
             f"{flag}: {text!r} is neither a duration (7d, 12h) nor a date or date-time "
             "(2026-11-01, 2026-11-01T08:00:00Z)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_time(moment: datetime | None) -> str:
     """A time as UTC ``YYYY-MM-DD HH:MM:SS``, or ``-`` when there is none (a job still running)."""
     if moment is None:
         return "-"
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def iso_time(moment: datetime | None) -> str | None:
     """A time as ISO 8601 UTC for JSON output."""
-    return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

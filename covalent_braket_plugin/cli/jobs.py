@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.add_argument("--dispatch-id", help="only the jobs of this Covalent dispatch")
     listing.add_argument(
         "--since",
-        type=_argument_type(lambda value: parse_since(value, datetime.now(timezone.utc))),
+        type=_argument_type(lambda value: parse_since(value, datetime.now(UTC))),
         help="only jobs created since then: a duration back from now (7d, 12h) or a date (2026-11-01)",
     )
     listing.set_defaults(handler=run_jobs_list)
@@ -206,7 +206,7 @@ def run_images_list(args: argparse.Namespace) -> int:
 
 def run_images_prune(args: argparse.Namespace) -> int:
     def work() -> int:
-        cutoff = datetime.now(timezone.utc) - args.older_than
+        cutoff = datetime.now(UTC) - args.older_than
         ecr, repository, in_use = _repository(args)
         found = job_images.list_images(ecr, repository, in_use)
         report = job_images.prune(ecr, repository, found, cutoff, dry_run=args.dry_run)

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from covalent_braket_plugin.executor import job_spec as jobs
@@ -213,7 +213,7 @@ def search(braket: Any, arns: list[str], created_after: float) -> dict[str, dict
     if len(wanted) <= ARN_FILTER_MAX:
         filters = [{"name": "jobArn", "operator": "EQUAL", "values": sorted(wanted)}]
     else:
-        since = datetime.fromtimestamp(created_after, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since = datetime.fromtimestamp(created_after, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         filters = [{"name": "createdAt", "operator": "GTE", "values": [since]}]
     found: dict[str, dict[str, Any]] = {}
     request: dict[str, Any] = {"filters": filters, "maxResults": SEARCH_PAGE_SIZE}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -126,7 +126,7 @@ class Ledger:
                 Item={
                     KEY: {"S": _breach_key(device_arn, day)},
                     "token": {"S": token},
-                    "claimed_at": {"S": datetime.now(timezone.utc).isoformat()},
+                    "claimed_at": {"S": datetime.now(UTC).isoformat()},
                     TTL_ATTRIBUTE: {"N": str(int((expires + RETENTION).timestamp()))},
                 },
                 ConditionExpression="attribute_not_exists(#pk)",

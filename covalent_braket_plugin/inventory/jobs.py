@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -52,7 +52,7 @@ class JobFilter:
         if self.statuses:
             filters.append({"name": "status", "operator": "EQUAL", "values": list(self.statuses)})
         if self.since is not None:
-            since = self.since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            since = self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             filters.append({"name": "createdAt", "operator": "GTE", "values": [since]})
         return filters
 
@@ -120,7 +120,7 @@ def _plugin_summaries(braket: Any, job_filter: JobFilter) -> Iterator[dict[str, 
 def list_jobs(braket: Any, job_filter: JobFilter) -> list[PluginJob]:
     """Every job of the plugin the filter keeps, newest first."""
     found = [PluginJob.from_summary(summary) for summary in _plugin_summaries(braket, job_filter)]
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda job: job.created or oldest, reverse=True)
 
 

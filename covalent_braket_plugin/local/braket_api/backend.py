@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -53,7 +53,7 @@ from covalent_braket_plugin.tasks.pricing import PriceTable
 JOB_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 DEFAULT_MAX_RESULTS = 100
 MAX_JOB_EVENTS = 20  # JobEvents list max in the model
-_NO_END = datetime(9999, 12, 31, tzinfo=timezone.utc)
+_NO_END = datetime(9999, 12, 31, tzinfo=UTC)
 # Which spend of a spending limit a QPU task counts in, by status; other statuses cost nothing.
 _SPEND_STATE = {"CREATED": "queued", "QUEUED": "queued", "RUNNING": "queued", "COMPLETED": "total"}
 
@@ -67,7 +67,7 @@ class JobManagerLike(Protocol):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _usd(amount: Decimal) -> str:
@@ -183,7 +183,7 @@ class BraketBackend:
         self._job_names: dict[str, str] = {}
         self._queued: dict[str, dict[str, None]] = {}  # device ARN -> QUEUED task ARNs, oldest first
         self._qpu_tasks: dict[str, list[str]] = {}  # device ARN -> its task ARNs (spend accounting)
-        self._last_created = datetime.min.replace(tzinfo=timezone.utc)
+        self._last_created = datetime.min.replace(tzinfo=UTC)
         self._devices: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- helpers
@@ -227,7 +227,7 @@ class BraketBackend:
         summaries = [d.summary() for d in DEVICES.values()]
         coll = _Collection()
         for s in summaries:
-            coll.add(s["deviceArn"], {**s, "createdAt": datetime.fromtimestamp(0, timezone.utc)})
+            coll.add(s["deviceArn"], {**s, "createdAt": datetime.fromtimestamp(0, UTC)})
         items, token = self._page(coll, filters, params, "devices", lambda r: {k: r[k] for k in summaries[0]})
         return {"devices": items, "nextToken": token}
 

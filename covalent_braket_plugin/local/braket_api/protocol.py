@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -254,7 +254,7 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("a boolean is not a timestamp")
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
             raise ValueError(str(exc)) from None
     if not isinstance(value, str):
@@ -266,7 +266,7 @@ def parse_timestamp(value: Any) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("expected an RFC 3339 date-time such as 2024-01-31T12:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _decode(shape: Shape, value: Any) -> Any:
@@ -319,5 +319,5 @@ def _encode(shape: Shape, value: Any) -> Any:
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, the form AWS uses in JSON bodies and events."""
     return (
-        moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )

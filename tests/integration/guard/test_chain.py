@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ CANCELLED = ("CANCELLING", "CANCELLED")
 
 def local_noon_zone() -> str:
     """A fixed-offset zone in which it is about noon now, so the tasks cannot straddle two days."""
-    offset = 12 - datetime.now(timezone.utc).hour
+    offset = 12 - datetime.now(UTC).hour
     return f"Etc/GMT{-offset:+d}" if offset else "UTC"  # Etc/GMT-3 is UTC+3
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from covalent_braket_plugin.local.stack import LocalStack
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 DAY = date(2026, 11, 21)
-DAY_END = datetime(2026, 11, 22, tzinfo=timezone.utc)
+DAY_END = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def task(n: int) -> str:

@@ -8,7 +8,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -218,12 +218,12 @@ def test_search_paginator_with_created_at_between_and_status(env: Any, braket: A
     env.set_faults(hold_qpu_tasks_s=300)
     create_task(braket, bucket)  # before the window
     time.sleep(0.01)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     completed = [create_task(braket, bucket) for _ in range(7)]
     held = [create_task(braket, bucket, device=FORTE, shots=1) for _ in range(6)]
     for arn in held[:3]:
         braket.cancel_quantum_task(quantumTaskArn=arn, clientToken=str(uuid.uuid4()))
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     time.sleep(0.01)
     create_task(braket, bucket)  # after the window
     for arn in completed:
@@ -515,7 +515,7 @@ def test_task_state_change_events_reach_eventbridge(env: Any, braket: Any, bucke
 def test_timestamps_are_recent(braket: Any, bucket: str) -> None:
     arn = create_task(braket, bucket)
     created = braket.get_quantum_task(quantumTaskArn=arn)["createdAt"]
-    assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=5)
+    assert abs(datetime.now(UTC) - created) < timedelta(minutes=5)
 
 
 # ------------------------------------------------------------------ malformed requests over raw HTTP

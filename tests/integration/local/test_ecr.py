@@ -8,7 +8,7 @@ import io
 import tarfile
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -78,7 +78,7 @@ def test_authorization_token_names_a_registry_docker_can_log_in_to(
 def test_a_pushed_image_is_visible_through_describe_images(
     ecr: Any, repository: str, docker_engine: docker.DockerClient
 ) -> None:
-    before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    before = datetime.now(UTC) - timedelta(seconds=5)
     digest = push_tiny_image(docker_engine, ecr, repository, ["v1", "latest"])
 
     (detail,) = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": "v1"}])["imageDetails"]
@@ -86,7 +86,7 @@ def test_a_pushed_image_is_visible_through_describe_images(
     assert sorted(detail["imageTags"]) == ["latest", "v1"]
     assert detail["repositoryName"] == repository
     assert detail["imageSizeInBytes"] > 0
-    assert before <= detail["imagePushedAt"] <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert before <= detail["imagePushedAt"] <= datetime.now(UTC) + timedelta(seconds=5)
     assert detail["imageManifestMediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
 
     ids = ecr.list_images(repositoryName=repository)["imageIds"]

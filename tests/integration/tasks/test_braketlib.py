@@ -10,7 +10,7 @@ import argparse
 import json
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +45,7 @@ HOLD_S = 3600.0
 
 def local_noon_zone() -> str:
     """A fixed-offset zone in which it is about noon now, so the tasks cannot straddle two days."""
-    offset = 12 - datetime.now(timezone.utc).hour  # -11 .. +12
+    offset = 12 - datetime.now(UTC).hour  # -11 .. +12
     return f"Etc/GMT{-offset:+d}" if offset else "UTC"  # Etc/GMT-3 is UTC+3
 
 
@@ -146,7 +146,7 @@ def test_filters_by_device_status_and_day(lib: AmazonBraketlib, created: dict) -
 def test_get_info_keeps_the_earlier_tools_shape(lib: AmazonBraketlib, created: dict) -> None:
     ids = created["arns"][FORTE]
     created_at = created["braket"].get_quantum_task(quantumTaskArn=ids[0])["createdAt"]
-    utc_day = created_at.astimezone(timezone.utc).date()
+    utc_day = created_at.astimezone(UTC).date()
     info = lib.get_info(utc_day.year, utc_day.month, utc_day.day, "qpu", "ionq", "Forte-1", 0)
     forte_folder = f"{BUCKET}/forte"
     other_folder = f"{BUCKET}/other"

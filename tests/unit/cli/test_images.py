@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -14,7 +14,7 @@ from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.inventory import images as job_images
 from covalent_braket_plugin.inventory.images import JobImage
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 REPOSITORY = "amazon-braket-covalent-job-images"
 
 

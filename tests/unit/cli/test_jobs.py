@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from covalent_braket_plugin.cli.common import format_time, load_settings, parse_
 from covalent_braket_plugin.inventory import jobs as plugin_jobs
 from covalent_braket_plugin.inventory.jobs import JobFilter, PluginJob
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:braket:us-east-1:123456789012:job/covalent-abc-n0-a1-0123456789"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 
@@ -63,10 +63,10 @@ def test_bad_durations_name_the_flag_and_the_form(text: str) -> None:
 
 def test_since_is_a_duration_back_or_a_date() -> None:
     assert parse_since("7d", NOW) == NOW - timedelta(days=7)
-    assert parse_since("2026-11-01", NOW) == datetime(2026, 11, 1, tzinfo=timezone.utc)
-    assert parse_since("2026-11-01T08:30:00Z", NOW) == datetime(2026, 11, 1, 8, 30, tzinfo=timezone.utc)
+    assert parse_since("2026-11-01", NOW) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since("2026-11-01T08:30:00Z", NOW) == datetime(2026, 11, 1, 8, 30, tzinfo=UTC)
     offset = parse_since("2026-11-01T08:30:00+02:00", NOW)
-    assert offset == datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc)
+    assert offset == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="--since: 'yesterday' is neither a duration"):
         parse_since("yesterday", NOW)
 

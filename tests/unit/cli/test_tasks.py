@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import boto3
 import pytest
@@ -35,7 +35,7 @@ def task(name: str, status: str, shots: int) -> dict:
         "shots": shots,
         "outputS3Bucket": "amazon-braket-x",
         "outputS3Directory": f"tasks/{name}",
-        "createdAt": datetime(2026, 11, 21, 9, tzinfo=timezone.utc),
+        "createdAt": datetime(2026, 11, 21, 9, tzinfo=UTC),
     }
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -70,7 +70,7 @@ class FakeBraket:
 
     def search_jobs(self, **request: Any) -> dict:
         self.calls.append(("search_jobs", request))
-        return {"jobs": [{**self._status(step=True), "createdAt": datetime.now(timezone.utc)}]}
+        return {"jobs": [{**self._status(step=True), "createdAt": datetime.now(UTC)}]}
 
     def get_job(self, jobArn: str, additionalAttributeNames: list[str] | None = None) -> dict:
         self.calls.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -45,7 +45,7 @@ class FakeBraket:
                 "jobArn": arn,
                 "jobName": arn[-6:],
                 "status": self._status(arn, step=True),
-                "createdAt": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                "createdAt": datetime(2026, 1, 1, tzinfo=UTC),
             }
             for arn in arns
             if arn not in self.hidden

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -45,7 +45,7 @@ def test_a_real_event_is_read() -> None:
     assert task.device_arn == FORTE
     assert task.status == "CREATED"
     assert task.shots == 100  # "100" in the event
-    assert task.created_at == datetime(2021, 10, 28, 1, 17, 42, 898000, tzinfo=timezone.utc)
+    assert task.created_at == datetime(2021, 10, 28, 1, 17, 42, 898000, tzinfo=UTC)
 
 
 def test_integer_shots_are_accepted_too() -> None:
@@ -54,7 +54,7 @@ def test_integer_shots_are_accepted_too() -> None:
 
 def test_created_at_falls_back_to_the_event_time() -> None:
     assert parse_event(task_event(createdAt=None)).created_at == datetime(
-        2021, 10, 28, 1, 17, 43, tzinfo=timezone.utc
+        2021, 10, 28, 1, 17, 43, tzinfo=UTC
     )
 
 

@@ -7,7 +7,7 @@ does; the real service path (the local stack, EventBridge, DynamoDB) is in the i
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from covalent_braket_plugin.tasks.pricing import PriceTable
 from tests.unit.guard.test_events import FORTE, task_event
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
-NOON = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf"
 HOOK = "https://hooks.slack.example/services/T/B/x"
 
@@ -220,7 +220,7 @@ def test_out_of_order_events_of_another_day_count_against_that_day(braket: FakeB
 
 def test_the_day_follows_the_configured_time_zone(braket: FakeBraket) -> None:
     # 23:30 UTC on the 20th is the 21st in Berlin, the same day as NOON.
-    evening = braket.add("QUEUED", 600, created=datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc))
+    evening = braket.add("QUEUED", 600, created=datetime(2026, 11, 20, 23, 30, tzinfo=UTC))
     new = braket.add("CREATED", 600)
     assert run(braket.event(new), braket, MAX_SHOTS="1000")["action"] == "within_limit"
     outcome = run(braket.event(new), braket, MAX_SHOTS="1000", DAY_TIMEZONE="Europe/Berlin")

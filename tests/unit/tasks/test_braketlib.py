@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import boto3
@@ -17,7 +17,7 @@ FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 TASK = "arn:aws:braket:{region}:123456789012:quantum-task/{name}"
-NOON = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
 
 def summary(name: str, device: str, status: str, shots: int, bucket: str, directory: str) -> dict:
@@ -57,7 +57,7 @@ def test_get_info_returns_the_earlier_tools_shape(lib: AmazonBraketlib) -> None:
         summary("c", FORTE, "QUEUED", 10, "amazon-braket-y", "boto-examples/c"),
     ]
     for record in tasks:
-        record["createdAt"] = datetime(2026, 11, 5, 23, 59, tzinfo=timezone.utc)
+        record["createdAt"] = datetime(2026, 11, 5, 23, 59, tzinfo=UTC)
     with Stubber(lib.braket) as stubber:
         stubber.add_response(
             "search_quantum_tasks",

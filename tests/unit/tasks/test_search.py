@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from covalent_braket_plugin.tasks.search import day_bounds, iter_tasks, rfc3339, task_filters
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
-UTC = timezone.utc
 
 
 def summary(number: int, created: datetime, status: str = "QUEUED") -> dict:

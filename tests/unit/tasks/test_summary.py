@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 AQUILA = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
 IBEX = "arn:aws:braket:eu-north-1::device/qpu/aqt/Ibex-Q1"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-NOON = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
 
 def task(device: str, status: str, shots: int, runtime_s: float | None = None) -> dict:

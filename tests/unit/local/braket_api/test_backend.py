@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -116,7 +116,7 @@ def test_create_job_submits_a_get_job_shaped_record(
 
 def test_job_store_updates_send_events_once_per_status(backend: BraketBackend) -> None:
     arn = backend.create_job(job_params(), "us-east-1")["jobArn"]
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     backend.update_job(arn, status="RUNNING", startedAt=started)
     backend.update_job(arn, status="RUNNING", billableDuration=5)
     backend.update_job(arn, status="COMPLETED", endedAt=started)
@@ -310,7 +310,7 @@ def test_every_device_has_valid_capabilities() -> None:
 
 
 def test_event_details_match_aws() -> None:
-    created = datetime(2021, 10, 28, 1, 17, 42, 898000, tzinfo=timezone.utc)
+    created = datetime(2021, 10, 28, 1, 17, 42, 898000, tzinfo=UTC)
     task = {
         "quantumTaskArn": "t",
         "status": "CREATED",
@@ -359,8 +359,8 @@ def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) 
     assert backend.transition_task(arn, frozenset({"RUNNING"}), "COMPLETED")
     assert spend() == ("0.7", "1.1")
     past = {
-        "startAt": datetime(2020, 1, 1, tzinfo=timezone.utc),
-        "endAt": datetime(2021, 1, 1, tzinfo=timezone.utc),
+        "startAt": datetime(2020, 1, 1, tzinfo=UTC),
+        "endAt": datetime(2021, 1, 1, tzinfo=UTC),
     }
     backend.update_spending_limit(
         {"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "us-east-1"

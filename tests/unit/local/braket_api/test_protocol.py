@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -184,13 +184,13 @@ def test_timestamps_in_and_out() -> None:
             "timePeriod": {"startAt": 1700000000, "endAt": "2030-01-01T00:00:00Z"},
         },
     )
-    assert params["timePeriod"]["startAt"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert params["timePeriod"]["startAt"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert params["timePeriod"]["endAt"].year == 2030
-    assert parse_timestamp("2024-05-01T10:00:00+02:00") == datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
+    assert parse_timestamp("2024-05-01T10:00:00+02:00") == datetime(2024, 5, 1, 8, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_timestamp("yesterday")
 
-    moment = datetime(2021, 10, 28, 1, 17, 42, 898765, tzinfo=timezone.utc)
+    moment = datetime(2021, 10, 28, 1, 17, 42, 898765, tzinfo=UTC)
     search = service_model().operation_model("SearchSpendingLimits")
     document = json.loads(
         serialize_output(

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ class MemoryJobStore:
 
     def add_job_event(self, job_arn: str, event_type: str, message: str) -> None:
         with self._changed:
-            event = {"eventType": event_type, "timeOfEvent": datetime.now(timezone.utc), "message": message}
+            event = {"eventType": event_type, "timeOfEvent": datetime.now(UTC), "message": message}
             self.jobs[job_arn].setdefault("events", []).append(event)
             self._changed.notify_all()
 
@@ -190,7 +190,7 @@ def make_job(
         "instanceConfig": {"instanceType": "ml.m5.large", "instanceCount": 1, "volumeSizeInGb": 30},
         "deviceConfig": {"device": SV1},
         "stoppingCondition": {"maxRuntimeInSeconds": 600},
-        "createdAt": datetime.now(timezone.utc),
+        "createdAt": datetime.now(UTC),
         "events": [],
     }
     job.update(fields)
@@ -446,7 +446,7 @@ def test_a_failing_program_keeps_its_reason_when_the_upload_fails_too(services, 
 def test_held_job_starts_only_after_the_hold(services, store, manager, faults):
     faults.update(hold_jobs_s=1.0)
     job = make_job(services, "source_dir.job_code:succeed")
-    submitted_at = datetime.now(timezone.utc)
+    submitted_at = datetime.now(UTC)
     submit(store, manager, job)
 
     done = store.wait_for(job["jobArn"], *TERMINAL)
