@@ -29,10 +29,17 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.config import GuardConfig, GuardConfigError
-from covalent_braket_plugin.guard.events import TRIGGER_STATUS, MalformedEvent, TaskEvent, parse_event
+from covalent_braket_plugin.guard.events import (
+    TRIGGER_STATUS,
+    JobEvent,
+    MalformedEvent,
+    TaskEvent,
+    parse_event,
+)
 from covalent_braket_plugin.guard.ledger import Ledger, Usage
 from covalent_braket_plugin.tasks.cancel import cancel_tasks
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
@@ -44,6 +51,12 @@ logger.setLevel(logging.INFO)
 
 # Work a device is committed to for the day: what a limit is measured against.
 COMMITTED_STATUSES = ("CREATED", "QUEUED", "RUNNING", "COMPLETED")
+# AWS answers that mean "try again later": the handler raises them so Lambda retries the event.
+TRANSIENT_ERROR_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException", "InternalServiceException", "InternalServerError",
+    "ServiceUnavailable", "ServiceUnavailableException",
+})
 
 
 @lru_cache(maxsize=4)
@@ -116,7 +129,9 @@ class Guard:
             details["ledger_usage"] = usage.to_json()
             if not self.passed(usage):
                 return Outcome("within_limit", details=details)
-        usage = self.committed_usage(task, day, bounds)
+        usage, found = self.committed_usage(task, day, bounds)
+        if not found:
+            details["task_not_found"] = True  # GetQuantumTask: ResourceNotFound; not counted
         details["usage"] = usage.to_json()
         details["limits"] = self.config.describe_limits()
         if usage.unpriced_tasks and self.config.max_cost_usd is not None:
@@ -133,12 +148,12 @@ class Guard:
         cost_over = self.config.max_cost_usd is not None and usage.cost_usd > self.config.max_cost_usd
         return shots_over or cost_over
 
-    def committed_usage(self, task: TaskEvent, day: date, bounds: tuple[Any, Any]) -> Usage:
+    def committed_usage(self, task: TaskEvent, day: date, bounds: tuple[Any, Any]) -> tuple[Usage, bool]:
         """The day's committed work on the device, read from Braket (the authority).
 
         The event's own task is looked up directly when the search does not list it yet, so a new
         task is never missed to the search index's delay; one that has already ended unbilled is not
-        counted.
+        counted. The flag is False when Braket knows no task of the event's ARN.
         """
         braket = self.clients.braket
         tasks = {
@@ -147,17 +162,20 @@ class Guard:
                 braket, device_arn=task.device_arn, statuses=COMMITTED_STATUSES, created_between=bounds
             )
         }
+        found = True
         if task.task_arn not in tasks:
-            current = braket.get_quantum_task(quantumTaskArn=task.task_arn)
-            if current["status"] in COMMITTED_STATUSES:
+            current = _get_task(braket, task.task_arn)
+            found = current is not None
+            if current is not None and current["status"] in COMMITTED_STATUSES:
                 tasks[task.task_arn] = current
         summary = summarize(tasks.values(), self.prices, day, self.config.timezone.key)
-        return Usage(
+        usage = Usage(
             task_count=summary.tasks,
             shots=summary.shots,
             cost_usd=summary.priced_cost,
             unpriced_tasks=sum(row.tasks for row in summary.rows if row.cost is None),
         )
+        return usage, found
 
     def enforce(
         self, device_arn: str, day: date, bounds: tuple[Any, Any], usage: Usage, details: dict[str, Any]
@@ -231,7 +249,26 @@ class Guard:
 
 def _cancelled(braket: Any, task_arn: str) -> bool:
     """True when the task ended cancelled (not completed or failed before its cancel request came)."""
-    return braket.get_quantum_task(quantumTaskArn=task_arn)["status"] in ("CANCELLING", "CANCELLED")
+    current = _get_task(braket, task_arn)
+    return current is not None and current["status"] in ("CANCELLING", "CANCELLED")
+
+
+def _get_task(braket: Any, task_arn: str) -> dict[str, Any] | None:
+    """GetQuantumTask, or None when Braket knows no such task (an event about an unknown ARN)."""
+    try:
+        return braket.get_quantum_task(quantumTaskArn=task_arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def is_transient(error: Exception) -> bool:
+    """Whether AWS may answer differently if asked again (throttling, a 5xx, a dropped connection)."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_ERROR_CODES or status >= 500
+    return isinstance(error, ConnectionError | HTTPClientError)
 
 
 def handle_event(
@@ -249,6 +286,8 @@ def handle_event(
     except MalformedEvent as error:
         logger.warning("cost guard: ignored a malformed event: %s", error)
         return Outcome("ignored", f"malformed event: {error}").to_json()
+    if isinstance(task, JobEvent):
+        return Outcome("ignored", "job events are not counted").to_json()
     if prices is None:
         try:
             prices = _price_table(environ.get(PRICES_ENV))
@@ -256,9 +295,30 @@ def handle_event(
             logger.error("cost guard: the price table could not be read: %s; nothing was cancelled", error)
             return Outcome("config_error", f"{PRICES_ENV}: {error}", {"problems": [str(error)]}).to_json()
     guard = Guard(config, clients or Clients.from_environment(config), prices)
-    outcome = guard.handle(task).to_json()
+    try:
+        outcome = guard.handle(task).to_json()
+    except (ClientError, BotoCoreError) as error:
+        if is_transient(error):
+            # Lambda retries the event (a retry is just another copy); the decision is logged first.
+            logger.error("cost guard: %s", json.dumps(Outcome("retry", _describe(error)).to_json()))
+            raise
+        outcome = Outcome("error", _describe(error), {"event_id": _event_id(event)}).to_json()
+        logger.error("cost guard: %s", json.dumps(outcome, default=str))
+        return outcome
+    except Exception as error:  # a defect must still end in a decision, not a lost event
+        outcome = Outcome("error", _describe(error), {"event_id": _event_id(event)}).to_json()
+        logger.exception("cost guard: %s", json.dumps(outcome, default=str))
+        return outcome
     logger.info("cost guard: %s", json.dumps(outcome, default=str))
     return outcome
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _event_id(event: Any) -> Any:
+    return event.get("id") if isinstance(event, Mapping) else None
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

@@ -78,6 +78,10 @@ class FakeBraket:
         return _when(wanted[0]) <= value <= _when(wanted[1])
 
     def get_quantum_task(self, quantumTaskArn: str) -> dict[str, Any]:
+        if quantumTaskArn not in self.tasks:
+            raise ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "no such task"}}, "GetQuantumTask"
+            )
         return dict(self.tasks[quantumTaskArn])
 
     def cancel_quantum_task(self, quantumTaskArn: str) -> dict[str, str]:
@@ -238,11 +242,94 @@ def test_unwatched_devices_are_ignored() -> None:
     assert run(event, Untouchable(), MAX_SHOTS="1", DEVICE_ARNS=GARNET)["action"] == "ignored"
 
 
-@pytest.mark.parametrize("event", [None, "CREATED", {}, task_event(shots="lots"), task_event(deviceArn=None)])
-def test_malformed_events_are_ignored_without_aws(event: Any, caplog: pytest.LogCaptureFixture) -> None:
-    outcome = run(event, Untouchable(), MAX_SHOTS="1")
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "CREATED",
+        {},
+        task_event(shots="lots"),
+        task_event(deviceArn=None),
+        task_event(shots="²"),
+        task_event(shots="9" * 5000),
+        task_event(createdAt="9999-12-31T12:00:00+14:00"),
+        task_event(createdAt="0001-01-01T00:00:00+14:00"),
+        {k: v for k, v in task_event().items() if k != "detail"},
+    ],
+    ids=["none", "text", "empty", "lots", "no-device", "superscript-two", "5000-digits", "year-9999",
+         "year-0001", "no-detail"],
+)
+def test_malformed_events_end_in_a_logged_decision_without_aws(
+    event: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    outcome = run(event, Untouchable(), MAX_SHOTS="1", DAY_TIMEZONE="Pacific/Kiritimati")
     assert outcome["action"] == "ignored" and outcome["reason"].startswith("malformed event")
     assert "malformed" in caplog.text
+
+
+def test_unknown_fields_change_nothing(braket: FakeBraket) -> None:
+    new = braket.add("CREATED", 600)
+    event = braket.event(new)
+    event["detail"]["somethingNew"] = {"x": [1]}
+    event["extra"] = True
+    outcome = run(event, braket, MAX_SHOTS="1000")
+    assert outcome["action"] == "within_limit" and outcome["usage"]["shots"] == 600
+
+
+def test_an_unknown_task_arn_is_a_decision_not_a_crash(
+    braket: FakeBraket, caplog: pytest.LogCaptureFixture
+) -> None:
+    braket.add("COMPLETED", 900)
+    ghost = task_event(
+        quantumTaskArn="arn:aws:braket:us-east-1:123456789012:quantum-task/00000000-dead-4000-8000-000000000000",
+        shots="500", createdAt="2026-11-21T12:00:00Z",
+    )
+    outcome = run(ghost, braket, MAX_SHOTS="1000")
+    # GetQuantumTask answered ResourceNotFound: the task is not counted, the day's real work is.
+    assert outcome["action"] == "within_limit" and outcome["usage"]["shots"] == 900
+    assert outcome["task_not_found"] is True
+    assert "within_limit" in caplog.text and braket.cancel_requests == []
+
+
+def test_an_unexpected_failure_is_logged_as_an_error_decision(
+    braket: FakeBraket, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = braket.add("CREATED", 10)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("quantumTasks")
+
+    braket.paginate = broken  # type: ignore[method-assign]
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert outcome["action"] == "error" and "KeyError" in outcome["reason"]
+    assert outcome["event_id"] == braket.event(new)["id"]
+    assert '"action": "error"' in caplog.text
+
+
+def test_throttling_is_logged_and_raised_so_lambda_retries(
+    braket: FakeBraket, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = braket.add("CREATED", 10)
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+        raise ClientError(error, "SearchQuantumTasks")
+
+    braket.paginate = throttled  # type: ignore[method-assign]
+    with pytest.raises(ClientError, match="slow down"):
+        run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert '"action": "retry"' in caplog.text
+
+
+def test_access_denied_is_an_error_decision_not_a_retry(braket: FakeBraket) -> None:
+    new = braket.add("CREATED", 10)
+
+    def denied(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "SearchQuantumTasks")
+
+    braket.paginate = denied  # type: ignore[method-assign]
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert outcome["action"] == "error" and "AccessDenied" in outcome["reason"]
 
 
 def test_a_slack_failure_never_stops_the_cancellation(
