@@ -1,0 +1,267 @@
+"""Every public way in keeps working: Covalent's plugin entry point, the documented imports, the pytest
+plugin and every ``covalent-braket`` command and flag.
+
+Covered elsewhere and not repeated here: that Covalent knows the plugin whichever of covalent and the
+entry point is imported first, and under the short name ``braket`` in its executor map
+(tests/unit/executor/test_executor.py: ``test_covalent_knows_the_plugin_whichever_is_imported_first``,
+``test_covalent_finds_the_plugin_by_its_short_name``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+
+import covalent_braket_plugin
+from covalent_braket_plugin.cli import build_parser
+
+pytest_plugins = ["pytester"]
+
+
+def _entry_point(group: str, name: str) -> str:
+    (found,) = entry_points(group=group, name=name)
+    return found.value
+
+
+def test_covalent_executor_braket_is_the_entry_point_s_class() -> None:
+    from covalent.executor import BraketExecutor
+
+    from covalent_braket_plugin import braket
+
+    assert _entry_point("covalent.executor.executor_plugins", "braket") == "covalent_braket_plugin.braket"
+    assert BraketExecutor is braket.BraketExecutor
+    # Covalent takes the plugin class by EXECUTOR_PLUGIN_NAME among the entry point's own classes.
+    assert getattr(braket, braket.EXECUTOR_PLUGIN_NAME) is BraketExecutor
+    assert BraketExecutor.__module__ == "covalent_braket_plugin.braket"
+
+
+def test_the_entry_point_exports_what_it_lists() -> None:
+    from covalent_braket_plugin import braket
+
+    assert sorted(braket.__all__) == [
+        "BraketExecutor",
+        "EXECUTOR_PLUGIN_NAME",
+        "TAG_DISPATCH_ID",
+        "TAG_NODE_ID",
+    ]
+    for name in braket.__all__:
+        assert getattr(braket, name) is not None, name
+
+
+def test_amazon_braketlib_from_the_package_top() -> None:
+    from covalent_braket_plugin import AmazonBraketlib
+    from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib as defined
+
+    assert AmazonBraketlib is defined
+    assert "AmazonBraketlib" in covalent_braket_plugin.__all__
+
+
+def test_the_package_top_imports_amazon_braketlib_only_when_asked() -> None:
+    """``import covalent_braket_plugin`` (done by every executor import) stays light."""
+    code = (
+        "import sys, covalent_braket_plugin\n"
+        "assert 'covalent_braket_plugin.tasks' not in sys.modules, 'tasks imported eagerly'\n"
+        "covalent_braket_plugin.AmazonBraketlib\n"
+        "assert 'covalent_braket_plugin.tasks.braketlib' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+# Imports the documentation shows (docs/braketlib.md, docs/local-stack.md, docs/guard.md).
+DOCUMENTED_IMPORTS = [
+    ("covalent_braket_plugin.tasks", "AmazonBraketlib"),
+    ("covalent_braket_plugin.tasks", "day_bounds"),
+    ("covalent_braket_plugin.tasks", "iter_tasks"),
+    ("covalent_braket_plugin.tasks", "cancel_tasks"),
+    ("covalent_braket_plugin.tasks", "summarize"),
+    ("covalent_braket_plugin.tasks", "PriceTable"),
+    ("covalent_braket_plugin.local", "LocalStack"),
+    ("covalent_braket_plugin.guard.lambda_function", "lambda_handler"),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), DOCUMENTED_IMPORTS, ids=[f"{m}:{n}" for m, n in DOCUMENTED_IMPORTS]
+)
+def test_documented_imports(module: str, name: str) -> None:
+    assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_the_pytest_plugin_entry_point_and_its_fixtures(pytester: pytest.Pytester) -> None:
+    assert _entry_point("pytest11", "braket_local_stack") == "covalent_braket_plugin.testing.pytest_plugin"
+    # A project without a conftest sees the fixtures and the option, through the entry point alone.
+    pytester.runpytest_subprocess("--help").stdout.fnmatch_lines(["*--braket-local-runner*"])
+    fixtures = pytester.runpytest_subprocess("--fixtures")
+    fixtures.stdout.fnmatch_lines(["braket_local_stack [[]session scope[]]*", "braket_local_env*"])
+
+
+# Every command and each of its option strings (positionals by name), as `covalent-braket` had them
+# before the modules moved (commit c773c5b), plus what this reshaping added: --dry-run on guard
+# deploy and guard remove, now that they share setup's provisioning engine. A change here is a change
+# of the command line users and scripts rely on.
+COMMAND_LINE = {
+    "": [("-h", "--help")],
+    "local": [("-h", "--help")],
+    "local up": [
+        ("-h", "--help"),
+        ("--port",),
+        ("--host",),
+        ("--runner",),
+        ("--registry-binary",),
+        ("--throttle-rate",),
+        ("--error-rate",),
+        ("--latency-ms",),
+        ("--hold-jobs",),
+        ("--hold-qpu-tasks",),
+    ],
+    "local env": [("-h", "--help")],
+    "local status": [("-h", "--help"), ("--json",)],
+    "local faults": [
+        ("-h", "--help"),
+        ("--throttle-rate",),
+        ("--error-rate",),
+        ("--latency-ms",),
+        ("--hold-jobs",),
+        ("--hold-qpu-tasks",),
+        ("--reset",),
+    ],
+    "local down": [("-h", "--help")],
+    "tasks": [("-h", "--help")],
+    "tasks summary": [
+        ("-h", "--help"),
+        ("--date",),
+        ("--tz",),
+        ("--region",),
+        ("--profile",),
+        ("--prices",),
+        ("--json",),
+        ("--device",),
+        ("--status",),
+    ],
+    "tasks cancel": [
+        ("-h", "--help"),
+        ("--date",),
+        ("--tz",),
+        ("--region",),
+        ("--profile",),
+        ("--prices",),
+        ("--json",),
+        ("--device",),
+        ("--dry-run",),
+    ],
+    "guard": [("-h", "--help")],
+    "guard deploy": [
+        ("-h", "--help"),
+        ("--name",),
+        ("--region",),
+        ("--profile",),
+        ("--json",),
+        ("--dry-run",),  # added by the reshaping
+        ("--max-shots",),
+        ("--max-cost-usd",),
+        ("--tz",),
+        ("--devices",),
+        ("--slack-webhook-url",),
+        ("--slack-secret-arn",),
+        ("--ledger", "--no-ledger"),
+        ("--native-limit",),
+    ],
+    "guard status": [("-h", "--help"), ("--name",), ("--region",), ("--profile",), ("--json",)],
+    "guard remove": [
+        ("-h", "--help"),
+        ("--name",),
+        ("--region",),
+        ("--profile",),
+        ("--json",),
+        ("--dry-run",),  # added by the reshaping
+    ],
+    "doctor": [("-h", "--help"), ("--region",), ("--profile",), ("--conf",), ("--json",)],
+    "setup": [
+        ("-h", "--help"),
+        ("--region",),
+        ("--profile",),
+        ("--bucket",),
+        ("--repository",),
+        ("--role-name",),
+        ("--conf",),
+        ("--no-conf",),
+        ("--keep-images",),
+        ("--untagged-days",),
+        ("--dry-run",),
+        ("--json",),
+    ],
+    "iam-policy": [
+        ("-h", "--help"),
+        ("--region",),
+        ("--profile",),
+        ("--bucket",),
+        ("--repository",),
+        ("--role-name",),
+        ("--conf",),
+        ("--no-conf",),
+        ("--account",),
+        ("--which",),
+    ],
+    "jobs": [("-h", "--help")],
+    "jobs list": [
+        ("-h", "--help"),
+        ("--region",),
+        ("--profile",),
+        ("--json",),
+        ("--status",),
+        ("--dispatch-id",),
+        ("--since",),
+    ],
+    "jobs logs": [("-h", "--help"), ("--region",), ("--profile",), ("job",), ("--follow", "-f")],
+    "jobs cancel": [("-h", "--help"), ("--region",), ("--profile",), ("--json",), ("job",)],
+    "images": [("-h", "--help")],
+    "images list": [("-h", "--help"), ("--region",), ("--profile",), ("--json",)],
+    "images prune": [
+        ("-h", "--help"),
+        ("--region",),
+        ("--profile",),
+        ("--json",),
+        ("--older-than",),
+        ("--dry-run",),
+    ],
+}
+
+
+def command_line(parser: argparse.ArgumentParser, command: str = "") -> dict[str, list[tuple[str, ...]]]:
+    """Each command (subcommands by their path) -> its option strings, positionals by name."""
+    tree: dict[str, list[tuple[str, ...]]] = {command: []}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                tree |= command_line(subparser, f"{command} {name}".strip())
+        else:
+            tree[command].append(tuple(action.option_strings) or (action.dest,))
+    return tree
+
+
+@pytest.mark.parametrize("command", list(COMMAND_LINE), ids=lambda command: command or "covalent-braket")
+def test_every_command_keeps_its_flags(command: str) -> None:
+    tree = command_line(build_parser())
+    assert sorted(tree.get(command, [])) == sorted(COMMAND_LINE[command])
+
+
+def test_there_is_no_command_the_list_misses() -> None:
+    assert sorted(command_line(build_parser())) == sorted(COMMAND_LINE)
+
+
+def test_the_console_script_is_the_cli_s_main() -> None:
+    assert _entry_point("console_scripts", "covalent-braket") == "covalent_braket_plugin.cli:main"
+    done = subprocess.run(
+        [sys.executable, "-c", "from covalent_braket_plugin.cli import main; main(['--help'])"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "covalent-braket" in done.stdout
