@@ -28,6 +28,7 @@ class LocalServices:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = ACCOUNT_ID
+        # The stack's server side reaching its own endpoint: its own session, not the executor's AWS layer.
         self._session = boto3.session.Session(
             aws_access_key_id=ACCESS_KEY_ID,
             aws_secret_access_key=SECRET_ACCESS_KEY,

@@ -197,6 +197,7 @@ class LocalStack:
         CreateJob requires its roleArn to exist, as on AWS; the name matches what the managed
         AmazonBraketJobsExecutionPolicy lets a job pass, and what the SDK looks for by default.
         """
+        # Stack-side setup of the stack's own IAM (its endpoint and test keys), not a call to AWS.
         iam = boto3.client("iam", **self.client_kwargs())
         try:
             return iam.get_role(RoleName=name)["Role"]["Arn"]

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import covalent_braket_plugin.job.script_mode as script_mode
+from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout
 
 SCRIPT_MODE_PATH = Path(script_mode.__file__).resolve()

@@ -25,7 +25,7 @@ NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 def run_cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "COVALENT_BRAKET_LOCAL_DIR": str(state_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "covalent_braket_plugin.cli", "local", *args],
+        [str(Path(sys.executable).with_name("covalent-braket")), "local", *args],
         env=environment, capture_output=True, text=True, timeout=300,
     )
 

@@ -17,7 +17,7 @@ import docker
 import pytest
 from braket.aws import AwsQuantumJob
 
-import covalent_braket_plugin.job.script_mode as script_mode
+from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.testing.pytest_plugin import point_at
