@@ -1,72 +1,36 @@
-"""The local stack's import graph: acyclic, and the stack never depends on its test support.
+"""The local stack's own layering, read from its imports with the collector of tests/unit/test_layout.py
+(which already forbids cycles in the whole package).
 
-Read from the source with ``ast`` (imports inside functions count too), so a cycle hidden behind a
-function-level import fails here as well.
+The stack must not need its test support, and the Braket API's layers point one way: protocol and
+errors under everything, the task runner (with the simulation it hands to worker processes) and the
+events under the backend, the HTTP responses on top.
 """
 
 from __future__ import annotations
 
-import ast
-from graphlib import CycleError, TopologicalSorter
-from pathlib import Path
+from tests.unit.test_layout import MODULES, PACKAGE, _in, package_imports
 
-import covalent_braket_plugin
-
-PACKAGE = Path(covalent_braket_plugin.__file__).parent
-LOCAL = "covalent_braket_plugin.local"
+LOCAL = f"{PACKAGE}.local"
+API = f"{LOCAL}.braket_api"
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-
-
-def _imports(name: str, path: Path) -> set[str]:
-    """The package modules ``name`` imports, resolved to the modules that exist."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    resolved = set()
-    for target in found:
-        while target and target not in MODULES:
-            target = target.rpartition(".")[0]
-        if target and target != name:
-            resolved.add(target)
-    return resolved
-
-
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items() if name.startswith(LOCAL)}
-
-
-def test_the_local_stack_has_no_import_cycle() -> None:
-    local_only = {name: {d for d in deps if d.startswith(LOCAL)} for name, deps in GRAPH.items()}
-    try:
-        TopologicalSorter(local_only).prepare()
-    except CycleError as exc:
-        raise AssertionError(f"import cycle in the local stack: {exc.args[1]}") from None
+def _reached(module: str) -> set[str]:
+    return {reached for reached, _ in package_imports(module)}
 
 
 def test_the_local_stack_does_not_import_its_test_support() -> None:
-    testing = "covalent_braket_plugin.testing"
-    assert not {n: d for n, deps in GRAPH.items() for d in deps if d.startswith(testing)}
+    offending = {
+        module: reached
+        for module in MODULES
+        if _in(module, LOCAL)
+        for reached in _reached(module)
+        if _in(reached, f"{PACKAGE}.testing")
+    }
+    assert not offending
 
 
-def test_the_task_runner_and_events_sit_below_the_backend() -> None:
-    """The Braket API's layers point one way: protocol and errors under everything, the backend above
-    the task runner and the events, the HTTP responses on top."""
-    api = f"{LOCAL}.braket_api"
-    assert f"{api}.backend" not in GRAPH[f"{api}.task_runner"] | GRAPH[f"{api}.events"]
-    assert f"{api}.responses" not in GRAPH[f"{api}.backend"]
-    assert not GRAPH[f"{api}.protocol"] - {f"{api}.errors"}
+def test_the_braket_api_layers_point_one_way() -> None:
+    assert _reached(f"{API}.protocol") <= {f"{API}.errors"}
+    below_backend = _reached(f"{API}.task_runner") | _reached(f"{API}.events")
+    assert not {f"{API}.backend", f"{API}.responses"} & below_backend
+    assert f"{API}.responses" not in _reached(f"{API}.backend")
