@@ -74,3 +74,13 @@ def test_the_commands_page_documents_every_command(site: Path) -> None:
 def test_the_configuration_page_is_the_generated_reference(site: Path) -> None:
     assert (DOCS / "configuration.md").read_text() == settings_reference_markdown()
     assert "<table" in (site / "configuration.html").read_text()
+
+
+def test_the_architecture_page_draws_its_diagrams(site: Path) -> None:
+    """The diagrams are mermaid source; the extension turns each into a block the browser draws."""
+    source = (DOCS / "architecture.md").read_text()
+    page = (site / "architecture.html").read_text()
+    diagrams = source.count("```{mermaid}")
+    assert diagrams >= 2
+    assert page.count('class="mermaid"') == diagrams
+    assert "sequenceDiagram" in page and "flowchart TD" in page
