@@ -1,24 +1,18 @@
 """``covalent-braket``: the command line of the plugin.
 
-Each command group lives beside the code it drives and registers itself here through a
-``register(subparsers)`` function, so this module only assembles them.
+Each command group is a module of this package named as the command, with a
+``register(subparsers)`` function; this module only assembles them, in the order ``--help`` lists.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-_GROUPS = (
-    "covalent_braket_plugin.cli.local",
-    "covalent_braket_plugin.cli.tasks",
-    "covalent_braket_plugin.cli.guard",
-    "covalent_braket_plugin.cli.doctor",
-    "covalent_braket_plugin.cli.setup",
-    "covalent_braket_plugin.cli.jobs",
-)
+from covalent_braket_plugin.cli import doctor, guard, iam_policy, images, jobs, local, setup, tasks
+
+_GROUPS = (local, tasks, guard, doctor, setup, iam_policy, jobs, images)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and try it all on a local Braket stack.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in _GROUPS:
-        importlib.import_module(module_name).register(subparsers)
+    for group in _GROUPS:
+        group.register(subparsers)
     return parser
 
 

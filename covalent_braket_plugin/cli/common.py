@@ -1,23 +1,121 @@
-"""What the ``jobs`` and ``images`` commands share: the account they talk to, durations, times and tables.
+"""What every ``covalent-braket`` command shares: the session from its flags, the exit statuses, JSON.
 
-The commands act on what the executor made, so they find the account the way the executor does:
-``[executors.braket]`` of covalent.conf through ``BraketExecutorSettings`` and ``make_session``,
-with ``--region`` and ``--profile`` taking precedence over the file.
+Exit statuses, the same for every command (docs/troubleshooting.md): 0 done, 2 the input was
+refused (a flag, covalent.conf, a name that matches nothing) before any AWS call, 1 AWS refused a
+request. Each message is one line (two with a fix) on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from covalent_braket_plugin.aws import AwsSession
+from covalent_braket_plugin.errors import ExecutorConfigError
 from covalent_braket_plugin.executor.covalent_conf import read_executor_section
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.provisioning.engine import ProvisioningError
+
+REFUSED_INPUT = 2
+AWS_REFUSED = 1
 
 _DURATION_PART = re.compile(r"(\d+)([wdhms])")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class UsageError(ValueError):
+    """A flag or the environment is wrong; the message names it and the fix."""
+
+
+def exit_status(error: Exception) -> int:
+    """The exit status of a command that failed with ``error``."""
+    if isinstance(error, ProvisioningError):
+        return REFUSED_INPUT if error.refused_input else AWS_REFUSED
+    if isinstance(error, (ClientError, BotoCoreError)):
+        return AWS_REFUSED
+    return REFUSED_INPUT
+
+
+def fail(prefix: str, error: Exception) -> int:
+    """Print ``error`` as ``prefix: message`` on stderr and return its exit status."""
+    if isinstance(error, ProvisioningError):
+        message = f"{error.step}: {error.problem}\n  fix: {error.fix}"
+    elif isinstance(error, (ClientError, BotoCoreError)):
+        message = f"AWS refused: {error}"
+    else:
+        message = str(error)
+    print(f"{prefix}: {message}", file=sys.stderr)
+    return exit_status(error)
+
+
+def guarded(prefix: str, work: Callable[[], int]) -> int:
+    """Run a command's ``work``; what it refuses or AWS refuses becomes a message and an exit status."""
+    try:
+        return work()
+    except (ProvisioningError, ClientError, BotoCoreError, ValueError, LookupError, OSError) as error:
+        return fail(prefix, error)
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2))
+
+
+def add_json_flag(parser: argparse.ArgumentParser, instead_of: str = "a table") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print JSON instead of {instead_of}")
+
+
+def add_account_flags(
+    parser: argparse.ArgumentParser,
+    region_help: str = "AWS region (default: the profile's or the environment's)",
+    profile_help: str = "AWS profile name",
+) -> None:
+    """``--region`` and ``--profile``, which :func:`aws_session` turns into a session."""
+    parser.add_argument("--region", help=region_help)
+    parser.add_argument("--profile", help=profile_help)
+
+
+def aws_session(profile: str | None, region: str | None) -> AwsSession:
+    """The session of the ``--profile`` and ``--region`` flags (boto3's defaults where not given).
+
+    Raises:
+        UsageError: the profile is in neither the AWS config nor the credentials file.
+    """
+    try:
+        return AwsSession(profile=profile, region=region)
+    except ExecutorConfigError:
+        raise UsageError(
+            f"--profile {profile!r}: no such profile in the AWS config or credentials file; name another"
+        ) from None
+
+
+def load_settings(
+    region: str | None = None, profile: str | None = None, conf_path: Path | None = None
+) -> BraketExecutorSettings:
+    """The executor's settings from covalent.conf's ``[executors.braket]``, with ``region`` and
+    ``profile`` (the command's flags) in place of the file's when given, so a command acts on the
+    account the executor uses.
+
+    Raises:
+        ExecutorConfigError: a setting of the file (or a flag) is invalid; the message names it.
+        ValueError: covalent.conf is not TOML.
+    """
+    section = read_executor_section(conf_path) or {}
+    flags = {name: value for name, value in (("region", region), ("profile", profile)) if value}
+    return BraketExecutorSettings.from_options(**{**section, **flags})
+
+
+def executor_session(args: argparse.Namespace) -> tuple[BraketExecutorSettings, AwsSession]:
+    """The executor's settings (covalent.conf, then the flags) and its session, in the jobs' region."""
+    settings = load_settings(region=args.region, profile=args.profile)
+    return settings, AwsSession.from_settings(settings)
 
 
 def parse_duration(text: str, flag: str = "duration") -> timedelta:
@@ -56,38 +154,13 @@ def parse_since(text: str, now: datetime, flag: str = "--since") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def format_time(moment: datetime | None) -> str:
-    """A time as UTC ``YYYY-MM-DD HH:MM:SS``, or ``-`` when there is none (a job still running)."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parser raising ValueError, so a bad value is a usage error (status 2)."""
 
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from error
 
-def iso_time(moment: datetime | None) -> str | None:
-    """A time as ISO 8601 UTC for JSON output."""
-    return moment.astimezone(UTC).isoformat() if moment is not None else None
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table with left-aligned columns two spaces apart, for a terminal or a pipe."""
-    widths = [max(len(str(line[i])) for line in (header, *rows)) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in (header, *rows)
-    ]
-    return "\n".join(lines)
-
-
-def load_settings(
-    region: str | None = None, profile: str | None = None, conf_path: Path | None = None
-) -> BraketExecutorSettings:
-    """The executor's settings from covalent.conf's ``[executors.braket]``, with ``region`` and
-    ``profile`` (the command's flags) in place of the file's when given.
-
-    Raises:
-        ExecutorConfigError: a setting of the file (or a flag) is invalid; the message names it.
-        ValueError: covalent.conf is not TOML.
-    """
-    section = read_executor_section(conf_path) or {}
-    flags = {name: value for name, value in (("region", region), ("profile", profile)) if value}
-    return BraketExecutorSettings.from_options(**{**section, **flags})
+    return convert

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from covalent_braket_plugin.cli.common import UsageError, add_json_flag, guarded
 from covalent_braket_plugin.doctor.checks import Context, run_checks
 from covalent_braket_plugin.doctor.report import failed, to_json, to_table
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
@@ -25,30 +25,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     doctor.add_argument("--profile", help="AWS profile to check with (default: the settings' profile)")
     doctor.add_argument("--conf", type=Path, metavar="PATH", help=(
                         "covalent.conf to read (default: the one Covalent reads; see COVALENT_CONFIG_DIR)"))
-    doctor.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_flag(doctor)
     doctor.set_defaults(handler=run_doctor)
 
 
-def _usage_error(args: argparse.Namespace) -> str | None:
-    """What is wrong with the flags themselves, found before any check runs (and any AWS call)."""
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse wrong flags themselves, before any check runs (and any AWS call).
+
+    Raises:
+        UsageError: naming the flag and the fix.
+    """
     if args.conf is not None and not args.conf.is_file():
-        return (f"--conf: no file at {args.conf}; give the path of a covalent.conf, or leave --conf out to "
-                "read the one Covalent reads")
+        raise UsageError(f"--conf: no file at {args.conf}; give the path of a covalent.conf, or leave --conf "
+                         "out to read the one Covalent reads")
     if args.region:
         try:
             BraketExecutorSettings.from_options(region=args.region)
         except ExecutorConfigError as error:
             # "Invalid BraketExecutor settings:\n  - region: <why>" -> "--region: <why>"
-            return "--" + str(error).splitlines()[-1].strip().removeprefix("- ")
-    return None
+            raise UsageError("--" + str(error).splitlines()[-1].strip().removeprefix("- ")) from None
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    problem = _usage_error(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    context = Context(conf_path=args.conf, region_override=args.region, profile_override=args.profile)
-    results = run_checks(context)
-    print(to_json(results, context.path) if args.json else to_table(results, context.path))
-    return 1 if failed(results) else 0
+    def work() -> int:
+        _check_flags(args)
+        context = Context(conf_path=args.conf, region_override=args.region, profile_override=args.profile)
+        results = run_checks(context)
+        print(to_json(results, context.path) if args.json else to_table(results, context.path))
+        return 1 if failed(results) else 0
+
+    return guarded("error", work)

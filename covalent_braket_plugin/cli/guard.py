@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from covalent_braket_plugin.guard.config import DEFAULT_TIMEZONE
-from covalent_braket_plugin.guard.deploy import (
-    DEFAULT_NAME,
-    DeployError,
-    GuardDeployment,
-    GuardSettings,
-    Logger,
-    ResourceResult,
+from covalent_braket_plugin.cli.common import (
+    UsageError,
+    add_account_flags,
+    add_json_flag,
+    aws_session,
+    guarded,
+    print_json,
 )
+from covalent_braket_plugin.guard.config import DEFAULT_TIMEZONE
+from covalent_braket_plugin.guard.deploy import DEFAULT_NAME, GuardDeployment, GuardSettings
+from covalent_braket_plugin.provisioning.engine import Logger
+from covalent_braket_plugin.provisioning.resources import ResourceResult
 
 
 def _dollars(value: str) -> Decimal:
@@ -37,12 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--name", default=DEFAULT_NAME, help=f"name of its resources ({DEFAULT_NAME})")
-    common.add_argument("--region", help="AWS region (default: the profile's or the environment's)")
-    common.add_argument("--profile", help="AWS profile name")
-    common.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    add_account_flags(common)
+    add_json_flag(common, "lines")
+    dry_run = argparse.ArgumentParser(add_help=False)
+    dry_run.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
 
     deploy = commands.add_parser(
-        "deploy", parents=[common], help="create or update the guard; unchanged resources are left alone"
+        "deploy", parents=[common, dry_run],
+        help="create or update the guard; unchanged resources are left alone",
     )
     deploy.add_argument("--max-shots", type=int, help="daily shot limit per device")
     deploy.add_argument("--max-cost-usd", type=_dollars, help="daily estimated cost limit per device, in USD")
@@ -66,25 +66,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     status = commands.add_parser("status", parents=[common], help="show each resource of the guard")
     status.set_defaults(handler=run_status)
-    remove = commands.add_parser("remove", parents=[common], help="delete every resource deploy made")
+    remove = commands.add_parser(
+        "remove", parents=[common, dry_run], help="delete every resource deploy made"
+    )
     remove.set_defaults(handler=run_remove)
 
 
 def _run(args: argparse.Namespace, work: Callable[[GuardDeployment, Logger], list[ResourceResult]]) -> int:
-    """Run ``work`` against the account, print each resource (or JSON), turn errors into exit codes."""
-    log: Logger = (lambda result: None) if args.json else print
-    try:
-        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-        results = work(GuardDeployment(session, region=args.region), log)
-    except DeployError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"error: AWS refused: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps([asdict(result) for result in results], indent=2))
-    return 0
+    """Run ``work`` against the account; print each resource as it is done, or JSON at the end."""
+
+    def run() -> int:
+        log: Logger = (lambda result: None) if args.json else print
+        results = work(GuardDeployment(aws_session(args.profile, args.region)), log)
+        if args.json:
+            print_json([asdict(result) for result in results])
+        elif getattr(args, "dry_run", False):
+            print("dry run: nothing was changed")
+        return 0
+
+    return guarded("error", run)
 
 
 def _settings(args: argparse.Namespace) -> GuardSettings:
@@ -92,7 +92,7 @@ def _settings(args: argparse.Namespace) -> GuardSettings:
     native = args.native_limit
     if native is True:
         if args.max_cost_usd is None:
-            raise DeployError("--native-limit without an amount needs --max-cost-usd")
+            raise UsageError("--native-limit without an amount needs --max-cost-usd")
         native = args.max_cost_usd
     return GuardSettings(
         name=args.name,
@@ -108,7 +108,9 @@ def _settings(args: argparse.Namespace) -> GuardSettings:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    return _run(args, lambda deployment, log: deployment.deploy(_settings(args), log=log))
+    return _run(
+        args, lambda deployment, log: deployment.deploy(_settings(args), log=log, dry_run=args.dry_run)
+    )
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -122,4 +124,4 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    return _run(args, lambda deployment, log: deployment.remove(args.name, log=log))
+    return _run(args, lambda deployment, log: deployment.remove(args.name, log=log, dry_run=args.dry_run))

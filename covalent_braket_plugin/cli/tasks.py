@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from covalent_braket_plugin.cli.common import (
+    add_account_flags,
+    add_json_flag,
+    aws_session,
+    guarded,
+    print_json,
+)
 from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib
 from covalent_braket_plugin.tasks.cancel import CancelReport
 from covalent_braket_plugin.tasks.pricing import PriceTable
@@ -39,10 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--date", type=_day, help="calendar day YYYY-MM-DD (default: today in --tz)")
     common.add_argument("--tz", type=_time_zone, default="UTC", help="time zone of the day (default: UTC)")
-    common.add_argument("--region", help="AWS region (default: the profile's or the environment's)")
-    common.add_argument("--profile", help="AWS profile name")
+    add_account_flags(common)
     common.add_argument("--prices", help="JSON file of prices that override the packaged ones")
-    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_flag(common)
 
     summary = commands.add_parser(
         "summary", parents=[common], help="tasks, shots and estimated cost per device and status"
@@ -63,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _library(args: argparse.Namespace) -> AmazonBraketlib:
-    return AmazonBraketlib(region=args.region, profile=args.profile, prices=PriceTable.load(args.prices))
+    session = aws_session(args.profile, args.region).boto_session
+    return AmazonBraketlib(region=args.region, boto_session=session, prices=PriceTable.load(args.prices))
 
 
 def _chosen_day(args: argparse.Namespace) -> date:
@@ -71,27 +74,24 @@ def _chosen_day(args: argparse.Namespace) -> date:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    try:
+    def work() -> int:
         summary = _library(args).summary(_chosen_day(args), args.tz, args.device, args.status)
-    except (ValueError, OSError, BotoCoreError, ClientError) as error:
-        return _fail(error)
-    print(summary.dumps() if args.json else summary.to_table())
-    return 0
+        print(summary.dumps() if args.json else summary.to_table())
+        return 0
+
+    return guarded("covalent-braket tasks", work)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    try:
+    def work() -> int:
         report = _library(args).cancel_queued(args.device, _chosen_day(args), args.tz, dry_run=args.dry_run)
-    except (ValueError, OSError, BotoCoreError, ClientError) as error:
-        return _fail(error)
-    print(json.dumps(report.to_json(), indent=2) if args.json else _describe(report))
-    return 0 if report.ok else 1
+        if args.json:
+            print_json(report.to_json())
+        else:
+            print(_describe(report))
+        return 0 if report.ok else 1
 
-
-def _fail(error: Exception) -> int:
-    """A one-line message instead of a traceback: bad input (2) or an AWS answer (1)."""
-    print(f"covalent-braket tasks: {error}", file=sys.stderr)
-    return 2 if isinstance(error, (ValueError, OSError)) else 1
+    return guarded("covalent-braket tasks", work)
 
 
 def _describe(report: CancelReport) -> str:

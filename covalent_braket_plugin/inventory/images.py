@@ -1,6 +1,6 @@
 """The job images in the settings' ECR repository: list them, delete the old ones.
 
-An image is named by a hash of the environment it holds (``image.make_recipe``), so every change of
+An image is named by a hash of the environment it holds (``executor.images.make_recipe``), so every change of
 base image, packages or client versions leaves the previous image behind in ECR, where it is paid
 for until someone deletes it. The image this client's environment uses (the tag ``make_recipe``
 computes for the settings' base image and ``pip_packages``) is marked, and never pruned: deleting
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from covalent_braket_plugin.cli.common import format_time, iso_time, table
 from covalent_braket_plugin.executor.images import make_recipe
 from covalent_braket_plugin.executor.progress import BYTES_UNIT, format_amount
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
 
 DELETE_BATCH = 100
 """BatchDeleteImage takes at most 100 image IDs per call."""

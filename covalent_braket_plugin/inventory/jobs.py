@@ -3,8 +3,8 @@
 A job is the plugin's when its tags hold the dispatch tag the executor puts on every job
 (``covalent:dispatch_id``, beside ``covalent:node_id``). SearchJobs returns each job's tags, so one
 paged search finds them; status and creation time are filtered by Braket, the dispatch by its tag
-here. Logs and cancelling reuse what the executor itself uses (``jobs.read_logs``,
-``jobs.cancel_job``).
+here. Logs and cancelling reuse what the executor itself uses (``job_spec.read_logs``,
+``job_spec.cancel_job``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.cli.common import format_time, iso_time, table
-from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.executor.settings import DEVICE_SHORT_NAMES
+from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
 
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 SEARCH_PAGE_SIZE = 100
@@ -59,9 +59,9 @@ class JobFilter:
     def matches(self, summary: dict[str, Any]) -> bool:
         """Whether a SearchJobs summary is a job of the plugin that this filter keeps."""
         tags = summary.get("tags") or {}
-        if jobs.TAG_DISPATCH_ID not in tags:
+        if job_spec.TAG_DISPATCH_ID not in tags:
             return False
-        return self.dispatch_id is None or tags[jobs.TAG_DISPATCH_ID] == self.dispatch_id
+        return self.dispatch_id is None or tags[job_spec.TAG_DISPATCH_ID] == self.dispatch_id
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ class PluginJob:
             name=summary["jobName"],
             arn=summary["jobArn"],
             status=summary["status"],
-            dispatch_id=tags.get(jobs.TAG_DISPATCH_ID, ""),
-            node_id=tags.get(jobs.TAG_NODE_ID, ""),
+            dispatch_id=tags.get(job_spec.TAG_DISPATCH_ID, ""),
+            node_id=tags.get(job_spec.TAG_NODE_ID, ""),
             device=summary.get("device", ""),
             created=summary.get("createdAt"),
             ended=summary.get("endedAt"),
@@ -161,7 +161,7 @@ def resolve_job(braket: Any, name_or_arn: str) -> dict[str, Any]:
             )
         arn = summary["jobArn"]
     try:
-        return jobs.get_job(braket, arn)
+        return job_spec.get_job(braket, arn)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in (
             "ResourceNotFoundException",
@@ -186,15 +186,15 @@ def follow_logs(
     """Write the job's log lines; with ``follow``, keep writing new ones until the job ends.
 
     Returns the job's last known status. Each round reads the whole log again with
-    ``jobs.read_logs`` and writes the lines past those already written: a job of the plugin runs
+    ``job_spec.read_logs`` and writes the lines past those already written: a job of the plugin runs
     on one instance, so its log is one stream that only grows.
     """
     written = 0
     status = job["status"]
     while True:
         # The status is read before the log: a job seen ended has written all it will.
-        ended = status in jobs.TERMINAL_STATUSES
-        text = jobs.read_logs(logs, log_group, job["jobName"])
+        ended = status in job_spec.TERMINAL_STATUSES
+        text = job_spec.read_logs(logs, log_group, job["jobName"])
         lines = text.split("\n") if text else []
         for line in lines[written:]:
             write(line)
@@ -202,7 +202,7 @@ def follow_logs(
         if not follow or ended:
             return status
         sleep(interval_s)
-        status = jobs.get_job(braket, job["jobArn"])["status"]
+        status = job_spec.get_job(braket, job["jobArn"])["status"]
 
 
 @dataclass(frozen=True)
@@ -225,12 +225,12 @@ class CancelOutcome:
 def cancel(braket: Any, job: dict[str, Any]) -> CancelOutcome:
     """Cancel the job (its GetJob answer) unless it has ended; an ended job is left as it is."""
     name, arn = job["jobName"], job["jobArn"]
-    if job["status"] in jobs.TERMINAL_STATUSES:
+    if job["status"] in job_spec.TERMINAL_STATUSES:
         return CancelOutcome(name, arn, job["status"], cancelled=False, ended=job.get("endedAt"))
-    status = jobs.cancel_job(braket, arn)
-    if status in jobs.TERMINAL_STATUSES and status != "CANCELLED":
+    status = job_spec.cancel_job(braket, arn)
+    if status in job_spec.TERMINAL_STATUSES and status != "CANCELLED":
         # It ended between GetJob and CancelJob.
         return CancelOutcome(
-            name, arn, status, cancelled=False, ended=jobs.get_job(braket, arn).get("endedAt")
+            name, arn, status, cancelled=False, ended=job_spec.get_job(braket, arn).get("endedAt")
         )
     return CancelOutcome(name, arn, status, cancelled=True)

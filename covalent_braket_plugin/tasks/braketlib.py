@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.tasks.cancel import CancelReport, cancel_tasks
 from covalent_braket_plugin.tasks.pricing import PriceTable
 from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
@@ -26,14 +27,6 @@ LEGACY_STATUS_TYPES = ("QUEUED", "COMPLETED", "CANCELLED", "RUNNING")
 
 def _as_date(day: date | str) -> date:
     return day if isinstance(day, date) else date.fromisoformat(day)
-
-
-def _arn_region(device_arn: str) -> str | None:
-    """The region a QPU ARN names (``arn:aws:braket:us-east-1::device/...``); None for simulators."""
-    parts = device_arn.split(":")
-    if len(parts) < 4 or not parts[3]:
-        return None
-    return parts[3]
 
 
 class AmazonBraketlib:
@@ -54,10 +47,10 @@ class AmazonBraketlib:
     ) -> None:
         if boto_session is not None and profile is not None:
             raise ValueError("give either profile or boto_session, not both")
-        self.session = boto_session or boto3.Session(profile_name=profile, region_name=region)
-        self.region = region or self.session.region_name or DEFAULT_REGION
+        self.aws = AwsSession(boto_session, profile=profile, region=region)
+        self.session = self.aws.boto_session
+        self.region = region or self.aws.region or DEFAULT_REGION
         self.prices = prices if prices is not None else PriceTable.load()
-        self._clients: dict[str, Any] = {}
 
     @property
     def braket(self) -> Any:
@@ -65,13 +58,11 @@ class AmazonBraketlib:
         return self.client(self.region)
 
     def client(self, region: str | None = None) -> Any:
-        region = region or self.region
-        if region not in self._clients:
-            self._clients[region] = self.session.client("braket", region_name=region)
-        return self._clients[region]
+        """The Braket client of ``region`` (default: this library's), made once."""
+        return self.aws.client("braket", region or self.region)
 
     def _client_for(self, device_arn: str | None) -> Any:
-        return self.client(_arn_region(device_arn) if device_arn else None)
+        return self.client(region_of_arn(device_arn) if device_arn else None)
 
     def device_arn(self, device: str) -> str:
         """A device ARN from an ARN or a short name such as ``Forte-1`` or ``sv1``."""
@@ -111,7 +102,7 @@ class AmazonBraketlib:
         merged = CancelReport(requested=tuple(dict.fromkeys(arns)), dry_run=dry_run)
         by_region: dict[str | None, list[str]] = {}
         for arn in merged.requested:
-            by_region.setdefault(_arn_region(arn), []).append(arn)
+            by_region.setdefault(region_of_arn(arn), []).append(arn)
         for region, group in by_region.items():
             report = cancel_tasks(self.client(region), group, dry_run=dry_run)
             merged.cancelled.update(report.cancelled)

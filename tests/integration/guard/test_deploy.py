@@ -20,14 +20,15 @@ from covalent_braket_plugin.guard.deploy import (
     GuardDeployment,
     GuardSettings,
     build_zip,
-    code_sha256,
 )
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.provisioning.awslambda import code_sha256
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+READS = ("Get", "Describe", "List", "Search")
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +240,42 @@ def test_the_command_line(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert "MAX_COST_USD" in capsys.readouterr().err
     assert run("remove", "--name", "guard-c", "--json") == 0
     assert {r["action"] for r in json.loads(capsys.readouterr().out)} == {"deleted"}
+
+
+def test_a_dry_run_reads_only_and_says_what_would_change(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = boto3.session.Session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    deployment = GuardDeployment(session)
+    settings = GuardSettings(
+        name="guard-d", max_cost_usd=Decimal(30), devices=(FORTE,), native_limit_usd=Decimal(30)
+    )
+
+    planned = actions(deployment.deploy(settings, log=lambda result: None, dry_run=True))
+    assert calls and [call for call in calls if not call.startswith(READS)] == []
+    assert set(planned.values()) == {"would create", "unchanged"}  # concurrency: nothing to reserve
+    assert planned[("spending limit", FORTE)] == "would create"
+    assert set(actions(deployment.status("guard-d")).values()) == {"missing"}
+
+    deployed = actions(deployment.deploy(settings, log=lambda result: None))
+    assert deployed.keys() == planned.keys()
+    changed = GuardSettings(**{**settings.__dict__, "max_cost_usd": Decimal(40)})
+    calls.clear()
+    replanned = actions(deployment.deploy(changed, log=lambda result: None, dry_run=True))
+    assert [call for call in calls if not call.startswith(READS)] == []
+    assert {k: v for k, v in replanned.items() if v != "unchanged"} == {
+        ("lambda function", "guard-d"): "would update"
+    }
+    function = aws("lambda").get_function_configuration(FunctionName="guard-d")
+    assert function["Environment"]["Variables"]["MAX_COST_USD"] == "30"
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["guard", "remove", "--name", "guard-d", "--dry-run"])
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    assert "would delete" in printed and printed.rstrip().endswith("dry run: nothing was changed")
+    assert set(actions(deployment.status("guard-d")).values()) == {"present"}
+    deployment.remove("guard-d", log=lambda result: None)

@@ -18,12 +18,14 @@ import toml
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.provisioning import policies
+from covalent_braket_plugin.provisioning.ecr import lifecycle_policy
+from covalent_braket_plugin.provisioning.engine import ProvisioningError
+from covalent_braket_plugin.provisioning.s3 import PUBLIC_ACCESS_BLOCK
 from covalent_braket_plugin.provisioning.setup import (
-    PUBLIC_ACCESS_BLOCK,
+    DEFAULT_KEEP_TAGGED,
+    DEFAULT_UNTAGGED_DAYS,
     AccountSetup,
-    SetupError,
     SetupOptions,
-    lifecycle_policy,
 )
 from covalent_braket_plugin.testing.pytest_plugin import point_at
 
@@ -124,7 +126,7 @@ def test_setup_on_an_empty_account_then_again(
     assert state["public_access"] == PUBLIC_ACCESS_BLOCK
     assert state["location"] in (None, "us-east-1")
     assert state["repository"]["imageScanningConfiguration"] == {"scanOnPush": False}
-    assert state["lifecycle"] == lifecycle_policy()
+    assert state["lifecycle"] == lifecycle_policy(DEFAULT_KEEP_TAGGED, DEFAULT_UNTAGGED_DAYS)
     assert state["role"]["Path"] == "/service-role/"
     assert state["role"]["AssumeRolePolicyDocument"] == policies.job_role_trust_policy(account=account)
     assert state["policies"] == {
@@ -211,7 +213,7 @@ def test_drifted_resources_are_updated_and_said_so(aws: Any, tmp_path: Path) -> 
 
     state = resource_state(aws, bucket, repository, role)
     assert state["public_access"] == PUBLIC_ACCESS_BLOCK
-    assert state["lifecycle"] == lifecycle_policy()
+    assert state["lifecycle"] == lifecycle_policy(DEFAULT_KEEP_TAGGED, DEFAULT_UNTAGGED_DAYS)
     assert state["repository"]["imageScanningConfiguration"] == {"scanOnPush": True}
     assert state["role"]["AssumeRolePolicyDocument"] == policies.job_role_trust_policy(account=account)
     assert state["policies"][policies.JOB_ROLE_POLICY_NAME] == policies.job_role_policy(
@@ -236,7 +238,7 @@ def test_a_region_other_than_us_east_1_gets_its_location_constraint(aws: Any, tm
     elsewhere = SetupOptions(region="us-west-2", bucket="amazon-braket-stockholm",
                              repository="amazon-braket-stockholm", role_name="StockholmJobs",
                              write_conf=False)
-    with pytest.raises(SetupError) as raised:
+    with pytest.raises(ProvisioningError) as raised:
         AccountSetup(boto3.session.Session(), elsewhere).run(log=lambda r: None)
     assert raised.value.step == "s3 bucket" and "--region eu-north-1" in raised.value.fix
 
@@ -268,7 +270,7 @@ def test_a_failing_step_keeps_what_earlier_steps_did(aws: Any, tmp_path: Path) -
     broken.write_text("[executors.braket\n")
     options = SetupOptions(region="us-east-1", bucket="amazon-braket-kept", repository="amazon-braket-kept",
                            role_name="KeptJobs", conf_path=broken)
-    with pytest.raises(SetupError) as raised:
+    with pytest.raises(ProvisioningError) as raised:
         AccountSetup(boto3.session.Session(), options).run(log=lambda r: None)
     assert raised.value.step == "covalent.conf" and "--conf" in raised.value.fix
     assert [r.action for r in raised.value.results] == ["created", "created", "created"]

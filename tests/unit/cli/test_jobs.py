@@ -14,8 +14,9 @@ import pytest
 from botocore.stub import Stubber
 
 from covalent_braket_plugin import cli
-from covalent_braket_plugin.cli.common import format_time, load_settings, parse_duration, parse_since, table
+from covalent_braket_plugin.cli.common import load_settings, parse_duration, parse_since
 from covalent_braket_plugin.inventory import jobs as plugin_jobs
+from covalent_braket_plugin.inventory.formatting import format_time, table
 from covalent_braket_plugin.inventory.jobs import JobFilter, PluginJob
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -9,7 +9,9 @@ import pytest
 
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.provisioning import policies
-from covalent_braket_plugin.provisioning.setup import SetupError, SetupOptions, lifecycle_policy
+from covalent_braket_plugin.provisioning.ecr import lifecycle_policy
+from covalent_braket_plugin.provisioning.engine import ProvisioningError
+from covalent_braket_plugin.provisioning.setup import SetupOptions
 
 ACCOUNT = "210987654321"
 
@@ -43,7 +45,7 @@ def unreachable_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_name_their_flag(options: dict, flag: str) -> None:
-    with pytest.raises(SetupError) as raised:
+    with pytest.raises(ProvisioningError) as raised:
         SetupOptions(**{"region": "us-east-1", **options}).validate()
     assert raised.value.step == "options"
     assert flag in raised.value.problem

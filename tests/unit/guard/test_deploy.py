@@ -17,12 +17,12 @@ from covalent_braket_plugin.cli import guard as cli
 from covalent_braket_plugin.guard.deploy import (
     EVENT_PATTERN,
     HANDLER,
-    DeployError,
     GuardSettings,
     build_zip,
-    code_sha256,
     qpu_devices,
 )
+from covalent_braket_plugin.provisioning.awslambda import code_sha256
+from covalent_braket_plugin.provisioning.engine import ProvisioningError
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
@@ -98,7 +98,7 @@ def test_settings_become_the_handlers_environment() -> None:
     ],
 )
 def test_bad_settings_are_refused_before_any_aws_call(settings: GuardSettings, complaint: str) -> None:
-    with pytest.raises(DeployError, match=complaint):
+    with pytest.raises(ProvisioningError, match=complaint):
         settings.validate()
 
 

@@ -13,31 +13,25 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.provisioning.setup import (
-    PUBLIC_ACCESS_BLOCK,
-    SSE_S3,
-    AccountSetup,
-    SetupError,
-    SetupOptions,
-)
+from covalent_braket_plugin.aws import AwsSession
+from covalent_braket_plugin.provisioning import s3 as s3_kind
+from covalent_braket_plugin.provisioning.engine import Provisioner, ProvisioningError
+from covalent_braket_plugin.provisioning.s3 import PUBLIC_ACCESS_BLOCK, SSE_S3
+from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
 
 ACCOUNT = "210987654321"
 BUCKET = "amazon-braket-covalent-job-resources"
 
 
 class StubbedSetup(AccountSetup):
-    """Setup whose clients answer from stubs instead of AWS."""
+    """Setup whose clients (made once by its session, then reused) answer from stubs instead of AWS."""
 
     def __init__(self, options: SetupOptions) -> None:
-        session = boto3.session.Session(
+        session = AwsSession(boto3.session.Session(
             aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
-        )
+        ))
         super().__init__(session, options)
-        self.clients = {service: session.client(service) for service in ("sts", "s3", "ecr", "iam")}
-        self.stubs = {service: Stubber(client) for service, client in self.clients.items()}
-
-    def client(self, service: str) -> Any:
-        return self.clients[service]
+        self.stubs = {service: Stubber(session.client(service)) for service in ("sts", "s3", "ecr", "iam")}
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def test_access_denied_names_the_step_and_keeps_the_earlier_ones(setup: StubbedS
         http_status_code=400,
     )
     logged: list[Any] = []
-    with pytest.raises(SetupError) as raised:
+    with pytest.raises(ProvisioningError) as raised:
         setup.run(log=logged.append)
     error = raised.value
     assert error.step == "ecr repository"
@@ -88,7 +82,7 @@ def test_another_refusal_is_reported_with_its_code(setup: StubbedSetup) -> None:
         "list_buckets", service_error_code="InvalidToken", service_message="The token is malformed",
         http_status_code=400,
     )
-    with pytest.raises(SetupError) as raised:
+    with pytest.raises(ProvisioningError) as raised:
         setup.run(log=lambda result: None)
     assert raised.value.step == "s3 bucket"
     assert "InvalidToken" in raised.value.problem and "run setup again" in raised.value.fix
@@ -103,6 +97,7 @@ def test_a_kms_encrypted_bucket_is_left_encrypted_with_kms(setup: StubbedSetup) 
     )
     kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
     s3.add_response("get_bucket_encryption", {"ServerSideEncryptionConfiguration": kms}, {"Bucket": BUCKET})
-    result = setup.ensure_bucket(ACCOUNT)
+    run = Provisioner(setup.session, "us-east-1", command="setup", permissions_doc="docs/aws-setup.md")
+    result = s3_kind.ensure_bucket(run, BUCKET)
     assert result.action == "unchanged"
     s3.assert_no_pending_responses()  # and no PutBucketEncryption was made
