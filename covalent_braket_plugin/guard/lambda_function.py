@@ -24,7 +24,8 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -32,19 +33,25 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from covalent_braket_plugin.guard import slack
-from covalent_braket_plugin.guard.config import GuardConfig, GuardConfigError
+from covalent_braket_plugin.guard.config import (
+    CANCEL_ALL,
+    PRICE_OVERRIDES,
+    GuardConfig,
+    GuardConfigError,
+    Limits,
+)
 from covalent_braket_plugin.guard.events import (
+    TERMINAL_STATUSES,
     TRIGGER_STATUS,
     JobEvent,
     MalformedEvent,
     TaskEvent,
     parse_event,
 )
-from covalent_braket_plugin.guard.ledger import Ledger, Usage
+from covalent_braket_plugin.guard.ledger import Ledger, LedgerMissing, Usage
 from covalent_braket_plugin.tasks.cancel import cancel_tasks
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
-from covalent_braket_plugin.tasks.summary import summarize
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -60,9 +67,9 @@ TRANSIENT_ERROR_CODES = frozenset({
 
 
 @lru_cache(maxsize=4)
-def _price_table(override: str | None) -> PriceTable:
-    """The price table, loaded once per warm container (per override file)."""
-    return PriceTable.load(override)
+def _price_table(override: str | None, overrides: str | None) -> PriceTable:
+    """The price table, loaded once per warm container (per override file and PRICE_OVERRIDES)."""
+    return PriceTable.load(override, json.loads(overrides) if overrides else None)
 
 
 @dataclass
@@ -96,8 +103,63 @@ class Outcome:
         return {"action": self.action, **({"reason": self.reason} if self.reason else {}), **self.details}
 
 
+@dataclass(frozen=True)
+class Work:
+    """One committed task as the guard counts it: its shots and what it costs at least."""
+
+    arn: str
+    device_arn: str
+    status: str
+    created_at: datetime
+    shots: int
+    cost: Decimal | None  # None: the device has no price
+
+    @classmethod
+    def from_summary(cls, task: Mapping[str, Any], prices: PriceTable) -> Work:
+        ended = task.get("endedAt")
+        duration = ended - task["createdAt"] if ended is not None else None
+        shots = int(task["shots"])
+        return cls(
+            arn=task["quantumTaskArn"],
+            device_arn=task["deviceArn"],
+            status=task["status"],
+            created_at=task["createdAt"],
+            shots=shots,
+            cost=prices.least_task_cost(task["deviceArn"], shots, status=task["status"], duration=duration),
+        )
+
+
+def total(work: Iterable[Work], extra_cost: Decimal = Decimal(0)) -> Usage:
+    """The usage of ``work`` (priced part in dollars; unpriced tasks counted apart) plus ``extra_cost``."""
+    items = list(work)
+    return Usage(
+        task_count=len(items),
+        shots=sum(w.shots for w in items),
+        cost_usd=sum((w.cost for w in items if w.cost is not None), extra_cost),
+        unpriced_tasks=sum(1 for w in items if w.cost is None),
+    )
+
+
+def excess(work: Iterable[Work], limits: Limits, extra_cost: Decimal = Decimal(0)) -> list[Work]:
+    """The newest cancellable tasks whose cancellation brings ``work`` back within ``limits``.
+
+    Work queued long before the task that crossed the line keeps its place: tasks are taken newest
+    first, and only until the rest is within the limits (or nothing cancellable is left).
+    """
+    items = list(work)
+    usage = total(items, extra_cost)
+    chosen: list[Work] = []
+    for item in sorted(items, key=lambda w: w.created_at, reverse=True):
+        if not limits.passed(usage.shots, usage.cost_usd):
+            break
+        if item.status in CANCELLABLE_STATUSES:
+            chosen.append(item)
+            usage = Usage(usage.task_count - 1, usage.shots - item.shots, usage.cost_usd - (item.cost or 0))
+    return chosen
+
+
 class Guard:
-    """Applies one ``GuardConfig`` to task events."""
+    """Applies one ``GuardConfig`` to task and job events."""
 
     def __init__(self, config: GuardConfig, clients: Clients, prices: PriceTable) -> None:
         self.config = config
@@ -105,102 +167,240 @@ class Guard:
         self.prices = prices
         self.ledger = Ledger(clients.dynamodb, config.ledger_table) if config.ledger_table else None
 
-    def handle(self, task: TaskEvent) -> Outcome:
-        if task.status != TRIGGER_STATUS:
-            return Outcome("ignored", f"status {task.status} is not {TRIGGER_STATUS}")
-        if not self.config.watches(task.device_arn):
-            return Outcome("ignored", f"device {task.device_arn} is not in DEVICE_ARNS")
-        day = task.created_at.astimezone(self.config.timezone).date()
-        bounds = day_bounds(day, self.config.timezone.key)
-        details: dict[str, Any] = {
-            "device_arn": task.device_arn, "day": day.isoformat(), "task": task.task_arn,
-        }
+    def handle(self, event: TaskEvent | JobEvent) -> Outcome:
+        try:
+            if isinstance(event, JobEvent):
+                return self.on_job(event)
+            if not self.config.watches(event.device_arn):
+                return Outcome("ignored", f"device {event.device_arn} is not in DEVICE_ARNS")
+            if event.status == TRIGGER_STATUS:
+                return self.on_created(event)
+            if event.status in TERMINAL_STATUSES and self._is_simulator(event.device_arn):
+                return self.on_runtime(event)
+            return Outcome("ignored", f"status {event.status} is not {TRIGGER_STATUS}")
+        except LedgerMissing as error:
+            problem = f"LEDGER_TABLE={error.table!r}: no such DynamoDB table in this region"
+            logger.error("cost guard: %s; nothing was cancelled", problem)
+            return Outcome("config_error", problem, {"problems": [problem]})
+
+    # -- the events
+
+    def on_created(self, task: TaskEvent) -> Outcome:
+        """A new task: count it, and past a limit cancel the newest queued work (or all of the day's)."""
+        limits = self.config.limits_for(task.device_arn)
+        account = self.config.account_limits
+        if not limits and not account:
+            return Outcome("ignored", f"no limit applies to {task.device_arn} (DEVICE_LIMITS names others)")
+        day, bounds = self._day(task.created_at)
+        details = _task_details(task, day)
+        cost = self.prices.least_task_cost(task.device_arn, task.shots)
+        if cost is None and (limits.max_cost_usd is not None or account.max_cost_usd is not None):
+            return self.refuse(task, details)
+        work: list[Work] | None = None
         if self.ledger is not None:
-            try:
-                counted, usage = self.ledger.record_task(
-                    task.task_arn, task.device_arn, day, task.shots,
-                    self.prices.task_cost(task.device_arn, task.shots), expires=bounds[1],
-                )
-            except self.clients.dynamodb.exceptions.ResourceNotFoundException:
-                problem = f"LEDGER_TABLE={self.ledger.table!r}: no such DynamoDB table in this region"
-                logger.error("cost guard: %s; nothing was cancelled", problem)
-                return Outcome("config_error", problem, {"problems": [problem]})
+            counted, usage = self.ledger.record_task(
+                task.task_arn, task.device_arn, day, task.shots, cost, expires=bounds[1]
+            )
             details["counted"] = counted
             details["ledger_usage"] = usage.to_json()
-            if not self.passed(usage):
+            if self.ledger.claim_reconciliation(task.device_arn, day, expires=bounds[1]):
+                # The device's first event of the day: Braket's own count corrects the ledger for
+                # tasks whose events never arrived (created before the guard, or lost).
+                work, found = self.committed_work(task, bounds)
+                details["reconciled"] = {"missed_tasks": self.reconcile(self.ledger, work, day, bounds[1])}
+            elif not limits.passed(usage.shots, usage.cost_usd) and not self._account_passed_ledger(day):
                 return Outcome("within_limit", details=details)
-        usage, found = self.committed_usage(task, day, bounds)
+        if work is None:
+            work, found = self.committed_work(task, bounds)
         if not found:
             details["task_not_found"] = True  # GetQuantumTask: ResourceNotFound; not counted
+        usage = total(work)
         details["usage"] = usage.to_json()
-        details["limits"] = self.config.describe_limits()
-        if usage.unpriced_tasks and self.config.max_cost_usd is not None:
-            details["warning"] = (
-                f"{usage.unpriced_tasks} tasks on this device have no price; the cost limit ignores them"
+        if usage.unpriced_tasks and limits.max_cost_usd is not None:
+            details["warning"] = f"{usage.unpriced_tasks} tasks on this device have no price"
+        if limits and limits.passed(usage.shots, usage.cost_usd):
+            details["limits"] = self.config.describe_limits(task.device_arn)
+            return self.enforce(task.device_arn, day, bounds, work, limits, usage, details)
+        if account:
+            outcome = self.check_account(day, bounds, details)
+            if outcome is not None:
+                return outcome
+        details["limits"] = self.config.describe_limits(task.device_arn)
+        return Outcome("within_limit", details=details)
+
+    def on_runtime(self, task: TaskEvent) -> Outcome:
+        """A simulator task ended: its runtime replaces the minimum billed time counted at creation.
+
+        The event carries no execution time, so the runtime is taken as creation to end (an upper
+        bound: it includes time in the queue); without ``endedAt`` the minimum billed time stands.
+        """
+        day, bounds = self._day(task.created_at)
+        details = _task_details(task, day)
+        if self.ledger is None:
+            return Outcome("ignored", "without the ledger a simulator task's runtime is read from Braket")
+        duration = task.duration
+        least = self.prices.least_task_cost(task.device_arn, task.shots)
+        cost = self.prices.least_task_cost(task.device_arn, task.shots, status=task.status, duration=duration)
+        if least is None or cost is None:
+            return Outcome("ignored", f"device {task.device_arn} has no price", details)
+        details["runtime_s"] = None if duration is None else duration.total_seconds()
+        details["runtime_basis"] = "createdAt to endedAt" if duration is not None else "minimum billed time"
+        counted, usage = self.ledger.record_charge(
+            f"runtime#{task.task_arn}", task.device_arn, day, cost - least, expires=bounds[1]
+        )
+        details.update(counted=counted, ledger_usage=usage.to_json())
+        limits = self.config.limits_for(task.device_arn)
+        if limits.passed(usage.shots, usage.cost_usd) or self._account_passed_ledger(day):
+            return self._reenforce(task.device_arn, day, bounds, limits, details)
+        return Outcome("within_limit", details=details)
+
+    def on_job(self, job: JobEvent) -> Outcome:
+        """A hybrid job ended: its instance time (billableDuration x hourly price x count) counts."""
+        if job.status not in TERMINAL_STATUSES:
+            return Outcome("ignored", f"job status {job.status} is not terminal; its time counts at the end")
+        if self.ledger is None:
+            return Outcome("ignored", "job instance time is counted with the ledger (LEDGER_TABLE) only")
+        record = self.clients.braket.get_job(jobArn=job.job_arn)
+        instance = record.get("instanceConfig", {})
+        instance_type = str(instance.get("instanceType", ""))
+        count = int(instance.get("instanceCount", 1))
+        billable_ms = int(record.get("billableDuration") or 0)
+        day, bounds = self._day(record.get("endedAt") or job.created_at)
+        details: dict[str, Any] = {
+            "job": job.job_arn, "day": day.isoformat(), "instance_type": instance_type,
+            "instance_count": count, "billable_ms": billable_ms,
+        }
+        cost = self.prices.job_cost(instance_type, billable_ms, count)
+        if cost is None:
+            reason = (
+                f"instance type {instance_type!r} has no price, so job {job.job_arn} could not be counted; "
+                "give it a price in PRICE_OVERRIDES (or COVALENT_BRAKET_PRICES)"
             )
-        if not self.passed(usage):
-            return Outcome("within_limit", details=details)
-        return self.enforce(task.device_arn, day, bounds, usage, details)
+            logger.error("cost guard: %s", reason)
+            return Outcome("refused", reason, details)
+        counted, usage = self.ledger.record_charge(f"job#{job.job_arn}", None, day, cost, expires=bounds[1])
+        details.update(cost_usd=str(cost), counted=counted, ledger_usage=usage.to_json())
+        if self.config.account_limits:
+            outcome = self.check_account(day, bounds, details)
+            if outcome is not None:
+                return outcome
+        return Outcome("within_limit", details=details)
 
-    def passed(self, usage: Usage) -> bool:
-        """Whether ``usage`` is past a limit (reaching a limit exactly is still within it)."""
-        shots_over = self.config.max_shots is not None and usage.shots > self.config.max_shots
-        cost_over = self.config.max_cost_usd is not None and usage.cost_usd > self.config.max_cost_usd
-        return shots_over or cost_over
+    # -- counting
 
-    def committed_usage(self, task: TaskEvent, day: date, bounds: tuple[Any, Any]) -> tuple[Usage, bool]:
+    def committed_work(self, task: TaskEvent, bounds: tuple[datetime, datetime]) -> tuple[list[Work], bool]:
         """The day's committed work on the device, read from Braket (the authority).
 
         The event's own task is looked up directly when the search does not list it yet, so a new
         task is never missed to the search index's delay; one that has already ended unbilled is not
         counted. The flag is False when Braket knows no task of the event's ARN.
         """
-        braket = self.clients.braket
-        tasks = {
-            summary["quantumTaskArn"]: summary
-            for summary in iter_tasks(
-                braket, device_arn=task.device_arn, statuses=COMMITTED_STATUSES, created_between=bounds
-            )
-        }
-        found = True
-        if task.task_arn not in tasks:
-            current = _get_task(braket, task.task_arn)
-            found = current is not None
-            if current is not None and current["status"] in COMMITTED_STATUSES:
-                tasks[task.task_arn] = current
-        summary = summarize(tasks.values(), self.prices, day, self.config.timezone.key)
-        usage = Usage(
-            task_count=summary.tasks,
-            shots=summary.shots,
-            cost_usd=summary.priced_cost,
-            unpriced_tasks=sum(row.tasks for row in summary.rows if row.cost is None),
+        work = self.day_work(task.device_arn, bounds)
+        if any(w.arn == task.task_arn for w in work):
+            return work, True
+        current = _get_task(self.clients.braket, task.task_arn)
+        if current is not None and current["status"] in COMMITTED_STATUSES:
+            work.append(Work.from_summary(current, self.prices))
+        return work, current is not None
+
+    def day_work(self, device_arn: str | None, bounds: tuple[datetime, datetime]) -> list[Work]:
+        """Committed tasks created in ``bounds`` on one device (or every device), from Braket's search."""
+        found = iter_tasks(
+            self.clients.braket, device_arn=device_arn, statuses=COMMITTED_STATUSES, created_between=bounds
         )
-        return usage, found
+        return [Work.from_summary(summary, self.prices) for summary in found]
+
+    @staticmethod
+    def reconcile(ledger: Ledger, work: list[Work], day: date, expires: datetime) -> int:
+        """Record in the ledger each task Braket lists that it lacks; how many it lacked."""
+        return sum(
+            ledger.record_task(w.arn, w.device_arn, day, w.shots, w.cost, expires=expires)[0] for w in work
+        )
+
+    def check_account(
+        self, day: date, bounds: tuple[datetime, datetime], details: dict[str, Any]
+    ) -> Outcome | None:
+        """Past the account-wide limit (every device's tasks and job time of the day): enforce."""
+        limits = self.config.account_limits
+        work = [w for w in self.day_work(None, bounds) if self.config.watches(w.device_arn)]
+        jobs = self.ledger.jobs_cost(day) if self.ledger is not None else Decimal(0)
+        usage = total(work, jobs)
+        details["account_usage"] = {**usage.to_json(), "jobs_cost_usd": str(jobs)}
+        if not limits.passed(usage.shots, usage.cost_usd):
+            return None
+        details["limits"] = self.config.describe_limits()
+        return self.enforce(None, day, bounds, work, limits, usage, details, extra_cost=jobs)
+
+    def _account_passed_ledger(self, day: date) -> bool:
+        account = self.config.account_limits
+        if not account or self.ledger is None:
+            return False
+        usage = self.ledger.usage(None, day)
+        return account.passed(usage.shots, usage.cost_usd)
+
+    def _reenforce(
+        self, device_arn: str, day: date, bounds: tuple[datetime, datetime], limits: Limits,
+        details: dict[str, Any],
+    ) -> Outcome:
+        """The ledger's total passed a limit after a charge: confirm with Braket, then enforce."""
+        work = self.day_work(device_arn, bounds)
+        usage = total(work)
+        details["usage"] = usage.to_json()
+        if limits and limits.passed(usage.shots, usage.cost_usd):
+            details["limits"] = self.config.describe_limits(device_arn)
+            return self.enforce(device_arn, day, bounds, work, limits, usage, details)
+        return self.check_account(day, bounds, details) or Outcome("within_limit", details=details)
+
+    # -- acting
+
+    def refuse(self, task: TaskEvent, details: dict[str, Any]) -> Outcome:
+        """A task on a device without a price, under a dollar limit: it cannot be counted, so it is
+        cancelled rather than let run as if free."""
+        report = cancel_tasks(self.clients.braket, [task.task_arn])
+        details["cancel"] = report.to_json()
+        reason = (
+            f"device {task.device_arn} has no price, so the dollar limit cannot count its task; "
+            "the task was cancelled. Give the device a price in PRICE_OVERRIDES (or COVALENT_BRAKET_PRICES), "
+            "or guard it with a shot limit only (DEVICE_LIMITS)"
+        )
+        logger.error("cost guard: refused %s: %s", task.task_arn, reason)
+        return Outcome("refused", reason, details)
 
     def enforce(
-        self, device_arn: str, day: date, bounds: tuple[Any, Any], usage: Usage, details: dict[str, Any]
+        self,
+        device_arn: str | None,
+        day: date,
+        bounds: tuple[datetime, datetime],
+        work: list[Work],
+        limits: Limits,
+        usage: Usage,
+        details: dict[str, Any],
+        extra_cost: Decimal = Decimal(0),
     ) -> Outcome:
-        """Cancel the device's cancellable tasks of the day, then tell Slack once per breach."""
+        """Cancel the newest queued work until back within ``limits`` (or, with CANCEL_SCOPE=all,
+        every created or queued task of the day), then tell Slack once per breach.
+
+        ``device_arn`` None is the account-wide limit: work of every watched device counts.
+        """
         braket = self.clients.braket
-        arns = [
-            summary["quantumTaskArn"]
-            for summary in iter_tasks(
-                braket, device_arn=device_arn, statuses=CANCELLABLE_STATUSES, created_between=bounds
-            )
-        ]
-        report = cancel_tasks(braket, arns)
+        if self.config.cancel_scope == CANCEL_ALL:
+            chosen = [w for w in work if w.status in CANCELLABLE_STATUSES]
+        else:
+            chosen = excess(work, limits, extra_cost)
+        report = cancel_tasks(braket, [w.arn for w in chosen])
+        details["cancel_scope"] = self.config.cancel_scope
         details["cancel"] = report.to_json()
         # A duplicate of this event, handled at the same time, may have cancelled some of them first:
         # those count as the guard's cancellations too, so the one message names every task it stopped.
         stopped = [*report.cancelled, *(arn for arn in report.already_finished if _cancelled(braket, arn))]
         details["notified"] = False
         text = slack.breach_message(
-            device_arn=device_arn,
+            device_arn=device_arn or "all devices of the account",
             day=day.isoformat(),
             task_count=usage.task_count,
             shots=usage.shots,
             cost_usd=str(usage.cost_usd),
-            limits=self.config.describe_limits(),
+            limits=details["limits"],
             cancelled=stopped,
             failed=list(report.failed),
         )
@@ -212,14 +412,15 @@ class Guard:
         return Outcome("limit_passed", details=details)
 
     def notify(
-        self, device_arn: str, day: date, bounds: tuple[Any, Any], text: str, cancelled: Iterable[str]
+        self, device_arn: str | None, day: date, bounds: tuple[Any, Any], text: str, cancelled: Iterable[str]
     ) -> bool:
         """Post ``text`` if this invocation is the one to report the breach; True when posted.
 
-        With the ledger, the conditional breach marker elects exactly one poster per device and day,
-        whatever the duplicates and concurrency. Without it, the poster is the invocation whose
-        cancel requests stopped tasks: a duplicate event finds them no longer created or queued and
-        stays silent (deploy serialises invocations with a reserved concurrency of 1 in that mode).
+        With the ledger, the conditional breach marker elects exactly one poster per device (or the
+        account) and day, whatever the duplicates and concurrency. Without it, the poster is the
+        invocation whose cancel requests stopped tasks: a duplicate event finds them no longer created
+        or queued and stays silent (deploy serialises invocations with a reserved concurrency of 1 in
+        that mode).
         """
         webhook = self.webhook()
         if webhook is None:
@@ -245,6 +446,18 @@ class Guard:
         if secret_arn:
             return slack.webhook_from_secret(self.clients.secretsmanager, secret_arn)
         return self.config.slack_webhook_url
+
+    def _day(self, moment: datetime) -> tuple[date, tuple[datetime, datetime]]:
+        day = moment.astimezone(self.config.timezone).date()
+        return day, day_bounds(day, self.config.timezone.key)
+
+    def _is_simulator(self, device_arn: str) -> bool:
+        price = self.prices.price(device_arn)
+        return price is not None and price.is_simulator
+
+
+def _task_details(task: TaskEvent, day: date) -> dict[str, Any]:
+    return {"device_arn": task.device_arn, "day": day.isoformat(), "task": task.task_arn}
 
 
 def _cancelled(braket: Any, task_arn: str) -> bool:
@@ -286,11 +499,9 @@ def handle_event(
     except MalformedEvent as error:
         logger.warning("cost guard: ignored a malformed event: %s", error)
         return Outcome("ignored", f"malformed event: {error}").to_json()
-    if isinstance(task, JobEvent):
-        return Outcome("ignored", "job events are not counted").to_json()
     if prices is None:
         try:
-            prices = _price_table(environ.get(PRICES_ENV))
+            prices = _price_table(environ.get(PRICES_ENV), environ.get(PRICE_OVERRIDES, "").strip() or None)
         except (OSError, ValueError) as error:
             logger.error("cost guard: the price table could not be read: %s; nothing was cancelled", error)
             return Outcome("config_error", f"{PRICES_ENV}: {error}", {"problems": [str(error)]}).to_json()

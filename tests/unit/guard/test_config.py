@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
-from covalent_braket_plugin.guard.config import GuardConfig, GuardConfigError
+from covalent_braket_plugin.guard.config import GuardConfig, GuardConfigError, Limits
 from covalent_braket_plugin.guard.lambda_function import handle_event
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
@@ -133,3 +134,50 @@ def test_handler_reports_bad_settings_and_touches_nothing(caplog: pytest.LogCapt
     assert outcome["action"] == "config_error"
     assert any("MAX_COST_USD" in p for p in outcome["problems"])
     assert "MAX_COST_USD" in caplog.text and "nothing was cancelled" in caplog.text
+
+
+def test_limits_per_device_account_wide_scope_and_price_overrides_are_parsed() -> None:
+    config = GuardConfig.from_environ(
+        {
+            "MAX_SHOTS": "1000",
+            "DEVICE_LIMITS": json.dumps(
+                {"arn:aws:braket:::device/qpu/ionq/Forte-1": {"max_shots": 50, "max_cost_usd": "4.50"}}
+            ),
+            "ACCOUNT_MAX_COST_USD": "100",
+            "CANCEL_SCOPE": "ALL",
+            "PRICE_OVERRIDES": json.dumps({"instances": {"ml.m5.large": {"per_hour": "0.12"}}}),
+        }
+    )
+    # A device limit matches whichever region spelling the task's device ARN uses.
+    assert config.limits_for(FORTE) == Limits(50, Decimal("4.50"))
+    assert config.limits_for(SV1) == Limits(1000, None)
+    assert config.account_limits == Limits(None, Decimal(100))
+    assert config.cancel_scope == "all"
+    assert config.price_overrides == {"instances": {"ml.m5.large": {"per_hour": "0.12"}}}
+    assert GuardConfig.from_environ({"MAX_SHOTS": "1"}).cancel_scope == "excess"  # the default
+
+
+def test_an_account_limit_alone_is_a_limit() -> None:
+    config = GuardConfig.from_environ({"ACCOUNT_MAX_SHOTS": "10"})
+    assert not config.limits_for(FORTE) and config.account_limits == Limits(10, None)
+
+
+@pytest.mark.parametrize(
+    ("environ", "complaint"),
+    [
+        ({"MAX_SHOTS": "²"}, "MAX_SHOTS='²'"),
+        ({"ACCOUNT_MAX_SHOTS": "1e3"}, "ACCOUNT_MAX_SHOTS"),
+        ({"ACCOUNT_MAX_COST_USD": "NaN"}, "ACCOUNT_MAX_COST_USD"),
+        ({"MAX_SHOTS": "1", "CANCEL_SCOPE": "some"}, "CANCEL_SCOPE='some'"),
+        ({"DEVICE_LIMITS": "{not json"}, "DEVICE_LIMITS is not JSON"),
+        ({"DEVICE_LIMITS": json.dumps({"Forte-1": {"max_shots": 1}})}, "needs a device ARN"),
+        ({"DEVICE_LIMITS": json.dumps({FORTE: {"max_shots": -1}})}, "max_shots"),
+        ({"DEVICE_LIMITS": json.dumps({FORTE: {"max_cost_usd": "lots"}})}, "max_cost_usd"),
+        ({"MAX_SHOTS": "1", "PRICE_OVERRIDES": "[1]"}, "PRICE_OVERRIDES"),
+        ({"MAX_SHOTS": "1", "PRICE_OVERRIDES": json.dumps({"devices": {FORTE: {"per_shot": "x"}}})}, FORTE),
+        ({"MAX_SHOTS": "1", "PRICE_OVERRIDES": json.dumps({"instances": {"ml.m5.large": {"per_hour": -1}}})},
+         "ml.m5.large"),
+    ],
+)
+def test_new_settings_are_refused_naming_the_setting(environ: dict[str, str], complaint: str) -> None:
+    assert any(complaint in problem for problem in problems_of(environ))

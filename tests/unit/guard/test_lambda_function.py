@@ -6,8 +6,10 @@ does; the real service path (the local stack, EventBridge, DynamoDB) is in the i
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +17,12 @@ from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
-from covalent_braket_plugin.tasks.pricing import PriceTable
+from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 from tests.unit.guard.test_events import FORTE, task_event
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
+SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
+NEWCOMER = "arn:aws:braket:us-east-1::device/qpu/newcomer/Q-1"  # a QPU the price table does not know
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf"
 HOOK = "https://hooks.slack.example/services/T/B/x"
@@ -126,7 +130,7 @@ def test_work_within_the_limit_is_left_alone(braket: FakeBraket, posts: list[str
     assert braket.status(new) == "CREATED" and braket.status(done) == "COMPLETED"
 
 
-def test_past_the_limit_the_days_cancellable_tasks_of_that_device_are_cancelled(
+def test_with_cancel_scope_all_a_breach_cancels_the_days_cancellable_tasks_of_that_device(
     braket: FakeBraket, posts: list[str]
 ) -> None:
     running = braket.add("RUNNING", 500)
@@ -134,7 +138,7 @@ def test_past_the_limit_the_days_cancellable_tasks_of_that_device_are_cancelled(
     yesterday = braket.add("QUEUED", 900, created=NOON - timedelta(days=1))
     other_device = braket.add("QUEUED", 900, device=GARNET)
     new = braket.add("CREATED", 200)
-    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", CANCEL_SCOPE="all", SLACK_WEBHOOK_URL=HOOK)
     assert outcome["action"] == "limit_passed"
     assert outcome["usage"] == {"task_count": 3, "shots": 1100, "cost_usd": "88.90", "unpriced_tasks": 0}
     assert set(outcome["cancel"]["cancelled"]) == {queued, new}
@@ -158,7 +162,7 @@ def test_the_message_names_tasks_a_concurrent_copy_cancelled_but_not_ones_that_f
         return cancel(quantumTaskArn)
 
     monkeypatch.setattr(braket, "cancel_quantum_task", racing_cancel)
-    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", CANCEL_SCOPE="all", SLACK_WEBHOOK_URL=HOOK)
     assert outcome["action"] == "limit_passed"
     assert set(outcome["cancel"]["already_finished"]) == {taken, finished}
     assert len(posts) == 1
@@ -179,8 +183,8 @@ def test_cost_limit_uses_exact_decimal_prices(braket: FakeBraket, posts: list[st
 def test_duplicated_events_cancel_and_notify_once(braket: FakeBraket, posts: list[str]) -> None:
     braket.add("QUEUED", 800)
     new = braket.add("CREATED", 800)
-    first = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
-    second = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    first = run(braket.event(new), braket, MAX_SHOTS="1000", CANCEL_SCOPE="all", SLACK_WEBHOOK_URL=HOOK)
+    second = run(braket.event(new), braket, MAX_SHOTS="1000", CANCEL_SCOPE="all", SLACK_WEBHOOK_URL=HOOK)
     assert len(first["cancel"]["cancelled"]) == 2
     # The cancelled tasks are no longer committed work: the copy finds the device within its limit.
     assert second["action"] == "within_limit"
@@ -226,8 +230,9 @@ def test_the_day_follows_the_configured_time_zone(braket: FakeBraket) -> None:
     # 23:30 UTC on the 20th is the 21st in Berlin, the same day as NOON.
     evening = braket.add("QUEUED", 600, created=datetime(2026, 11, 20, 23, 30, tzinfo=UTC))
     new = braket.add("CREATED", 600)
-    assert run(braket.event(new), braket, MAX_SHOTS="1000")["action"] == "within_limit"
-    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", DAY_TIMEZONE="Europe/Berlin")
+    limits = {"MAX_SHOTS": "1000", "CANCEL_SCOPE": "all"}
+    assert run(braket.event(new), braket, **limits)["action"] == "within_limit"
+    outcome = run(braket.event(new), braket, **limits, DAY_TIMEZONE="Europe/Berlin")
     assert outcome["action"] == "limit_passed" and evening in outcome["cancel"]["cancelled"]
 
 
@@ -341,7 +346,7 @@ def test_a_slack_failure_never_stops_the_cancellation(
     monkeypatch.setattr(slack, "post", refuse)
     queued = braket.add("QUEUED", 2000)
     new = braket.add("CREATED", 1)
-    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000", CANCEL_SCOPE="all", SLACK_WEBHOOK_URL=HOOK)
     assert outcome["action"] == "limit_passed" and outcome["notified"] is False
     assert "HTTP 500" in outcome["notify_error"]
     assert braket.status(queued) == "CANCELLING" and braket.status(new) == "CANCELLING"
@@ -396,3 +401,100 @@ def test_webhook_secret_may_be_plain_text_or_json() -> None:
     assert slack.webhook_from_secret(document, "arn:json") == "https://hooks.slack.example/json"
     with pytest.raises(slack.SlackError, match="without any key"):
         slack.webhook_from_secret(Secrets('{"token": "x"}'), "arn:other")
+
+
+# -- CANCEL_SCOPE=excess (the default): only the newest work that brings the day back within the limit
+
+
+def test_a_breach_cancels_only_the_newest_work_past_the_limit(braket: FakeBraket, posts: list[str]) -> None:
+    first = braket.add("QUEUED", 400, created=NOON - timedelta(hours=3))
+    second = braket.add("QUEUED", 500, created=NOON - timedelta(hours=2))
+    crossing = braket.add("CREATED", 200)
+    outcome = run(braket.event(crossing), braket, MAX_SHOTS="1000", SLACK_WEBHOOK_URL=HOOK)
+    assert outcome["action"] == "limit_passed" and outcome["usage"]["shots"] == 1100
+    assert outcome["cancel_scope"] == "excess"
+    assert list(outcome["cancel"]["cancelled"]) == [crossing]
+    # the 400- and 500-shot tasks, queued long before, keep their places
+    assert braket.status(first) == "QUEUED" and braket.status(second) == "QUEUED"
+    assert len(posts) == 1 and crossing in posts[0] and first not in posts[0]
+
+
+def test_excess_skips_work_that_can_no_longer_be_cancelled(braket: FakeBraket) -> None:
+    older = braket.add("QUEUED", 400, created=NOON - timedelta(hours=3))
+    queued = braket.add("QUEUED", 500, created=NOON - timedelta(hours=2))
+    running = braket.add("RUNNING", 300, created=NOON - timedelta(hours=1))  # newest but running
+    new = braket.add("CREATED", 100, created=NOON - timedelta(minutes=30))
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    # 1300 shots: the 100 alone leaves 1200, so the 500 goes too; the 400 and the running 300 stay.
+    assert set(outcome["cancel"]["cancelled"]) == {new, queued}
+    assert braket.status(older) == "QUEUED" and braket.status(running) == "RUNNING"
+
+
+def test_excess_counts_dollars_too(braket: FakeBraket) -> None:
+    # Forte-1: $0.30 a task + $0.08 a shot. 8.30 + 8.30 + 1.10 = 17.70 against $10.
+    old = braket.add("QUEUED", 100, created=NOON - timedelta(hours=1))
+    mid = braket.add("QUEUED", 100, created=NOON - timedelta(minutes=30))
+    new = braket.add("CREATED", 10)
+    outcome = run(braket.event(new), braket, MAX_COST_USD="10")
+    assert outcome["usage"]["cost_usd"] == "17.70"
+    assert set(outcome["cancel"]["cancelled"]) == {new, mid} and braket.status(old) == "QUEUED"
+
+
+# -- devices without a price are never free
+
+
+def test_an_unpriced_qpu_under_a_dollar_limit_is_refused_naming_the_device(
+    braket: FakeBraket, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = braket.add("CREATED", 10**6, device=NEWCOMER)
+    outcome = run(braket.event(new), braket, MAX_COST_USD="10")
+    assert outcome["action"] == "refused" and NEWCOMER in outcome["reason"]
+    assert "PRICE_OVERRIDES" in outcome["reason"]
+    assert braket.status(new) == "CANCELLING" and braket.searches == 0
+    assert "refused" in caplog.text and NEWCOMER in caplog.text
+
+
+def test_an_override_price_counts_an_unpriced_qpu(braket: FakeBraket) -> None:
+    overrides = json.dumps({"devices": {NEWCOMER: {"per_task": "0.30", "per_shot": "0.0001"}}})
+    new = braket.add("CREATED", 10**6, device=NEWCOMER)
+    environ = {"MAX_COST_USD": "10", "PRICE_OVERRIDES": overrides}
+    outcome = handle_event(braket.event(new), environ, clients=Clients(braket=braket))
+    assert outcome["action"] == "limit_passed" and outcome["usage"]["cost_usd"] == "100.3000"
+    assert braket.status(new) == "CANCELLING"
+
+
+def test_an_override_file_prices_an_unpriced_qpu(
+    braket: FakeBraket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"devices": {NEWCOMER: {"per_task": "0.30", "per_shot": "0.000001"}}}))
+    new = braket.add("CREATED", 10**6, device=NEWCOMER)
+    outcome = handle_event(
+        braket.event(new), {"MAX_COST_USD": "10", PRICES_ENV: str(prices)}, clients=Clients(braket=braket)
+    )
+    assert outcome["action"] == "within_limit" and outcome["usage"]["cost_usd"] == "1.300000"
+
+
+def test_an_unpriced_qpu_under_a_shot_limit_alone_counts_its_shots(braket: FakeBraket) -> None:
+    new = braket.add("CREATED", 10**6, device=NEWCOMER)
+    outcome = run(braket.event(new), braket, MAX_SHOTS="1000")
+    assert outcome["action"] == "limit_passed" and outcome["usage"]["shots"] == 10**6
+
+
+def test_simulator_tasks_count_their_minimum_billed_time_from_creation(braket: FakeBraket) -> None:
+    # SV1: $0.075 a minute, at least 3 s a task: $0.00375 before it has run, never $0.
+    outcomes = []
+    for _ in range(50):
+        arn = braket.add("CREATED", 100, device=SV1)
+        outcomes.append(run(braket.event(arn), braket, MAX_COST_USD="0"))
+    assert {o["action"] for o in outcomes} == {"limit_passed"}
+    assert outcomes[0]["usage"]["cost_usd"] == "0.00375"
+    assert all(braket.status(arn) == "CANCELLING" for arn in braket.tasks)
+
+
+def test_a_finished_simulator_task_counts_its_runtime(braket: FakeBraket) -> None:
+    done = braket.add("COMPLETED", 100, device=SV1, created=NOON - timedelta(minutes=10))
+    braket.tasks[done]["endedAt"] = NOON - timedelta(minutes=8)  # 2 minutes: $0.15
+    new = braket.add("CREATED", 100, device=SV1)
+    outcome = run(braket.event(new), braket, MAX_COST_USD="1")
+    assert outcome["action"] == "within_limit" and outcome["usage"]["cost_usd"] == "0.15375"
