@@ -12,7 +12,7 @@ them, over HTTP. Electrons are run with ``BraketExecutor.run`` as Covalent's dis
    result. The job's own run time is taken out on both sides the same way: overhead = wall time
    of the electron minus the job's life as the stack records it (``endedAt - createdAt`` of GetJob),
    which leaves the client's work before CreateJob and after the job ended. Both sides poll on the
-   same fixed short schedule (``--overhead-poll``, default 0.1 s, through ``jobs.poll_delays``), so
+   same fixed short schedule (``--overhead-poll``, default 0.1 s, through ``job_spec.poll_delays``), so
    the time from ``endedAt`` to the GetJob that sees it is the same small cost on both. Runs
    alternate between the two sides so that drift of the stack hits both. Target: ratio <= 1.3.
 2. **Image builds** for ``--build-electrons`` electrons of one environment, run at once on a stack
@@ -67,9 +67,7 @@ import docker.api.client
 import docker.errors
 
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.executor import job_spec as jobs
-from covalent_braket_plugin.executor import transfer
-from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.executor import job_spec, transfer, watch
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.job.runner import RESULT_FILE
 from covalent_braket_plugin.local.base_image import ensure_base_image
@@ -110,7 +108,7 @@ class Row:
 
 class JobLedger:
     """Learns each job's ARN and counts its GetJob calls and the watcher's SearchJobs calls by
-    wrapping ``jobs.create_job``, ``jobs.get_job`` and ``job_watch.search``, the module functions
+    wrapping ``job_spec.create_job``, ``job_spec.get_job`` and ``watch.search``, the module functions
     the executor calls (from worker threads). One search may page: each page is a SearchJobs call."""
 
     def __init__(self) -> None:
@@ -118,9 +116,9 @@ class JobLedger:
         self.get_job_calls: Counter[str] = Counter()
         self.search_calls = 0
         self._lock = threading.Lock()
-        create, get, search = jobs.create_job, jobs.get_job, job_watch.search
+        create, get, search = job_spec.create_job, job_spec.get_job, watch.search
 
-        def recorded_create(braket: Any, spec: jobs.JobSpec) -> str:
+        def recorded_create(braket: Any, spec: job_spec.JobSpec) -> str:
             arn = create(braket, spec)
             with self._lock:
                 self.arn_by_name[spec.name] = arn
@@ -145,9 +143,9 @@ class JobLedger:
                 with self._lock:
                     self.search_calls += pages
 
-        jobs.create_job = recorded_create
-        jobs.get_job = counted_get
-        job_watch.search = counted_search
+        job_spec.create_job = recorded_create
+        job_spec.get_job = counted_get
+        watch.search = counted_search
 
 
 @dataclass(frozen=True)
@@ -213,7 +211,7 @@ class Bench:
         finished = time.time()
         if result != expected:
             raise RuntimeError(f"the electron returned {result!r}, not {expected!r}")
-        arn = self.ledger.arn_by_name[jobs.job_name(dispatch_id, 0, 1)]
+        arn = self.ledger.arn_by_name[job_spec.job_name(dispatch_id, 0, 1)]
         # Off the loop: a blocking call here would stall the event loop whose stalls (4) measures.
         job = await asyncio.to_thread(self.braket.get_job, jobArn=arn)
         return self._electron(started, finished, job, self.ledger.get_job_calls[arn])
@@ -230,12 +228,12 @@ class Bench:
         polls GetJob on the settings' back-off, as the executor did before its shared watcher."""
         started = time.time()
         dispatch_id = str(uuid.uuid4())
-        name = jobs.job_name(dispatch_id, 0, 1)
+        name = job_spec.job_name(dispatch_id, 0, 1)
         location = transfer.TaskLocation.for_task(self.bucket, dispatch_id, 0, name)
         self.s3.put_object(
             Bucket=self.bucket, Key=location.task_key, Body=cloudpickle.dumps((function, list(args), {}))
         )
-        spec = jobs.electron_job(
+        spec = job_spec.electron_job(
             settings,
             location,
             name=name,
@@ -246,10 +244,10 @@ class Bench:
         )
         arn = self.braket.create_job(**spec.create_job_request())["jobArn"]
         calls = 0
-        for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+        for delay in job_spec.poll_delays(settings.initial_poll_freq, settings.poll_freq):
             job = self.braket.get_job(jobArn=arn)
             calls += 1
-            if job["status"] in jobs.TERMINAL_STATUSES:
+            if job["status"] in job_spec.TERMINAL_STATUSES:
                 break
             time.sleep(delay)
         body = self.s3.get_object(Bucket=self.bucket, Key=location.output_prefix + RESULT_FILE)["Body"].read()
@@ -274,7 +272,7 @@ def median(values: list[float]) -> float:
 def client_overhead(bench: Bench, electrons: int, poll: float) -> list[Row]:
     executor = bench.executor(poll, poll)
     settings = executor.settings()
-    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id)
+    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id, set())
     loop = asyncio.new_event_loop()
     try:
         # Warm-up, not counted: imports, the shared clients, the runner archive's upload.
@@ -413,7 +411,7 @@ def completion_delay(bench: Bench, electrons: int, shortest: float, longest: flo
     initial = min(DEFAULT_INITIAL_POLL, poll)
     executor = bench.executor(initial, poll)
     settings = executor.settings()
-    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id)
+    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id, set())
     searches_before = bench.ledger.search_calls
 
     async def both() -> tuple[list[Electron], list[Electron]]:

@@ -1,8 +1,10 @@
 """``BraketExecutor``: run each Covalent electron as one Amazon Braket Hybrid Job.
 
-The story of one electron (``BraketExecutor.run``): validate the settings, pickle the task, put it in
-S3, make sure the job image exists, create the job, wait for it, collect the result (or the remote
-traceback) and clean up. A cancel request from Covalent is honoured at every step.
+The story of one electron (``BraketExecutor.run``), in Covalent's own verbs: **upload** it (pickle
+the task, make sure the job image exists, put the task and the runner in S3), **submit** its job,
+**watch** the job until it ends, **collect** the result (or the remote traceback) and **clean up**.
+A cancel request from Covalent is honoured at every step. What electrons share (threads, AWS
+sessions, watchers, known images) is the process's :mod:`~covalent_braket_plugin.executor.runtime`.
 
 Covalent finds this class through ``covalent_braket_plugin.braket``, the plugin's entry point.
 """
@@ -10,17 +12,12 @@ Covalent finds this class through ``covalent_braket_plugin.braket``, the plugin'
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
-import itertools
-import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 if "covalent" not in sys.modules:
@@ -37,52 +34,16 @@ from covalent._shared_files.config import get_config
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 from covalent.executor.base import AsyncBaseExecutor
 
-from covalent_braket_plugin.aws import make_session, resolve_region
-from covalent_braket_plugin.executor import job_spec as jobs
-from covalent_braket_plugin.executor import transfer
-from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.aws import AwsSession, region_of_arn
+from covalent_braket_plugin.executor import job_spec, runtime, transfer
 from covalent_braket_plugin.executor.images import ImageBuilder
-from covalent_braket_plugin.executor.progress import BYTES_UNIT, Progress
+from covalent_braket_plugin.executor.progress import BYTES_UNIT
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-
-TAG_DISPATCH_ID = jobs.TAG_DISPATCH_ID
-TAG_NODE_ID = jobs.TAG_NODE_ID
 
 app_log = logger.app_log
 
-BLOCKING_THREADS = 8
-"""Worker threads for the executor's blocking work (boto3 calls, pickling), shared by all electrons.
-
-Bounded and the executor's own, not the event loop's default pool that anything else in the Covalent
-server may fill: a call spends most of its time waiting for AWS with the interpreter free, so eight
-keep up with a burst of electrons, and a hundred electrons never mean a hundred threads running
-botocore's Python code against the dispatcher's event loop.
-"""
 LARGE_UPLOAD_BYTES = 8 * 2**20
 """Tasks from this size on are uploaded with progress reports (and boto3's multipart transfer)."""
-
-_pool = concurrent.futures.ThreadPoolExecutor(
-    max_workers=BLOCKING_THREADS, thread_name_prefix="braket-executor"
-)
-
-
-async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` on the executor's worker threads, so the event loop stays free."""
-    return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
-
-
-_attempts: dict[tuple[str, int], itertools.count] = {}
-_attempts_lock = threading.Lock()
-
-
-def _next_attempt(dispatch_id: str, node_id: int) -> int:
-    """1 for the first run of an electron in this process, 2 for the next, ...
-
-    The attempt is part of the job name and so of CreateJob's idempotency token: a second run of the
-    same electron must make a new job, while a retried CreateJob of the same run must not.
-    """
-    with _attempts_lock:
-        return next(_attempts.setdefault((dispatch_id, node_id), itertools.count(1)))
 
 
 @dataclass(frozen=True)
@@ -94,52 +55,30 @@ class _Task:
     name: str
     location: transfer.TaskLocation
 
+    @classmethod
+    def attempt(cls, settings: BraketExecutorSettings, task_metadata: dict) -> _Task:
+        """The next attempt of the electron ``task_metadata`` names, in this process."""
+        dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
+        name = job_spec.job_name(dispatch_id, node_id, runtime.current().next_attempt(dispatch_id, node_id))
+        location = transfer.TaskLocation.for_task(settings.s3_bucket_name, dispatch_id, node_id, name)
+        return cls(dispatch_id, node_id, name, location)
+
 
 @dataclass(frozen=True)
-class _Aws:
-    """The clients electrons need, shared by every electron with the same AWS identity and region.
+class _Uploaded:
+    """What the job is made of, in place: its image, the pickled task and the runner's archive."""
 
-    Building a session and its clients parses large service models, holding the interpreter for
-    hundreds of milliseconds; done once per identity instead of once per electron, it no longer
-    slows the dispatcher's event loop down with every electron. boto3 clients are thread-safe.
-    """
-
-    session: Any
-    braket: Any
-    s3: Any
-    logs: Any
-    account_id: str
-
-    @classmethod
-    def connect(cls, settings: BraketExecutorSettings) -> _Aws:
-        """The shared clients for ``settings`` (made on first use; call from a worker thread)."""
-        key = (
-            settings.credentials,
-            settings.profile,
-            resolve_region(settings),
-            # boto3 reads endpoints and credentials from these too
-            tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))),
-        )
-        with _connections_lock:
-            if key not in _connections:
-                session = make_session(settings)
-                _connections[key] = cls(
-                    session=session,
-                    braket=session.client("braket", config=jobs.CLIENT_CONFIG),
-                    s3=session.client("s3", config=jobs.CLIENT_CONFIG),
-                    logs=session.client("logs", config=jobs.CLIENT_CONFIG),
-                    account_id=session.client("sts", config=jobs.CLIENT_CONFIG).get_caller_identity()[
-                        "Account"
-                    ],
-                )
-            return _connections[key]
+    image_uri: str
+    task_uri: str
+    source_uri: str
 
 
-_connections: dict[tuple[Any, ...], _Aws] = {}
-_progress = Progress.for_stream()
-"""Where the executor reports its long steps: the Covalent server's stderr (its log), one line per
-event, like the image builds; through covalent's logger they would vanish at its default level."""
-_connections_lock = threading.Lock()
+@dataclass(frozen=True)
+class _Job:
+    """A created job: its ARN and the client's clock just before CreateJob."""
+
+    arn: str
+    created: float
 
 
 class BraketExecutor(AsyncBaseExecutor):
@@ -173,21 +112,24 @@ class BraketExecutor(AsyncBaseExecutor):
     async def run(self, function: Callable, args: list, kwargs: dict, task_metadata: dict) -> Any:
         """Run ``function(*args, **kwargs)`` as a Braket job and return its result."""
         settings = self.settings()
-        dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
-        name = jobs.job_name(dispatch_id, node_id, _next_attempt(dispatch_id, node_id))
-        task = _Task(
-            dispatch_id,
-            node_id,
-            name,
-            transfer.TaskLocation.for_task(settings.s3_bucket_name, dispatch_id, node_id, name),
-        )
+        task = _Task.attempt(settings, task_metadata)
         self._ensure_streams()
-        await self._stop_if_cancel_requested(task)
+        await self._checkpoint(task)
 
-        aws = await _blocking(_Aws.connect, settings)
+        rt = runtime.current()
+        aws = await rt.blocking(rt.session, settings)
         try:
-            job = await self._submit_and_wait(aws, settings, task, function, args, kwargs)
-            return await self._collect(aws, settings, task, job)
+            uploaded = await self._upload(aws, settings, task, (function, args, kwargs))
+            job = await self._submit(aws, settings, task, uploaded)
+            try:
+                await self._set_job_handle(job.arn)
+                record = await self._watch(aws, settings, task, job)
+            except BaseException:
+                # Nobody will collect this job's result any more; stop paying for it.
+                with suppress(Exception):
+                    await rt.blocking(job_spec.cancel_job, aws.client("braket"), job.arn)
+                raise
+            return await self._collect(aws, settings, task, record)
         finally:
             if settings.cleanup:
                 await self._clean_up(aws, task.location)
@@ -201,74 +143,45 @@ class BraketExecutor(AsyncBaseExecutor):
         if not job_handle:
             return False
         settings = self.settings()
+        rt = runtime.current()
 
         def cancel() -> str:
-            session = make_session(settings)
-            braket = session.client(
-                "braket", region_name=jobs.region_of(job_handle), config=jobs.CLIENT_CONFIG
-            )
-            return jobs.cancel_job(braket, job_handle)
+            braket = rt.session(settings).client("braket", region_of_arn(job_handle))
+            return job_spec.cancel_job(braket, job_handle)
 
-        status = await _blocking(cancel)
+        status = await rt.blocking(cancel)
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
-        return status in jobs.CANCEL_ACCEPTED
+        return status in job_spec.CANCEL_ACCEPTED
 
-    async def _submit_and_wait(
+    # --- the story of one electron ------------------------------------------------------------------
+    async def _upload(
         self,
-        aws: _Aws,
+        aws: AwsSession,
         settings: BraketExecutorSettings,
         task: _Task,
-        function: Callable,
-        args: list,
-        kwargs: dict,
-    ) -> dict[str, Any]:
-        """Pickle the task, get the image, upload, create the job and wait until it ends; return GetJob.
+        call: tuple[Callable, list, dict],
+    ) -> _Uploaded:
+        """Pickle the call, make sure the job image exists, then put the task and the runner in S3.
 
         The image comes before the upload: an environment that cannot be built (a Python version
         that differs from the client's, a bad pip package) fails with nothing left in S3.
         """
-        location = task.location
-        payload = await _blocking(cloudpickle.dumps, (function, args, kwargs))
+        rt = runtime.current()
+        payload = await rt.blocking(cloudpickle.dumps, call)
         image_uri = await self._image(aws, settings, task)
-        await self._stop_if_cancel_requested(task)
-        task_uri = await self._upload(aws, task, payload)
-        source_uri = await _blocking(
-            transfer.upload_runner_source, aws.s3, settings.s3_bucket_name, aws.account_id
+        await self._checkpoint(task)
+        task_uri = await self._put_task(aws, task, payload)
+        source_uri = await rt.blocking(
+            transfer.upload_runner_source,
+            aws.client("s3"),
+            settings.s3_bucket_name,
+            aws.account_id,
+            rt.uploaded_sources,
         )
-        await self._stop_if_cancel_requested(task)
+        await self._checkpoint(task)
+        return _Uploaded(image_uri, task_uri, source_uri)
 
-        spec = jobs.electron_job(
-            settings,
-            location,
-            name=task.name,
-            account_id=aws.account_id,
-            image_uri=image_uri,
-            source_uri=source_uri,
-            task_uri=task_uri,
-            tags={**settings.tags, TAG_DISPATCH_ID: str(task.dispatch_id), TAG_NODE_ID: str(task.node_id)},
-        )
-        created = time.time()
-        job_arn = await _blocking(jobs.create_job, aws.braket, spec)
-        app_log.debug(f"Braket job {job_arn} created for {task.dispatch_id}:{task.node_id}")
-        try:
-            await self._set_job_handle(job_arn)
-            return await self._wait(aws, job_arn, created, settings, task)
-        except BaseException:
-            # Nobody will collect this job's result any more; stop paying for it.
-            with suppress(Exception):
-                await _blocking(jobs.cancel_job, aws.braket, job_arn)
-            raise
-
-    async def _upload(self, aws: _Aws, task: _Task, payload: bytes) -> str:
-        """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
-        if len(payload) < LARGE_UPLOAD_BYTES:
-            return await _blocking(transfer.upload_task, aws.s3, task.location, payload, aws.account_id)
-        with _progress.task(f"{task.name}: uploading the task", total=len(payload), unit=BYTES_UNIT) as shown:
-            return await _blocking(
-                transfer.upload_task, aws.s3, task.location, payload, aws.account_id, shown.advance
-            )
-
-    async def _image(self, aws: _Aws, settings: BraketExecutorSettings, task: _Task) -> str:
+    async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
 
         The build is shared with every electron of the same environment in this process, so a
@@ -276,71 +189,95 @@ class BraketExecutor(AsyncBaseExecutor):
         """
         if settings.ecr_image_uri:
             return settings.ecr_image_uri
-        # The builder keeps its own display (lines on the server's stderr): builds are rare and long,
-        # and belong in the server's output even where its log level hides the executor's notes.
-        build = asyncio.ensure_future(ImageBuilder(aws.session, settings).ensure_image())
-        for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
-            done, _ = await asyncio.wait({build}, timeout=delay)
-            if done:
-                return build.result()
-            if await self._cancel_requested():
-                build.add_done_callback(_retrieve_outcome)
-                raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
-        raise AssertionError("poll_delays never ends")
+        rt = runtime.current()
+        builder = ImageBuilder(aws, settings, rt.images, progress=rt.progress)
+        build = asyncio.ensure_future(builder.ensure_image())
+        if await self._done_unless_cancel_requested(build, settings):
+            return build.result()
+        build.add_done_callback(_retrieve_outcome)
+        raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
 
-    async def _wait(
-        self, aws: _Aws, job_arn: str, created: float, settings: BraketExecutorSettings, task: _Task
+    async def _put_task(self, aws: AwsSession, task: _Task, payload: bytes) -> str:
+        """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
+        rt = runtime.current()
+        s3 = aws.client("s3")
+        if len(payload) < LARGE_UPLOAD_BYTES:
+            return await rt.blocking(transfer.upload_task, s3, task.location, payload, aws.account_id)
+        upload = rt.progress.task(f"{task.name}: uploading the task", total=len(payload), unit=BYTES_UNIT)
+        with upload as shown:
+            return await rt.blocking(
+                transfer.upload_task, s3, task.location, payload, aws.account_id, shown.advance
+            )
+
+    async def _submit(
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, uploaded: _Uploaded
+    ) -> _Job:
+        """Create the electron's job."""
+        spec = job_spec.electron_job(
+            settings,
+            task.location,
+            name=task.name,
+            account_id=aws.account_id,
+            image_uri=uploaded.image_uri,
+            source_uri=uploaded.source_uri,
+            task_uri=uploaded.task_uri,
+            tags={
+                **settings.tags,
+                job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),
+                job_spec.TAG_NODE_ID: str(task.node_id),
+            },
+        )
+        created = time.time()
+        arn = await runtime.current().blocking(job_spec.create_job, aws.client("braket"), spec)
+        app_log.debug(f"Braket job {arn} created for {task.dispatch_id}:{task.node_id}")
+        return _Job(arn, created)
+
+    async def _watch(
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: _Job
     ) -> dict[str, Any]:
         """Wait until the job ends and return its final record; its status changes go to the log.
 
-        The process's shared watcher (``job_watch``) follows the job together with every other job
-        this process waits for. Meanwhile a cancel request is looked for from ``initial_poll_freq``
-        apart, backing off to ``poll_freq``; one seen becomes one CancelJob, and the wait goes on
+        The process's shared watcher follows the job together with every other job this process
+        waits for. A cancel request seen meanwhile becomes one CancelJob, and the wait goes on
         until Braket reports the job ended, whose final status then decides what ``run`` reports.
         """
-        with _progress.task(f"Braket job {task.name}") as shown:
+        rt = runtime.current()
+        braket = aws.client("braket")
+        with rt.progress.task(f"Braket job {task.name}") as shown:
 
             def report(record: dict[str, Any]) -> None:
                 shown.update(status=_describe(record))
 
-            watch = job_watch.watcher(aws.braket, _pool).watch(
-                job_arn,
-                created=created,
+            watch = rt.watcher(braket).watch(
+                job.arn,
+                created=job.created,
                 initial=settings.initial_poll_freq,
                 slowest=settings.poll_freq,
                 listener=report,
             )
             try:
-                cancel_sent = False
-                for delay in jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
-                    if not cancel_sent and await self._cancel_requested():
-                        status = await _blocking(jobs.cancel_job, aws.braket, job_arn)
-                        app_log.debug(f"Cancel requested for Braket job {job_arn}: {status}")
-                        cancel_sent = True
-                    done, _ = await asyncio.wait({watch}, timeout=delay)
-                    if done:
-                        return watch.result()
-                raise AssertionError("poll_delays never ends")
+                if not await self._done_unless_cancel_requested(watch, settings):
+                    status = await rt.blocking(job_spec.cancel_job, braket, job.arn)
+                    app_log.debug(f"Cancel requested for Braket job {job.arn}: {status}")
+                return await watch
             finally:
                 watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
 
     async def _collect(
-        self, aws: _Aws, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
     ) -> Any:
         """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError."""
+        rt = runtime.current()
         status = job["status"]
-        outputs = await _blocking(
-            partial(transfer.download_outputs, completed=status == "COMPLETED"),
-            aws.s3,
-            task.location,
-            aws.account_id,
+        outputs = await transfer.download_outputs(
+            aws.client("s3"), task.location, aws.account_id, rt.blocking, completed=status == "COMPLETED"
         )
         print(outputs.stdout, end="", file=self.task_stdout)
         print(outputs.stderr, end="", file=self.task_stderr)
         if status == "CANCELLED":
             raise TaskCancelledError(f"Braket job {job['jobArn']} was cancelled")
         if status == "COMPLETED" and outputs.result is not None:
-            return await _blocking(cloudpickle.loads, outputs.result)
+            return await rt.blocking(cloudpickle.loads, outputs.result)
 
         detail = await self._failure_detail(aws, settings, job, outputs)
         reason = job.get("failureReason") or "no failure reason given"
@@ -351,7 +288,11 @@ class BraketExecutor(AsyncBaseExecutor):
         raise TaskRuntimeError(report)
 
     async def _failure_detail(
-        self, aws: _Aws, settings: BraketExecutorSettings, job: dict[str, Any], outputs: transfer.TaskOutputs
+        self,
+        aws: AwsSession,
+        settings: BraketExecutorSettings,
+        job: dict[str, Any],
+        outputs: transfer.TaskOutputs,
     ) -> str:
         """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
         if outputs.error is not None:
@@ -359,19 +300,24 @@ class BraketExecutor(AsyncBaseExecutor):
                 outputs.error.get("traceback")
                 or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
             )
-        log = await _blocking(jobs.read_logs, aws.logs, settings.log_group_name, job["jobName"])
+        log = await runtime.current().blocking(
+            job_spec.read_logs, aws.client("logs"), settings.log_group_name, job["jobName"]
+        )
         if outputs.result is not None:  # the electron returned; what came after it failed
             lead = "The electron returned, but its job did not complete. Job log:\n"
         else:
             lead = "The job ended before the electron reported a result or an error. Job log:\n"
         return lead + (log or "(the job wrote no log)")
 
-    async def _clean_up(self, aws: _Aws, location: transfer.TaskLocation) -> None:
+    async def _clean_up(self, aws: AwsSession, location: transfer.TaskLocation) -> None:
         try:
-            await _blocking(transfer.delete_task_objects, aws.s3, location, aws.account_id)
+            await runtime.current().blocking(
+                transfer.delete_task_objects, aws.client("s3"), location, aws.account_id
+            )
         except Exception as error:  # the electron's outcome matters more than leftover objects
             app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
 
+    # --- Covalent's side: output streams and cancel requests -----------------------------------------
     def _ensure_streams(self) -> None:
         """Covalent's ``execute`` gives the executor fresh output buffers; a direct ``run`` needs its own."""
         if self.task_stdout is None:
@@ -391,12 +337,31 @@ class BraketExecutor(AsyncBaseExecutor):
         return self._dispatcher_attached() and bool(await self.get_cancel_requested())
 
     async def _set_job_handle(self, job_arn: str) -> None:
+        """Tell Covalent the job's handle (its ARN), which ``cancel`` receives."""
         if self._dispatcher_attached():
             await self.set_job_handle(job_arn)
 
-    async def _stop_if_cancel_requested(self, task: _Task) -> None:
+    async def _checkpoint(self, task: _Task) -> None:
+        """Stop here if Covalent asked to cancel the electron (every checkpoint comes before its job)."""
         if await self._cancel_requested():
             raise TaskCancelledError(f"{task.name} was cancelled before its job was created")
+
+    async def _done_unless_cancel_requested(
+        self, awaited: asyncio.Future, settings: BraketExecutorSettings
+    ) -> bool:
+        """Wait for ``awaited``: True once it is done, False as soon as a cancel is requested.
+
+        A cancel request is looked for between waits, ``initial_poll_freq`` apart at first, backing
+        off to ``poll_freq``. On a request ``awaited`` is left running: what it stands for (a shared
+        build, a job's end) is the caller's to let go or to stop.
+        """
+        delays = job_spec.poll_delays(settings.initial_poll_freq, settings.poll_freq)
+        while True:
+            done, _ = await asyncio.wait({awaited}, timeout=next(delays))
+            if done:
+                return True
+            if await self._cancel_requested():
+                return False
 
 
 def _configured_options() -> dict[str, Any]:

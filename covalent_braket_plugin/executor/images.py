@@ -1,11 +1,15 @@
 """Job images: render ``Dockerfile.template``, name the result by its content, build and push it once.
 
-The 0.3 plugin built and pushed one image per electron (about 80 s each before the push). Here an
-image holds an environment only (base image, Python, covalent, cloudpickle, boto3, the electron's
-pip packages, the script-mode program), and its tag is a hash of exactly that. Before building, the
-tag is looked up in ECR; an image is built and pushed only when it is missing there, and only once
-per process even when many electrons ask for it at the same time. Every Docker and AWS call runs in
-a worker thread so the event loop of the Covalent dispatcher never waits on them.
+An image holds an environment only (base image, Python, covalent, cloudpickle, boto3, the electron's
+pip packages, the script-mode program), never an electron, and its tag is a hash of exactly that.
+Before building, the tag is looked up in ECR; an image is built and pushed only when it is missing
+there, and only once per process even when many electrons ask for it at the same time
+(:class:`ImageBuilds` holds what the process knows and builds). Every Docker and AWS call runs on
+the executor's worker threads so the event loop of the Covalent dispatcher never waits on them.
+
+The module also reads what an image holds without building anything, for ``covalent-braket doctor``
+and the local stack: the labels of an image in a registry (:func:`image_labels`) and the Python of
+an image in a Docker engine (:func:`image_python_version`).
 """
 
 from __future__ import annotations
@@ -23,17 +27,18 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
-from typing import Any, ClassVar
+from typing import Any
 
-import boto3
 import docker
 import docker.errors
+import requests
 
-from covalent_braket_plugin.aws import resolve_region
+from covalent_braket_plugin.aws import AwsSession, resolve_region
 from covalent_braket_plugin.executor.progress import BYTES_UNIT, Progress, ProgressTask
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 
@@ -54,9 +59,35 @@ _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\
 _LOG_TAIL_LINES = 40
 _BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
 _STATUS_WIDTH = 80
+PYTHON_LABEL = "io.covalent-braket.python"
+COVALENT_LABEL = "io.covalent-braket.covalent"
+"""Labels of every job image (see ``Dockerfile.template``): its Python minor and covalent versions."""
+PYTHON_VERSION_COMMAND = ("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
+# Every manifest format a registry may hold; asked for all at once so it returns what was pushed
+# instead of down-converting to schema 1.
+IMAGE_MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
+INDEX_MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_MANIFEST_TYPES
+JOB_PLATFORM = {"os": "linux", "architecture": "amd64"}
+"""The platform Braket jobs run on, chosen from a multi-platform image."""
+REGISTRY_TIMEOUT_S = 30.0
 
 
-class JobImageError(RuntimeError):
+class ImageError(RuntimeError):
+    """An image could not be built, pushed, inspected or read."""
+
+
+class MissingPrerequisiteError(ImageError):
+    """This machine lacks what building or inspecting images needs (an engine, debootstrap, root)."""
+
+
+class JobImageError(ImageError):
     """The job image could not be rendered, looked up, built or pushed."""
 
 
@@ -174,6 +205,107 @@ def default_docker_client() -> docker.DockerClient:
     return docker.from_env(timeout=ENGINE_TIMEOUT_S)
 
 
+def docker_client() -> docker.DockerClient:
+    """The engine of DOCKER_HOST (or the default socket), known to answer.
+
+    Raises:
+        MissingPrerequisiteError: no engine answers, with how to start one.
+    """
+    try:
+        client = default_docker_client()
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise MissingPrerequisiteError(
+            f"no Docker engine answers ({exc}); start one, e.g. "
+            "`dockerd --storage-driver=vfs --iptables=false --bridge=none &` (scripts/test does)"
+        ) from exc
+    return client
+
+
+def image_python_version(image: str, client: docker.DockerClient | None = None) -> str:
+    """The ``major.minor`` version of ``python3`` in ``image``, e.g. ``"3.11"``.
+
+    A pickled electron only loads under the Python minor version that pickled it, so this is what
+    decides whether an image can run this client's electrons. Runs in a throwaway container on the
+    host network (the engine may have no bridge), removed after.
+
+    Raises:
+        ImageError: python3 did not run in the image or printed no version.
+    """
+    client = client or docker_client()
+    try:
+        output = client.containers.run(image, list(PYTHON_VERSION_COMMAND), network_mode="host", remove=True)
+    except docker.errors.ContainerError as exc:
+        stderr = exc.stderr.decode(errors="replace").strip() if exc.stderr else ""
+        raise ImageError(f"python3 failed in {image} (exit {exc.exit_status}): {stderr}") from exc
+    except docker.errors.DockerException as exc:
+        raise ImageError(f"cannot run python3 in {image}: {exc}") from exc
+    version = output.decode(errors="replace").strip()
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise ImageError(f"python3 in {image} printed {version!r}, not a version")
+    return version
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image in ECR: registry (account), region, repository and tag or digest."""
+
+    registry_id: str
+    region: str
+    repository: str
+    reference: str
+
+    @property
+    def uri(self) -> str:
+        separator = "@" if self.reference.startswith("sha256:") else ":"
+        host = f"{self.registry_id}.dkr.ecr.{self.region}.amazonaws.com"
+        return f"{host}/{self.repository}{separator}{self.reference}"
+
+    @classmethod
+    def parse(cls, uri: str) -> ImageRef:
+        """An ``ecr_image_uri`` (already validated by the settings) split into its parts."""
+        host, path = uri.split("/", 1)
+        account, _, _, region = host.split(".")[:4]
+        if "@" in path:
+            repository, reference = path.split("@", 1)
+        else:
+            repository, reference = path.rsplit(":", 1)
+        return cls(account, region, repository, reference)
+
+
+def image_labels(ecr: Any, http: requests.Session, image: ImageRef) -> dict[str, str]:
+    """The LABELs of ``image``, read from its registry over the HTTP API v2: no pull, no engine.
+
+    The registry and its credentials come from ECR's GetAuthorizationToken (``proxyEndpoint`` is the
+    registry's address, on AWS as on the local stack; the token is Basic credentials as ECR takes
+    them). A multi-platform image is read for the platform Braket jobs run on.
+
+    Raises:
+        requests.RequestException: the registry refused or did not answer.
+    """
+    data = ecr.get_authorization_token(registryIds=[image.registry_id])["authorizationData"][0]
+    endpoint = data["proxyEndpoint"].rstrip("/")
+    auth = {"Authorization": f"Basic {data['authorizationToken']}"}
+
+    def get(path: str, **headers: str) -> requests.Response:
+        response = http.get(f"{endpoint}/v2/{image.repository}/{path}", headers={**auth, **headers},
+                            timeout=REGISTRY_TIMEOUT_S)
+        response.raise_for_status()
+        return response
+
+    accept = ", ".join(MANIFEST_TYPES)
+    response = get(f"manifests/{image.reference}", Accept=accept)
+    manifest = response.json()
+    if response.headers.get("Content-Type", "").split(";")[0] in INDEX_MANIFEST_TYPES:
+        entries = manifest.get("manifests") or []
+        chosen = next((entry for entry in entries
+                       if all((entry.get("platform") or {}).get(key) == value
+                              for key, value in JOB_PLATFORM.items())), entries[0])
+        manifest = get(f"manifests/{chosen['digest']}", Accept=accept).json()
+    config = get(f"blobs/{manifest['config']['digest']}").json()
+    return dict((config.get("config") or {}).get("Labels") or {})
+
+
 def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
     """The build context as an uncompressed tar: Dockerfile, context files and the CA bundle."""
     buffer = io.BytesIO()
@@ -188,39 +320,73 @@ def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
     return buffer
 
 
+class ImageBuilds:
+    """What one process knows of job images, shared by every :class:`ImageBuilder` in it.
+
+    Covalent makes one executor per electron, so sharing happens here: the images known to be in
+    ECR, one lookup-and-build per image at a time, and the worker threads that run them (the
+    executor's own pool: see ``executor.runtime``).
+    """
+
+    def __init__(self, pool: Executor) -> None:
+        self.pool = pool
+        # Images known to be in ECR by key (profile, credentials, endpoint, region, repository:tag).
+        self.known: dict[str, str] = {}
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._in_flight: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Future[str]]
+        ] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    def thread_lock(self, key: str) -> threading.Lock:
+        """The lock that lets one thread at a time look up and build the image ``key``."""
+        with self._guard:
+            return self._thread_locks.setdefault(key, threading.Lock())
+
+    def shared(self, key: str, ensure: Callable[[], str]) -> asyncio.Future[str]:
+        """The in-flight ``ensure`` of ``key`` on the running event loop, started on the pool if none.
+
+        Every coroutine asking for the same image awaits this one future, and shares its failure
+        too (N electrons with a broken requirement make one failed build, not N). Forgotten once
+        done, so a later request after a failure tries again. A future never crosses event loops;
+        across loops and threads, :meth:`thread_lock` dedupes.
+        """
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            in_flight = self._in_flight.setdefault(loop, {})
+            future = in_flight.get(key)
+            if future is None:
+                future = in_flight[key] = asyncio.ensure_future(loop.run_in_executor(self.pool, ensure))
+                future.add_done_callback(lambda _: in_flight.pop(key, None))
+        return future
+
+
 class ImageBuilder:
     """Makes sure the job image of an environment is in ECR, building and pushing it only if not.
 
-    ``progress`` shows the build (a step counter with the current Dockerfile step) and the push (bytes
-    per layer): bars on a terminal, one line per step and layer in a log. A plain function taking a
-    line is accepted as ``Progress.quiet(function)``. Default: a display on stderr. It is called
-    from worker threads. ``docker_client_factory`` is called only when an image must be built, so a
-    client whose images are all in ECR needs no Docker engine.
+    ``builds`` is the process's :class:`ImageBuilds`, which the builder consults and runs its work
+    on. ``progress`` shows the build (a step counter with the current Dockerfile step) and the push
+    (bytes per layer): bars on a terminal, one line per step and layer in a log. A plain function
+    taking a line is accepted as ``Progress.quiet(function)``. Default: a display on stderr. It is
+    called from worker threads. ``docker_client_factory`` is called only when an image must be
+    built, so a client whose images are all in ECR needs no Docker engine.
     """
-
-    # Images known to be in ECR, by key (endpoint, region, repository, tag): shared by every
-    # executor of the process, since Covalent makes one executor per electron.
-    known_images: ClassVar[dict[str, str]] = {}
-    _thread_locks: ClassVar[dict[str, threading.Lock]] = {}
-    _in_flight: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[str]]]]
-    _in_flight = weakref.WeakKeyDictionary()
-    _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
-        session: boto3.session.Session,
+        aws: AwsSession,
         settings: BraketExecutorSettings,
+        builds: ImageBuilds,
         docker_client_factory: Callable[[], docker.DockerClient] = default_docker_client,
         progress: Progress | Callable[[str], None] | None = None,
     ) -> None:
-        self._session = session
+        self._aws = aws
         self._settings = settings
+        self._builds = builds
         self._docker_client_factory = docker_client_factory
         if progress is None:
             progress = Progress.for_stream()
         self._progress = progress if isinstance(progress, Progress) else Progress.quiet(progress)
-        self._ecr_client: Any = None
-        self._ecr_lock = threading.Lock()
 
     async def ensure_image(self, pip_packages: Iterable[str] = ()) -> str:
         """The job's containerImage uri, ``<repositoryUri>:<tag>``, once that image is in ECR.
@@ -239,23 +405,18 @@ class ImageBuilder:
         # and it lets every request for one image join the same build before anything is awaited.
         recipe = make_recipe(self._settings.resolve_base_image(self._region()), packages)
         key = self._key(recipe.tag)
-        known = self.known_images.get(key)
+        known = self._builds.known.get(key)
         if known:
             return known
-        # Every coroutine asking for the same image awaits one shared lookup-and-build, and shares
-        # its failure too (N electrons with a broken requirement make one failed build, not N).
         # Shielded: a cancelled electron must not cancel the build the others wait for.
-        return await asyncio.shield(self._shared_ensure(key, recipe))
+        return await asyncio.shield(self._builds.shared(key, lambda: self._ensure(key, recipe)))
 
     # --- worker-thread side -------------------------------------------------------------------------
     def _ecr(self) -> Any:
-        with self._ecr_lock:
-            if self._ecr_client is None:
-                self._ecr_client = self._session.client("ecr")
-            return self._ecr_client
+        return self._aws.client("ecr")
 
     def _region(self) -> str:
-        return self._session.region_name or resolve_region(self._settings)
+        return self._aws.region or resolve_region(self._settings)
 
     def _key(self, tag: str) -> str:
         """Names one image process-wide: same account (profile, credentials), endpoint, region,
@@ -267,8 +428,8 @@ class ImageBuilder:
 
     def _ensure(self, key: str, recipe: ImageRecipe) -> str:
         """Look the tag up in ECR; build and push when it is not there. Runs in a worker thread."""
-        with self._thread_lock(key):
-            known = self.known_images.get(key)
+        with self._builds.thread_lock(key):
+            known = self._builds.known.get(key)
             if known:
                 return known
             repository_uri = self._repository_uri()
@@ -279,7 +440,7 @@ class ImageBuilder:
                 client = self._docker_client_factory()
                 local = self._build(client, recipe)
                 self._push(client, local, recipe.tag)
-            self.known_images[key] = uri
+            self._builds.known[key] = uri
             return uri
 
     def _repository_uri(self) -> str:
@@ -431,24 +592,3 @@ class ImageBuilder:
                     task.advance(1)
                 elif chunk.get("aux", {}).get("Digest"):
                     self._progress.note(f"push {tag}: digest {chunk['aux']['Digest']}")
-
-    # --- sharing ---------------------------------------------------------------------------------------
-    @classmethod
-    def _thread_lock(cls, key: str) -> threading.Lock:
-        with cls._guard:
-            return cls._thread_locks.setdefault(key, threading.Lock())
-
-    def _shared_ensure(self, key: str, recipe: ImageRecipe) -> asyncio.Future[str]:
-        """The in-flight ensure of ``key`` on this event loop, started if there is none.
-
-        Forgotten once done, so a later request after a failure tries again. A future never
-        crosses event loops; across loops and threads, ``_ensure``'s thread lock dedupes.
-        """
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            in_flight = self._in_flight.setdefault(loop, {})
-            future = in_flight.get(key)
-            if future is None:
-                future = in_flight[key] = asyncio.ensure_future(asyncio.to_thread(self._ensure, key, recipe))
-                future.add_done_callback(lambda _: in_flight.pop(key, None))
-        return future

@@ -2,7 +2,7 @@
 
 Everything here is synchronous boto3 work on purpose: the executor runs each call on its worker
 threads so the dispatcher's event loop never blocks, and the same functions serve the benchmarks
-and tests without an event loop. Watching many jobs at once is ``job_watch``'s.
+and tests without an event loop. Watching many jobs at once is ``watch``'s.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, ENTRY_POINT, OUTPUT_URI_KEY, TASK_URI_KEY
@@ -36,10 +35,6 @@ TAG_NODE_ID = "covalent:node_id"
 """Tags every electron's job carries, naming its dispatch and node (how the plugin's jobs are found)."""
 
 POLL_GROWTH = 2.0
-
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
-"""Standard retry mode retries throttling (ThrottlingException, 429) and 5xx answers with backoff;
-ten attempts ride out bursts that the default three do not."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]")
 
@@ -181,14 +176,6 @@ def cancel_job(braket: Any, job_arn: str) -> str:
         if error.response.get("Error", {}).get("Code") != "ConflictException":
             raise
         return get_job(braket, job_arn)["status"]
-
-
-def region_of(job_arn: str) -> str | None:
-    """The region named by a job ARN (``arn:aws:braket:<region>:<account>:job/<id>``)."""
-    parts = job_arn.split(":")
-    if len(parts) > 3 and parts[3]:
-        return parts[3]
-    return None
 
 
 def read_logs(logs: Any, log_group: str, name: str) -> str:

@@ -416,7 +416,7 @@ class BraketExecutorSettings(BaseModel):
             if role.startswith(MANAGED_ROLE_PREFIX):
                 # Known to fail: the managed policy would refuse the pull minutes from now.
                 raise ValueError(message)
-            # A custom role's policy may allow the repository (the 0.3 plugin's policy allowed all).
+            # A custom role's policy may allow any repository.
             warnings.warn(message, UserWarning, stacklevel=2)
         return self
 

@@ -5,19 +5,19 @@ the pickled task, what the runner writes, and the job's own output data. Removin
 collection leaves nothing behind. Every request names the bucket owner (``ExpectedBucketOwner``),
 so a bucket name taken over by another account is refused instead of receiving the task.
 
-Synchronous on purpose, like ``jobs``: the executor calls these on its worker threads.
+Synchronous on purpose, like ``job_spec``: the executor calls these on its worker threads. Only
+:func:`download_outputs` is a coroutine, which fetches several objects side by side on them.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import gzip
 import hashlib
 import io
 import json
 import tarfile
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -27,12 +27,9 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin.job import runner
 
 KEY_ROOT = "covalent-braket"
-FETCH_THREADS = 8
-"""Objects fetched at once across all electrons (three or four per electron), on threads of their own."""
 
-# (endpoint, account, bucket, key): the same bucket name on another endpoint or account is another bucket.
-_uploaded_sources: set[tuple[str, str, str, str]] = set()
-_uploaded_lock = threading.Lock()
+Blocking = Callable[..., Awaitable[Any]]
+"""Runs a blocking call off the event loop and awaits it: ``await blocking(fn, *args)``."""
 
 
 @dataclass(frozen=True)
@@ -114,40 +111,44 @@ def runner_archive() -> tuple[str, bytes]:
     return hashlib.sha256(source).hexdigest(), archive
 
 
-def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
+def upload_runner_source(s3: Any, bucket: str, owner: str, uploaded: set[tuple[str, str, str, str]]) -> str:
     """Make sure the runner's source archive is in the bucket and return its URI.
 
-    Looked up once per process and bucket, and uploaded only when missing, so electrons after the
-    first cost no request at all.
+    ``uploaded`` holds the archives known to be in place, by (endpoint, account, bucket, key): the
+    same bucket name on another endpoint or account is another bucket. Looked up once per process
+    and bucket, and uploaded only when missing, so electrons after the first cost no request at all.
+    Two electrons looking at once both find it missing at worst, and put the same bytes twice.
     """
     digest, archive = runner_archive()
     key = f"{KEY_ROOT}/runner/{digest[:16]}/source.tar.gz"
-    uploaded = (s3.meta.endpoint_url, owner, bucket, key)
-    with _uploaded_lock:
-        if uploaded in _uploaded_sources:
-            return f"s3://{bucket}/{key}"
-    if not _exists(s3, bucket, key, owner):
-        s3.put_object(Bucket=bucket, Key=key, Body=archive, ExpectedBucketOwner=owner)
-    with _uploaded_lock:
-        _uploaded_sources.add(uploaded)
+    where = (s3.meta.endpoint_url, owner, bucket, key)
+    if where not in uploaded:
+        if not _exists(s3, bucket, key, owner):
+            s3.put_object(Bucket=bucket, Key=key, Body=archive, ExpectedBucketOwner=owner)
+        uploaded.add(where)
     return f"s3://{bucket}/{key}"
 
 
-def download_outputs(s3: Any, location: TaskLocation, owner: str, *, completed: bool = True) -> TaskOutputs:
+async def download_outputs(
+    s3: Any, location: TaskLocation, owner: str, blocking: Blocking, *, completed: bool = True
+) -> TaskOutputs:
     """Fetch what the runner wrote; a missing object means the runner never got that far.
 
-    The objects are fetched at once, each on its own thread, so collecting costs one round trip
-    instead of one per object. After a ``completed`` job the runner wrote a result, not an error,
-    so error.json is asked for only if the result is missing.
+    The objects are fetched side by side, each through ``blocking`` (the executor's worker
+    threads), so collecting costs one round trip instead of one per object. After a ``completed``
+    job the runner wrote a result, not an error, so error.json is asked for only if the result is
+    missing.
     """
-    prefix = location.output_prefix
+
+    async def fetch(name: str) -> bytes | None:
+        return await blocking(_get, s3, location.bucket, location.output_prefix + name, owner)
+
     names = [runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE]
     if not completed:
         names.append(runner.ERROR_FILE)
-    fetched = _fetch_pool().map(lambda name: _get(s3, location.bucket, prefix + name, owner), names)
-    found = dict(zip(names, fetched, strict=True))
+    found = dict(zip(names, await asyncio.gather(*map(fetch, names)), strict=True))
     if runner.ERROR_FILE not in found and found[runner.RESULT_FILE] is None:
-        found[runner.ERROR_FILE] = _get(s3, location.bucket, prefix + runner.ERROR_FILE, owner)
+        found[runner.ERROR_FILE] = await fetch(runner.ERROR_FILE)
 
     def text(name: str) -> str:
         data = found[name]
@@ -190,14 +191,6 @@ def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> None:
             "could not delete "
             + ", ".join(f"{e.get('Key')} ({e.get('Code')}: {e.get('Message')})" for e in errors)
         )
-
-
-@lru_cache(maxsize=1)
-def _fetch_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """Threads that fetch one task's objects side by side (made on first use)."""
-    return concurrent.futures.ThreadPoolExecutor(
-        max_workers=FETCH_THREADS, thread_name_prefix="braket-s3-get"
-    )
 
 
 def _get(s3: Any, bucket: str, key: str, owner: str) -> bytes | None:

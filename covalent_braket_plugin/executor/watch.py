@@ -26,7 +26,8 @@ watched, and otherwise ask for every job created since the oldest one (``created
 client's clock at CreateJob less ``CLOCK_SKEW_S`` stands for it.
 
 One watcher serves one event loop and one Braket client (so one endpoint, region and identity):
-its futures belong to that loop, and its calls run in the executor given to it.
+its futures belong to that loop, and its calls run in the executor given to it. The executor's
+runtime (``executor.runtime``) keeps the watchers of a process.
 """
 
 from __future__ import annotations
@@ -34,14 +35,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from covalent_braket_plugin.executor import job_spec as jobs
+from covalent_braket_plugin.executor import job_spec
 
 WATCH_TICK_S = 1.0
 """The shortest interval between two searches that the call budget allows."""
@@ -107,7 +107,7 @@ class JobWatcher:
         loop = asyncio.get_running_loop()
         if job_arn in self._jobs:
             return self._jobs[job_arn].future
-        delays = jobs.poll_delays(initial, slowest)
+        delays = job_spec.poll_delays(initial, slowest)
         due = time.monotonic() + next(delays)
         watched = _Watched(
             job_arn, loop.create_future(), created - CLOCK_SKEW_S, delays, due, slowest, listener
@@ -170,21 +170,22 @@ class JobWatcher:
                 if not due:
                     return
                 # Not listed (yet): ask about this job alone, on its own back-off.
-                summary = await self._call(jobs.get_job, self.braket, job.arn)
+                summary = await self._call(job_spec.get_job, self.braket, job.arn)
             else:
                 job.created = summary["createdAt"].timestamp()
             record = summary
             status = summary["status"]
-            if status in jobs.TERMINAL_STATUSES and status != "COMPLETED" and "failureReason" not in summary:
-                record = await self._call(jobs.get_job, self.braket, job.arn)
+            ended_badly = status in job_spec.TERMINAL_STATUSES and status != "COMPLETED"
+            if ended_badly and "failureReason" not in summary:
+                record = await self._call(job_spec.get_job, self.braket, job.arn)
             elif status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
                 # Still queued since the last turn: worth a GetJob for its place in the queue.
-                record = await self._call(jobs.get_job, self.braket, job.arn, ("QueueInfo",))
+                record = await self._call(job_spec.get_job, self.braket, job.arn, ("QueueInfo",))
         except Exception as error:  # handed to the job's waiter
             _fail([job], error)
             return
         self._report(job, record)
-        if record["status"] in jobs.TERMINAL_STATUSES and not job.future.done():
+        if record["status"] in job_spec.TERMINAL_STATUSES and not job.future.done():
             job.future.set_result(record)
 
     @staticmethod
@@ -229,21 +230,3 @@ def _fail(watched: list[_Watched], error: BaseException) -> None:
     for job in watched:
         if not job.future.done():
             job.future.set_exception(error)
-
-
-_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, JobWatcher]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def watcher(braket: Any, pool: concurrent.futures.Executor) -> JobWatcher:
-    """The watcher of ``braket``'s jobs on the running event loop (made on first use).
-
-    The executor shares one client per endpoint, region and identity, so one client stands for
-    them all; an event loop that is gone takes its watchers with it.
-    """
-    per_loop = _watchers.setdefault(asyncio.get_running_loop(), {})
-    found = per_loop.get(id(braket))
-    if found is None or found.braket is not braket:
-        found = per_loop[id(braket)] = JobWatcher(braket, pool)
-    return found

@@ -20,10 +20,7 @@ from covalent._shared_files.util_classes import RESULT_STATUS
 from covalent.executor.utils import Signals
 
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.executor import executor as braket
-from covalent_braket_plugin.executor import job_spec as jobs
-from covalent_braket_plugin.executor import transfer
-from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
 from covalent_braket_plugin.local.stack import LocalStack
@@ -86,7 +83,7 @@ def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack
     assert executor.task_stdout.getvalue() == "squaring 7\n"
     assert executor.task_stderr.getvalue() == "to stderr\n"
 
-    name = jobs.job_name(metadata["dispatch_id"], 0, 1)
+    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
     [job] = _jobs_named(stack, name)
     assert job["status"] == "COMPLETED"
     assert _task_objects(stack, metadata["dispatch_id"]) == []
@@ -133,7 +130,7 @@ def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_resul
     """More jobs than one SearchJobs filter can name: the watcher pages through the jobs created
     since the oldest, as the stack's SearchJobs filters them by createdAt. Job processes run at the
     lowest priority, off the first CPU, so that they leave the client's CPU time alone."""
-    count = job_watch.ARN_FILTER_MAX + 2
+    count = watch.ARN_FILTER_MAX + 2
 
     def niceness(i: int) -> tuple[int, int, list[int]]:
         import os
@@ -145,7 +142,7 @@ def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_resul
         return await asyncio.gather(*(executor.run(niceness, [i], {}, _metadata()) for i in range(count)))
 
     lines: list[str] = []
-    monkeypatch.setattr(braket, "_progress", Progress.quiet(lines.append))  # the executor's log lines
+    monkeypatch.setattr(runtime.current(), "progress", Progress.quiet(lines.append))  # the executor's log
     results = asyncio.run(run_all())
     assert results == [(i, JOB_NICENESS, sorted(job_cpus())) for i in range(count)]
     assert sum(line.endswith(": RUNNING") for line in lines) >= 1  # state changes reach the log
@@ -177,14 +174,14 @@ def test_throttling_and_server_errors_are_retried_and_make_exactly_one_job(
         stack.reset_faults()
     assert any("Retry needed, retrying request" in record.getMessage() for record in caplog.records)
     for each in metadata:
-        assert len(_jobs_named(stack, jobs.job_name(each["dispatch_id"], 0, 1))) == 1
+        assert len(_jobs_named(stack, job_spec.job_name(each["dispatch_id"], 0, 1))) == 1
 
 
 def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) -> None:
     """What a CreateJob retried after a lost answer does: the job name is the idempotency token."""
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = jobs.job_name(str(uuid.uuid4()), 5, 1)
-    spec = jobs.JobSpec(
+    name = job_spec.job_name(str(uuid.uuid4()), 5, 1)
+    spec = job_spec.JobSpec(
         name=name,
         role_arn=f"arn:aws:iam::123456789012:role/service-role/{ROLE}",
         image_uri=IMAGE,
@@ -195,8 +192,8 @@ def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) 
         max_runtime_s=60,
         output_s3_path=f"s3://{BUCKET}/idempotency/",
     )
-    first = jobs.create_job(braket, spec)
-    assert jobs.create_job(braket, spec) == first
+    first = job_spec.create_job(braket, spec)
+    assert job_spec.create_job(braket, spec) == first
     assert [job["jobArn"] for job in _jobs_named(stack, name)] == [first]
 
 
@@ -279,5 +276,5 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
 def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:
     metadata = _metadata()
     assert asyncio.run(_executor().run(lambda: 1, [], {}, metadata)) == 1
-    [job] = _jobs_named(stack, jobs.job_name(metadata["dispatch_id"], 0, 1))
+    [job] = _jobs_named(stack, job_spec.job_name(metadata["dispatch_id"], 0, 1))
     assert asyncio.run(_executor().cancel(metadata, job["jobArn"])) is False

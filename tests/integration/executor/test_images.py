@@ -14,17 +14,17 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin.aws import make_session, resolve_region
-from covalent_braket_plugin.executor import images as image
+from covalent_braket_plugin.aws import AwsSession, resolve_region
+from covalent_braket_plugin.executor import images, runtime
 from covalent_braket_plugin.executor.images import (
     LOCAL_REPOSITORY,
     ImageBuilder,
     PythonVersionMismatchError,
+    image_python_version,
     make_recipe,
 )
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.job import runner
-from covalent_braket_plugin.local.base_image import image_python_version
 from covalent_braket_plugin.local.stack import LocalStack
 
 ACCOUNT = "123456789012"
@@ -83,19 +83,19 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     braket_local_env: LocalStack, job_base_image: str, docker_engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     settings = BraketExecutorSettings.from_options(base_image=job_base_image, pip_packages=["six"])
-    session = make_session(settings)
+    session = AwsSession.from_settings(settings)
     lines: list[str] = []
     factory = CountingFactory(docker_engine)
-    builder = ImageBuilder(session, settings, docker_client_factory=factory, progress=lines.append)
-    ImageBuilder.known_images.clear()
 
     async def three_electrons() -> list[str]:
-        return list(await asyncio.gather(*(builder.ensure_image(["six"]) for _ in range(3))))
+        with runtime.fresh() as process:
+            builder = ImageBuilder(session, settings, process.images, factory, progress=lines.append)
+            return list(await asyncio.gather(*(builder.ensure_image(["six"]) for _ in range(3))))
 
     uris = asyncio.run(three_electrons())
 
     tag = make_recipe(job_base_image, ["six"]).tag
-    expected = f"{ACCOUNT}.dkr.ecr.{session.region_name}.amazonaws.com/{settings.ecr_repo_name}:{tag}"
+    expected = f"{ACCOUNT}.dkr.ecr.{session.region}.amazonaws.com/{settings.ecr_repo_name}:{tag}"
     assert uris == [expected] * 3
     assert factory.calls == 1
     # One build, shown step by step (the engine's "Step k/N"), and one push, layer by layer.
@@ -109,7 +109,7 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     assert any(line.startswith(f"push {tag}: digest sha256:") for line in lines)
 
     # The registry holds it, as the ECR API reports.
-    ecr: Any = boto3.client("ecr", region_name=session.region_name)
+    ecr: Any = boto3.client("ecr", region_name=session.region)
     details = ecr.describe_images(repositoryName=settings.ecr_repo_name, imageIds=[{"imageTag": tag}])
     assert details["imageDetails"][0]["imageTags"] == [tag]
     assert details["imageDetails"][0]["imageSizeInBytes"] > 0
@@ -124,12 +124,12 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     assert result["six"].count(".") >= 1  # the electron's package is installed
 
     # A new process (no memory of the push) finds the tag in ECR and builds nothing.
-    ImageBuilder.known_images.clear()
     again_lines: list[str] = []
     again_factory = CountingFactory(docker_engine)
-    again = ImageBuilder(make_session(settings), settings, docker_client_factory=again_factory,
-                         progress=again_lines.append)
-    assert asyncio.run(again.ensure_image(["six"])) == expected
+    with runtime.fresh() as process:
+        again = ImageBuilder(AwsSession.from_settings(settings), settings, process.images, again_factory,
+                             progress=again_lines.append)
+        assert asyncio.run(again.ensure_image(["six"])) == expected
     assert again_factory.calls == 0
     assert again_lines == [f"job image {expected} is in ECR already; nothing to build"]
 
@@ -142,13 +142,12 @@ def test_python_mismatch_stops_the_build_before_any_push(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The base image runs Debian's Python; a client on another minor version must not get an image.
-    monkeypatch.setattr(image, "client_python_minor", lambda: "3.99")
+    monkeypatch.setattr(images, "client_python_minor", lambda: "3.99")
     settings = BraketExecutorSettings.from_options(base_image=job_base_image)
-    builder = ImageBuilder(make_session(settings), settings, docker_client_factory=lambda: docker_engine,
-                           progress=lambda line: None)
-    ImageBuilder.known_images.clear()
 
-    with pytest.raises(PythonVersionMismatchError) as raised:
+    with runtime.fresh() as process, pytest.raises(PythonVersionMismatchError) as raised:
+        builder = ImageBuilder(AwsSession.from_settings(settings), settings, process.images,
+                               lambda: docker_engine, progress=lambda line: None)
         asyncio.run(builder.ensure_image([]))
 
     base_python = image_python_version(job_base_image, docker_engine)

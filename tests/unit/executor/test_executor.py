@@ -24,10 +24,10 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from moto import mock_aws
 
 from covalent_braket_plugin import braket as entry_point
-from covalent_braket_plugin.executor import executor as braket
-from covalent_braket_plugin.executor import job_spec as jobs
-from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor import job_spec, runtime, transfer
+from covalent_braket_plugin.executor.executor import LARGE_UPLOAD_BYTES, BraketExecutor
 from covalent_braket_plugin.executor.images import PythonVersionMismatchError
+from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
 from covalent_braket_plugin.job import runner
 
@@ -36,6 +36,7 @@ ACCOUNT = "123456789012"
 BUCKET = "amazon-braket-executor-unit"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/amazon-braket-covalent:unit"
 JOB_ARN = f"arn:aws:braket:{REGION}:{ACCOUNT}:job/6a4b0d0e-0d4c-4b43-9f0e-111111111111"
+EXECUTOR_MODULE = "covalent_braket_plugin.executor.executor"
 METADATA = {"dispatch_id": "1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", "node_id": 2, "results_dir": "/tmp"}
 OPTIONS = {
     "s3_bucket_name": BUCKET,
@@ -85,7 +86,7 @@ class FakeBraket:
 
     def cancel_job(self, jobArn: str) -> dict:
         self.calls.append(("cancel_job", {"jobArn": jobArn}))
-        if self.statuses[0] in jobs.TERMINAL_STATUSES:
+        if self.statuses[0] in job_spec.TERMINAL_STATUSES:
             raise ClientError({"Error": {"Code": "ConflictException", "Message": "ended"}}, "CancelJob")
         self.statuses = ["CANCELLING", "CANCELLED"]
         return {"jobArn": jobArn, "cancellationStatus": "CANCELLING"}
@@ -105,7 +106,7 @@ class Dispatcher:
         self.job_handles: list[str] = []
         self.on_question: Callable[[], None] = lambda: None
 
-    def attach(self, executor: braket.BraketExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
+    def attach(self, executor: BraketExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
         async def get_cancel_requested() -> bool:
             self.on_question()
             return self.cancel_requested
@@ -126,8 +127,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setattr(braket, "_configured_options", dict)
-    monkeypatch.setattr(transfer, "_uploaded_sources", set())  # each test has a new S3
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         s3 = session.client("s3")
@@ -135,11 +135,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {"session": session, "s3": s3, "logs": session.client("logs")}
 
 
-def _use(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], fake: FakeBraket) -> None:
-    def connect(settings: BraketExecutorSettings) -> braket._Aws:
-        return braket._Aws(aws["session"], fake, aws["s3"], aws["logs"], ACCOUNT)
+class FakeAws:
+    """The AWS session electrons share: the scripted Braket (in any region), moto's S3 and logs."""
 
-    monkeypatch.setattr(braket._Aws, "connect", staticmethod(connect))
+    account_id = ACCOUNT
+    region = REGION
+
+    def __init__(self, clients: dict[str, Any]) -> None:
+        self.clients = clients
+        self.regions: list[str | None] = []  # the regions Braket clients were asked for
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        if service == "braket":
+            self.regions.append(region)
+        return self.clients[service]
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], fake: FakeBraket) -> None:
+    session = FakeAws({"braket": fake, "s3": aws["s3"], "logs": aws["logs"]})
+    monkeypatch.setattr(runtime.current(), "session", lambda settings: session)
 
 
 def _s3_object(s3: Any, uri: str) -> bytes:
@@ -177,7 +191,7 @@ def _task_keys(s3: Any) -> list[str]:
 
 
 def _run(
-    executor: braket.BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any
+    executor: BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any
 ) -> Any:
     return asyncio.run(executor.run(fn, list(args), kw or {"y": 3}, dict(METADATA)))
 
@@ -186,23 +200,24 @@ def _run(
 
 
 def test_a_bad_setting_fails_in_the_constructor_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(braket, "_configured_options", dict)
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
     with pytest.raises(ExecutorConfigError, match="storage"):
-        braket.BraketExecutor(**OPTIONS, storage=0)
+        BraketExecutor(**OPTIONS, storage=0)
 
 
 def test_settings_come_from_covalent_conf_with_keyword_arguments_winning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     conf = {**OPTIONS, "classical_device": "ml.m5.xlarge", "storage": 50, "profile": ""}
-    monkeypatch.setattr(braket, "get_config", lambda key: conf if key == "executors.braket" else {})
-    executor = braket.BraketExecutor(storage=60, profile=None)
+    configured = {"executors.braket": conf}
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}.get_config", lambda key: configured.get(key, {}))
+    executor = BraketExecutor(storage=60, profile=None)
     assert (executor.classical_device, executor.storage, executor.profile) == ("ml.m5.xlarge", 60, "")
     assert executor.time_limit == 300  # Covalent's own attribute carries the job's time limit
 
 
 def test_every_key_of_the_0_3_plugin_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(braket, "_configured_options", dict)
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
     old = {
         "credentials": "",
         "profile": "",
@@ -216,19 +231,19 @@ def test_every_key_of_the_0_3_plugin_is_accepted(monkeypatch: pytest.MonkeyPatch
         "storage": 30,
         "time_limit": 300,
     }
-    executor = braket.BraketExecutor(**old)
+    executor = BraketExecutor(**old)
     assert executor.settings().braket_job_execution_role_name == "CovalentBraketJobsExecutionRole"
 
 
 def test_the_executor_travels_as_json_and_comes_back_with_the_same_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(braket, "_configured_options", dict)
-    executor = braket.BraketExecutor(**OPTIONS, tags={"team": "q"}, pip_packages=["numpy"])
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
+    executor = BraketExecutor(**OPTIONS, tags={"team": "q"}, pip_packages=["numpy"])
     sent = json.loads(json.dumps(executor.to_dict()))
     assert sent["short_name"] == "braket"
     # Covalent's dispatcher builds the executor from covalent.conf, then replaces its __dict__.
-    received = braket.BraketExecutor(**OPTIONS).from_dict(sent)
+    received = BraketExecutor(**OPTIONS).from_dict(sent)
     assert received.settings() == executor.settings()
 
 
@@ -242,7 +257,7 @@ def test_plugin_defaults_are_valid_settings_covalent_can_write_to_its_toml_file(
 def test_covalent_finds_the_plugin_by_its_short_name() -> None:
     from covalent.executor import _executor_manager
 
-    assert _executor_manager.executor_plugins_map["braket"] is braket.BraketExecutor
+    assert _executor_manager.executor_plugins_map["braket"] is BraketExecutor
     assert entry_point.EXECUTOR_PLUGIN_NAME == "BraketExecutor"
 
 
@@ -274,7 +289,7 @@ def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.Monkey
         ["QUEUED", "QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"], stdout="hello\n", stderr="careful\n")
     )
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS, tags={"team": "q"})
+    executor = BraketExecutor(**OPTIONS, tags={"team": "q"})
     dispatcher = Dispatcher()
     dispatcher.attach(executor, monkeypatch)
 
@@ -293,7 +308,7 @@ def test_the_job_request_carries_the_task_the_image_and_the_settings(
 ) -> None:
     fake = FakeBraket(["COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
-    _run(braket.BraketExecutor(**OPTIONS, tags={"team": "q"}, time_limit=600, storage=40))
+    _run(BraketExecutor(**OPTIONS, tags={"team": "q"}, time_limit=600, storage=40))
 
     request = fake.created()
     assert request["jobName"] == request["clientToken"]
@@ -307,8 +322,8 @@ def test_the_job_request_carries_the_task_the_image_and_the_settings(
     assert request["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole"
     assert request["tags"] == {
         "team": "q",
-        braket.TAG_DISPATCH_ID: METADATA["dispatch_id"],
-        braket.TAG_NODE_ID: "2",
+        job_spec.TAG_DISPATCH_ID: METADATA["dispatch_id"],
+        job_spec.TAG_NODE_ID: "2",
     }
     output = request["hyperParameters"][runner.OUTPUT_URI_KEY]
     assert output.endswith("/") and output.startswith(f"s3://{BUCKET}/{transfer.KEY_ROOT}/")
@@ -321,10 +336,10 @@ def test_job_states_and_a_large_upload_are_reported_in_the_log(
     fake = FakeBraket(["QUEUED", "QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
     lines: list[str] = []
-    monkeypatch.setattr(braket, "_progress", braket.Progress.quiet(lines.append))
-    big = b"x" * braket.LARGE_UPLOAD_BYTES
+    monkeypatch.setattr(runtime.current(), "progress", Progress.quiet(lines.append))
+    big = b"x" * LARGE_UPLOAD_BYTES
 
-    assert _run(braket.BraketExecutor(**OPTIONS), lambda data, y: len(data) + y, (big,)) == len(big) + 3
+    assert _run(BraketExecutor(**OPTIONS), lambda data, y: len(data) + y, (big,)) == len(big) + 3
     name = fake.created()["jobName"]
     assert lines == [
         f"{name}: uploading the task...",
@@ -341,25 +356,25 @@ def test_job_states_and_a_large_upload_are_reported_in_the_log(
 def test_each_run_of_an_electron_is_a_new_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
     metadata = {**METADATA, "dispatch_id": "run-twice"}
     asyncio.run(executor.run(lambda: 1, [], {}, metadata))
     asyncio.run(executor.run(lambda: 1, [], {}, metadata))
     names = [request["jobName"] for name, request in fake.calls if name == "create_job"]
-    assert names == [jobs.job_name("run-twice", 2, 1), jobs.job_name("run-twice", 2, 2)]
+    assert names == [job_spec.job_name("run-twice", 2, 1), job_spec.job_name("run-twice", 2, 2)]
 
 
 def test_the_task_objects_are_removed_after_collection(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["COMPLETED"], _play(aws["s3"], stdout="x"))
     _use(monkeypatch, aws, fake)
-    _run(braket.BraketExecutor(**OPTIONS))
+    _run(BraketExecutor(**OPTIONS))
     assert _task_keys(aws["s3"]) == []
 
 
 def test_cleanup_false_keeps_the_task_objects(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["COMPLETED"], _play(aws["s3"], stdout="x"))
     _use(monkeypatch, aws, fake)
-    _run(braket.BraketExecutor(**OPTIONS, cleanup=False))
+    _run(BraketExecutor(**OPTIONS, cleanup=False))
     names = sorted(key.rsplit("/", 1)[-1] for key in _task_keys(aws["s3"]))
     assert names == sorted(["task.pkl", runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE])
 
@@ -369,7 +384,7 @@ def test_cancel_requests_are_looked_for_backing_off_from_initial_poll_freq_to_po
 ) -> None:
     fake = FakeBraket(["QUEUED", "COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0})
+    executor = BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0})
     dispatcher = Dispatcher()
     dispatcher.attach(executor, monkeypatch)
     waits: list[float] = []
@@ -379,32 +394,10 @@ def test_cancel_requests_are_looked_for_backing_off_from_initial_poll_freq_to_po
         waits.append(timeout)
         return await real_wait(futures, timeout=0)  # look again at once: the job's end decides
 
-    monkeypatch.setattr(braket.asyncio, "wait", wait)
+    monkeypatch.setattr(asyncio, "wait", wait)
     _run(executor)
     assert waits[:6] == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0]
     assert set(waits[5:]) == {3.0}
-
-
-def test_electrons_with_the_same_identity_share_their_aws_clients(
-    monkeypatch: pytest.MonkeyPatch, aws: dict
-) -> None:
-    sessions: list[Any] = []
-
-    def make_session(settings: BraketExecutorSettings) -> Any:
-        sessions.append(aws["session"])
-        return aws["session"]
-
-    monkeypatch.setattr(braket, "make_session", make_session)
-    monkeypatch.setattr(braket, "_connections", {})
-    settings = braket.BraketExecutor(**OPTIONS).settings()
-    first = braket._Aws.connect(settings)
-    assert braket._Aws.connect(braket.BraketExecutor(**OPTIONS, storage=99).settings()) is first
-    assert first.account_id == ACCOUNT and len(sessions) == 1
-    west_image = IMAGE.replace(REGION, "us-west-2")
-    other = braket._Aws.connect(
-        braket.BraketExecutor(**{**OPTIONS, "region": "us-west-2", "ecr_image_uri": west_image}).settings()
-    )
-    assert other is not first and len(sessions) == 2
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -421,7 +414,7 @@ def test_a_raising_electron_gives_task_runtime_error_with_the_remote_traceback(
     fake = FakeBraket(["RUNNING", "FAILED"], _play(aws["s3"], stdout="before\n", error=report))
     fake.failure_reason = "AlgorithmError: ValueError: bad input, exit code: 1"
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
 
     with pytest.raises(TaskRuntimeError) as raised:
         _run(executor)
@@ -439,8 +432,8 @@ def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
     fake = FakeBraket(["FAILED"])
     fake.failure_reason = "AlgorithmError: ModuleNotFoundError: No module named 'covalent', exit code: 1"
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
-    name = jobs.job_name(METADATA["dispatch_id"], METADATA["node_id"], 1)
+    executor = BraketExecutor(**OPTIONS)
+    name = job_spec.job_name(METADATA["dispatch_id"], METADATA["node_id"], 1)
     logs = aws["logs"]
     now_ms = int(time.time() * 1000)
     logs.create_log_group(logGroupName="/aws/braket/jobs")
@@ -453,7 +446,6 @@ def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
             logStreamName=f"{name}/{stream}",
             logEvents=[{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)],
         )
-    monkeypatch.setattr(braket, "_next_attempt", lambda dispatch_id, node_id: 1)
 
     with pytest.raises(TaskRuntimeError) as raised:
         _run(executor)
@@ -469,7 +461,7 @@ def test_a_traceback_the_runner_printed_to_stderr_is_not_repeated(
     fake = FakeBraket(["FAILED"], _play(aws["s3"], stderr=traceback, error=error))
     fake.failure_reason = "AlgorithmError: KeyError: 'x', exit code: 1"
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
     with pytest.raises(TaskRuntimeError):
         _run(executor)
     stderr = executor.task_stderr.getvalue()
@@ -486,7 +478,7 @@ def test_a_job_that_failed_after_the_electron_returned_says_so(
     with pytest.raises(
         TaskRuntimeError, match="The electron returned, but its job did not complete"
     ) as raised:
-        _run(braket.BraketExecutor(**OPTIONS))
+        _run(BraketExecutor(**OPTIONS))
     assert fake.failure_reason in str(raised.value)
 
 
@@ -494,7 +486,7 @@ def test_a_completed_job_without_a_result_is_a_failure(monkeypatch: pytest.Monke
     fake = FakeBraket(["COMPLETED"])
     _use(monkeypatch, aws, fake)
     with pytest.raises(TaskRuntimeError, match="ended COMPLETED"):
-        _run(braket.BraketExecutor(**OPTIONS))
+        _run(BraketExecutor(**OPTIONS))
 
 
 def test_a_job_cancelled_elsewhere_gives_task_cancelled_error(
@@ -503,7 +495,7 @@ def test_a_job_cancelled_elsewhere_gives_task_cancelled_error(
     fake = FakeBraket(["RUNNING", "CANCELLED"])
     _use(monkeypatch, aws, fake)
     with pytest.raises(TaskCancelledError):
-        _run(braket.BraketExecutor(**OPTIONS))
+        _run(BraketExecutor(**OPTIONS))
     assert _task_keys(aws["s3"]) == []
 
 
@@ -514,14 +506,14 @@ def test_an_image_that_cannot_be_built_fails_before_anything_is_uploaded(
     _use(monkeypatch, aws, fake)
 
     class MismatchedBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             pass
 
         async def ensure_image(self) -> str:
             raise PythonVersionMismatchError("the base image runs Python 3.9, the client 3.11")
 
-    monkeypatch.setattr(braket, "ImageBuilder", MismatchedBuilder)
-    executor = braket.BraketExecutor(**{**OPTIONS, "ecr_image_uri": "", "cleanup": False})
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}.ImageBuilder", MismatchedBuilder)
+    executor = BraketExecutor(**{**OPTIONS, "ecr_image_uri": "", "cleanup": False})
     with pytest.raises(PythonVersionMismatchError, match=r"3\.9"):
         _run(executor)
     assert fake.calls == [] and _keys(aws["s3"]) == []
@@ -533,7 +525,7 @@ def test_an_image_that_cannot_be_built_fails_before_anything_is_uploaded(
 def test_cancel_requested_before_upload_touches_nothing(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["COMPLETED"])
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
     dispatcher = Dispatcher()
     dispatcher.cancel_requested = True
     dispatcher.attach(executor, monkeypatch)
@@ -551,7 +543,7 @@ def test_cancel_requested_while_the_image_builds_creates_no_job(
     built: list[str] = []
 
     class SlowBuilder:
-        def __init__(self, session: Any, settings: BraketExecutorSettings) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             pass
 
         async def ensure_image(self) -> str:
@@ -560,8 +552,8 @@ def test_cancel_requested_while_the_image_builds_creates_no_job(
             built.append(IMAGE)
             return IMAGE
 
-    monkeypatch.setattr(braket, "ImageBuilder", SlowBuilder)
-    executor = braket.BraketExecutor(**{**OPTIONS, "ecr_image_uri": ""})
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}.ImageBuilder", SlowBuilder)
+    executor = BraketExecutor(**{**OPTIONS, "ecr_image_uri": ""})
     dispatcher.attach(executor, monkeypatch)
 
     async def run_then_let_the_build_finish() -> None:
@@ -578,7 +570,7 @@ def test_cancel_requested_while_the_image_builds_creates_no_job(
 def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
     fake = FakeBraket(["QUEUED", "RUNNING", "RUNNING", "RUNNING"])
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
     dispatcher = Dispatcher()
 
     def cancel_once_running() -> None:
@@ -598,7 +590,7 @@ def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
 ) -> None:
     fake = FakeBraket(["RUNNING"])
     _use(monkeypatch, aws, fake)
-    executor = braket.BraketExecutor(**OPTIONS)
+    executor = BraketExecutor(**OPTIONS)
     dispatcher = Dispatcher()
 
     def break_after_submission() -> None:
@@ -610,17 +602,6 @@ def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
     with pytest.raises(RuntimeError, match="went away"):
         _run(executor)
     assert "cancel_job" in fake.names()
-
-
-class _Session:
-    def __init__(self, fake: FakeBraket) -> None:
-        self.fake = fake
-        self.regions: list[str | None] = []
-
-    def client(self, service: str, region_name: str | None = None, **_: Any) -> FakeBraket:
-        assert service == "braket"
-        self.regions.append(region_name)
-        return self.fake
 
 
 @pytest.mark.parametrize(
@@ -638,16 +619,16 @@ def test_cancel_is_true_once_braket_cancels_the_job(
 ) -> None:
     fake = FakeBraket(statuses)
     fake.calls.append(("create_job", {"jobName": "covalent-x"}))
-    session = _Session(fake)
-    monkeypatch.setattr(braket, "_configured_options", dict)
-    monkeypatch.setattr(braket, "make_session", lambda settings: session)
-    executor = braket.BraketExecutor(**OPTIONS)
+    session = FakeAws({"braket": fake})
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
+    monkeypatch.setattr(runtime.current(), "session", lambda settings: session)
+    executor = BraketExecutor(**OPTIONS)
     west = JOB_ARN.replace(REGION, "us-west-2")
     assert asyncio.run(executor.cancel({"dispatch_id": "d", "node_id": 1}, west)) is expected
     assert session.regions == ["us-west-2"]  # the job's own region, whatever the settings say
 
 
 def test_cancel_without_a_job_handle_is_false(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(braket, "_configured_options", dict)
-    executor = braket.BraketExecutor(**OPTIONS)
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
+    executor = BraketExecutor(**OPTIONS)
     assert asyncio.run(executor.cancel({"dispatch_id": "d", "node_id": 1}, None)) is False

@@ -18,7 +18,7 @@ import docker.errors
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.executor import images as image
+from covalent_braket_plugin.executor import images, runtime
 from covalent_braket_plugin.executor.images import (
     ImageBuilder,
     JobImageError,
@@ -62,8 +62,8 @@ def test_environment_without_packages_adds_no_install_step() -> None:
 
 
 def test_the_template_ships_with_the_package_and_at_the_top_level() -> None:
-    packaged = Path(script_mode.__file__).with_name(image.TEMPLATE_NAME)
-    top_level = Path(__file__).parents[3] / image.TEMPLATE_NAME
+    packaged = Path(script_mode.__file__).with_name(images.TEMPLATE_NAME)
+    top_level = Path(__file__).parents[3] / images.TEMPLATE_NAME
     assert packaged.is_file()
     assert top_level.resolve() == packaged.resolve()
 
@@ -72,7 +72,7 @@ def test_tag_is_stable_for_one_environment() -> None:
     first = make_recipe(BASE, ["numpy", "scipy"])
     again = make_recipe(BASE, ["scipy", "numpy", "numpy"])
     assert first.tag == again.tag
-    assert len(first.tag) == image.TAG_LENGTH
+    assert len(first.tag) == images.TAG_LENGTH
     assert int(first.tag, 16) >= 0
 
 
@@ -88,7 +88,7 @@ def test_tag_is_stable_for_one_environment() -> None:
 )
 def test_tag_changes_with_anything_the_image_holds(changed: dict[str, Any]) -> None:
     values: dict[str, Any] = {"base_image": BASE, "pip_packages": ["numpy", "scipy"]}
-    context = {image.SCRIPT_MODE_PROGRAM: b"program"}
+    context = {images.SCRIPT_MODE_PROGRAM: b"program"}
     reference = image_tag(render_dockerfile(**values), context)
     assert image_tag(render_dockerfile(**{**values, **changed}), context) != reference
 
@@ -102,7 +102,7 @@ def test_tag_changes_with_the_script_mode_program() -> None:
 def test_recipe_carries_the_packaged_script_mode_program() -> None:
     recipe = make_recipe(BASE)
     program = Path(script_mode.__file__).read_bytes()
-    assert recipe.context == {image.SCRIPT_MODE_PROGRAM: program}
+    assert recipe.context == {images.SCRIPT_MODE_PROGRAM: program}
 
 
 def test_pip_settings_of_this_machine_become_build_args(tmp_path: Path) -> None:
@@ -115,22 +115,22 @@ def test_pip_settings_of_this_machine_become_build_args(tmp_path: Path) -> None:
         "PIP_CERT": str(bundle),
         "HOME": "/root",
     }
-    assert image.pip_build_args(environ) == {
+    assert images.pip_build_args(environ) == {
         "PIP_INDEX_URL": "https://mirror.example/simple",
         "PIP_DEFAULT_TIMEOUT": "180",
     }
-    assert image.pip_ca_bundle(environ) == b"-----BEGIN CERTIFICATE-----\n"
-    assert image.pip_ca_bundle({"REQUESTS_CA_BUNDLE": str(bundle)}) == b"-----BEGIN CERTIFICATE-----\n"
-    assert image.pip_ca_bundle({"PIP_CERT": str(tmp_path / "missing.pem")}) == b""
+    assert images.pip_ca_bundle(environ) == b"-----BEGIN CERTIFICATE-----\n"
+    assert images.pip_ca_bundle({"REQUESTS_CA_BUNDLE": str(bundle)}) == b"-----BEGIN CERTIFICATE-----\n"
+    assert images.pip_ca_bundle({"PIP_CERT": str(tmp_path / "missing.pem")}) == b""
 
 
 def test_build_context_holds_dockerfile_program_and_ca_bundle() -> None:
     recipe = make_recipe(BASE, ["numpy"])
-    with tarfile.open(fileobj=image.build_context(recipe, b"certs"), mode="r") as tar:
+    with tarfile.open(fileobj=images.build_context(recipe, b"certs"), mode="r") as tar:
         files = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}  # type: ignore[union-attr]
     assert files["Dockerfile"] == recipe.dockerfile.encode()
-    assert files[image.SCRIPT_MODE_PROGRAM] == recipe.context[image.SCRIPT_MODE_PROGRAM]
-    assert files[image.CA_BUNDLE_NAME] == b"certs"
+    assert files[images.SCRIPT_MODE_PROGRAM] == recipe.context[images.SCRIPT_MODE_PROGRAM]
+    assert files[images.CA_BUNDLE_NAME] == b"certs"
 
 
 # --- ensure_image with a stubbed ECR and Docker engine --------------------------------------------------
@@ -201,9 +201,9 @@ class FakeDocker:
 
 
 class FakeSession:
-    """Hands out one stubbed ECR client, as a boto3 session would hand out a real one."""
+    """Hands out one stubbed ECR client, as an ``AwsSession`` would hand out a real one."""
 
-    region_name = "us-east-1"
+    region = "us-east-1"
 
     def __init__(self) -> None:
         self.ecr = boto3.client(
@@ -212,16 +212,9 @@ class FakeSession:
         )
         self.stubber = Stubber(self.ecr)
 
-    def client(self, service: str) -> Any:
-        assert service == "ecr"
+    def client(self, service: str, region: str | None = None) -> Any:
+        assert service == "ecr" and region is None
         return self.ecr
-
-
-@pytest.fixture(autouse=True)
-def forget_known_images() -> Iterator[None]:
-    ImageBuilder.known_images.clear()
-    yield
-    ImageBuilder.known_images.clear()
 
 
 def make_builder(
@@ -234,7 +227,8 @@ def make_builder(
     builder_settings = settings(**(options or {}))
     if progress is None:
         progress = Progress.quiet(lines.append if lines is not None else (lambda line: None))
-    return ImageBuilder(session, builder_settings, docker_client_factory=engine.factory, progress=progress)
+    return ImageBuilder(session, builder_settings, runtime.current().images,  # type: ignore[arg-type]
+                        docker_client_factory=engine.factory, progress=progress)
 
 
 def settings(**options: Any) -> BraketExecutorSettings:
@@ -290,8 +284,8 @@ def test_concurrent_requests_for_one_environment_make_one_build_and_one_push() -
     build = engine.api.builds[0]
     assert build["network_mode"] == "host"
     assert build["custom_context"] is True
-    assert build["tag"] == f"{image.LOCAL_REPOSITORY}:{tag}"
-    assert engine.api.tags == [(f"{image.LOCAL_REPOSITORY}:{tag}", f"127.0.0.1:5999/{REPOSITORY}", tag)]
+    assert build["tag"] == f"{images.LOCAL_REPOSITORY}:{tag}"
+    assert engine.api.tags == [(f"{images.LOCAL_REPOSITORY}:{tag}", f"127.0.0.1:5999/{REPOSITORY}", tag)]
     [push] = engine.api.pushes
     assert push["repository"] == f"127.0.0.1:5999/{REPOSITORY}"
     assert push["auth_config"] == {"username": "AWS", "password": "secret-password"}
@@ -410,7 +404,8 @@ def test_braket_base_image_in_ecr_logs_the_engine_in_to_its_registry() -> None:
     expect_image_missing(session.stubber, tag)
     expect_token(session.stubber, "https://292282985366.dkr.ecr.us-east-1.amazonaws.com", ["292282985366"])
     expect_token(session.stubber, f"https://{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com")
-    builder = ImageBuilder(session, builder_settings, docker_client_factory=engine.factory,
+    builder = ImageBuilder(session, builder_settings, runtime.current().images,  # type: ignore[arg-type]
+                           docker_client_factory=engine.factory,
                            progress=lambda line: None)
 
     with session.stubber:
@@ -424,7 +419,7 @@ def test_braket_base_image_in_ecr_logs_the_engine_in_to_its_registry() -> None:
 
 
 def test_build_context_is_sent_as_an_uncompressed_tar() -> None:
-    buffer = image.build_context(make_recipe(BASE), b"")
+    buffer = images.build_context(make_recipe(BASE), b"")
     assert isinstance(buffer, io.BytesIO)
     assert tarfile.is_tarfile(buffer)
 
@@ -486,7 +481,8 @@ def test_quiet_progress_is_one_line_per_step_and_layer() -> None:
 
 def test_a_plain_function_gets_the_quiet_lines() -> None:
     session, engine, lines = FakeSession(), FakeDocker(), []
-    builder = ImageBuilder(session, settings(), docker_client_factory=engine.factory, progress=lines.append)
+    builder = ImageBuilder(session, settings(), runtime.current().images,  # type: ignore[arg-type]
+                           docker_client_factory=engine.factory, progress=lines.append)
     assert builder._progress.interactive is False
     builder._progress.note("hello")
     assert lines == ["hello"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
@@ -13,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor import runtime, transfer
 from covalent_braket_plugin.job import runner
 
 OWNER = "123456789012"
@@ -25,7 +26,6 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's S3 with one bucket; every request's operation and parameters are recorded."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(transfer, "_uploaded_sources", set())
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
         client.create_bucket(Bucket=BUCKET)
@@ -75,28 +75,27 @@ def test_runner_archive_is_the_runner_under_its_module_name_and_byte_for_byte_st
 
 
 def test_runner_source_is_uploaded_once_per_content_and_bucket(s3: Any) -> None:
-    uri = transfer.upload_runner_source(s3, BUCKET, OWNER)
+    uploaded: set[tuple[str, str, str, str]] = set()
+    uri = transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded)
     digest, archive = transfer.runner_archive()
     key = uri.removeprefix(f"s3://{BUCKET}/")
     assert digest[:16] in key
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == archive
     requests_after_first = len(s3.requests)
-    assert transfer.upload_runner_source(s3, BUCKET, OWNER) == uri
+    assert transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded) == uri
     assert len(s3.requests) == requests_after_first
 
 
-def test_runner_source_already_in_the_bucket_is_not_uploaded_again(
-    s3: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    transfer.upload_runner_source(s3, BUCKET, OWNER)
-    monkeypatch.setattr(transfer, "_uploaded_sources", set())  # as in a new process
+def test_runner_source_already_in_the_bucket_is_not_uploaded_again(s3: Any) -> None:
+    transfer.upload_runner_source(s3, BUCKET, OWNER, set())
     s3.requests.clear()
-    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    transfer.upload_runner_source(s3, BUCKET, OWNER, set())  # as in a new process
     assert [name for name, _ in s3.requests] == ["HeadObject"]
 
 
 def test_a_bucket_of_the_same_name_on_another_endpoint_gets_its_own_upload(s3: Any) -> None:
-    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    uploaded: set[tuple[str, str, str, str]] = set()
+    transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded)
     elsewhere = boto3.client(
         "s3",
         region_name="us-east-1",
@@ -112,12 +111,18 @@ def test_a_bucket_of_the_same_name_on_another_endpoint_gets_its_own_upload(s3: A
 
     elsewhere.meta.events.register("before-call.s3.*", stop_before_sending)
     with pytest.raises(RuntimeError, match="not sent"):
-        transfer.upload_runner_source(elsewhere, BUCKET, OWNER)
+        transfer.upload_runner_source(elsewhere, BUCKET, OWNER, uploaded)
     assert checked == ["HeadObject"]  # looked the archive up there instead of trusting the first upload
 
 
+def _download(s3: Any, location: transfer.TaskLocation, **options: Any) -> transfer.TaskOutputs:
+    """The outputs as the executor collects them: fetched side by side on the runtime's threads."""
+    blocking = runtime.current().blocking
+    return asyncio.run(transfer.download_outputs(s3, location, OWNER, blocking, **options))
+
+
 def test_outputs_the_runner_never_wrote_come_back_empty(s3: Any, location: transfer.TaskLocation) -> None:
-    outputs = transfer.download_outputs(s3, location, OWNER)
+    outputs = _download(s3, location)
     assert outputs == transfer.TaskOutputs(result=None, stdout="", stderr="", error=None)
 
 
@@ -131,7 +136,7 @@ def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) 
     }
     for name, body in files.items():
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=body)
-    outputs = transfer.download_outputs(s3, location, OWNER, completed=False)
+    outputs = _download(s3, location, completed=False)
     assert outputs == transfer.TaskOutputs(
         result=b"result-bytes", stdout="hello ✓\n", stderr="warning\n", error=report
     )
@@ -150,13 +155,13 @@ def test_after_a_completed_job_error_json_is_asked_for_only_without_a_result(
 ) -> None:
     asked = _requested_keys(s3)
     s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE, Body=b"r")
-    assert transfer.download_outputs(s3, location, OWNER).result == b"r"
+    assert _download(s3, location).result == b"r"
     assert not any(key.endswith(runner.ERROR_FILE) for key in asked)
 
     s3.delete_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE)
     report = {"type": "KeyError", "message": "x", "traceback": "KeyError: x"}
     s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.ERROR_FILE, Body=json.dumps(report))
-    assert transfer.download_outputs(s3, location, OWNER).error == report
+    assert _download(s3, location).error == report
 
 
 def test_a_task_uploaded_with_progress_reports_every_byte(s3: Any, location: transfer.TaskLocation) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin.executor import watch as job_watch
+from covalent_braket_plugin.executor import watch
 
 REGION_ARN = "arn:aws:braket:us-east-1:123456789012:job/"
 
@@ -73,7 +73,7 @@ def _arn(i: int) -> str:
 
 
 async def _watch_all(fake: FakeBraket, pool: Any, arns: list[str], **kw: Any) -> list[Any]:
-    watcher = job_watch.watcher(fake, pool)
+    watcher = watch.JobWatcher(fake, pool)
     futures = [watcher.watch(arn, created=0.0, initial=0.01, slowest=0.02, **kw) for arn in arns]
     return await asyncio.gather(*futures)
 
@@ -110,13 +110,13 @@ def test_more_jobs_than_a_filter_holds_are_searched_by_creation_time_page_by_pag
             return {"jobs": [{"jobArn": arn, "status": "RUNNING"} for arn in page], **token}
 
     braket = Paged()
-    found = job_watch.search(braket, arns, 1_767_225_600.0)
+    found = watch.search(braket, arns, 1_767_225_600.0)
 
     assert sorted(found) == sorted(arns)
     assert braket.requests[0]["filters"] == [
         {"name": "createdAt", "operator": "GTE", "values": ["2026-01-01T00:00:00Z"]}
     ]
-    assert braket.requests[0]["maxResults"] == job_watch.SEARCH_PAGE_SIZE
+    assert braket.requests[0]["maxResults"] == watch.SEARCH_PAGE_SIZE
     assert [r.get("nextToken") for r in braket.requests] == [None, "5", "10"]
 
 
@@ -153,7 +153,7 @@ def test_a_failed_search_fails_every_waiter_and_a_cancelled_wait_stops_the_watch
     fake = FakeBraket({arn: ["RUNNING"] for arn in arns})
 
     async def scenario() -> None:
-        watcher = job_watch.watcher(fake, pool)
+        watcher = watch.JobWatcher(fake, pool)
         first = watcher.watch(arns[0], created=0.0, initial=0.01, slowest=0.01)
         second = watcher.watch(arns[1], created=0.0, initial=0.01, slowest=0.01)
         await asyncio.sleep(0.05)
@@ -170,29 +170,18 @@ def test_a_failed_search_fails_every_waiter_and_a_cancelled_wait_stops_the_watch
 
 @pytest.mark.parametrize(("jobs", "interval"), [(1, 5.0), (2, 2.5), (5, 1.0), (100, 1.0)])
 def test_the_search_interval_spends_the_call_budget_per_job_minute(jobs: int, interval: float) -> None:
-    watcher = job_watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    watcher = watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
     watcher._jobs = {str(i): object() for i in range(jobs)}  # type: ignore[misc]
     assert watcher.budget_interval() == interval
-    assert 60 / watcher.budget_interval() <= job_watch.STATUS_CALLS_PER_JOB_MINUTE * jobs
-
-
-def test_each_event_loop_and_client_has_its_own_watcher(pool: Any) -> None:
-    one, other = FakeBraket({}), FakeBraket({})
-
-    async def watchers() -> tuple[Any, Any, Any]:
-        return job_watch.watcher(one, pool), job_watch.watcher(one, pool), job_watch.watcher(other, pool)
-
-    first, same, different = asyncio.run(watchers())
-    assert first is same and different is not first
-    assert asyncio.run(watchers())[0] is not first  # a new loop
+    assert 60 / watcher.budget_interval() <= watch.STATUS_CALLS_PER_JOB_MINUTE * jobs
 
 
 @pytest.mark.parametrize(("slowest", "expected"), [(30.0, 101.0), (0.1, 100.2)])
 def test_turns_that_come_close_together_share_a_search_unless_poll_freq_asks_for_more(
     slowest: float, expected: float
 ) -> None:
-    watcher = job_watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    watcher = watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
     watcher._last_search = 100.0
     for i, due in enumerate((100.2, 100.3)):
-        watcher._jobs[str(i)] = job_watch._Watched(str(i), None, 0.0, iter(()), due, slowest)  # type: ignore[arg-type]
+        watcher._jobs[str(i)] = watch._Watched(str(i), None, 0.0, iter(()), due, slowest)  # type: ignore[arg-type]
     assert watcher._next_search() == pytest.approx(expected)
