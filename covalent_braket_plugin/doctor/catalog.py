@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one check. ``warn``: the check could not decide, or found something that may fail."""
 
     PASS = "pass"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import docker
 import docker.errors
 import requests
@@ -37,7 +36,18 @@ from covalent_braket_plugin.executor.covalent_conf import (
     read_executor_section,
     unknown_keys,
 )
-from covalent_braket_plugin.executor.images import client_python_minor, make_recipe
+from covalent_braket_plugin.executor.images import (
+    COVALENT_LABEL,
+    PYTHON_LABEL,
+    ImageError,
+    ImageRef,
+    MissingPrerequisiteError,
+    client_python_minor,
+    docker_client,
+    image_labels,
+    image_python_version,
+    make_recipe,
+)
 from covalent_braket_plugin.executor.settings import (
     MANAGED_REPO_PREFIX,
     MANAGED_ROLE_PREFIX,
@@ -47,13 +57,6 @@ from covalent_braket_plugin.executor.settings import (
     device_region,
     unknown_key_hint,
 )
-from covalent_braket_plugin.local.base_image import (
-    ImageError,
-    MissingPrerequisiteError,
-    docker_client,
-    image_python_version,
-)
-from covalent_braket_plugin.local.registry import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
 from covalent_braket_plugin.provisioning.policies import (
     BRAKET_SERVICE,
     job_role_policy,
@@ -64,15 +67,12 @@ from covalent_braket_plugin.provisioning.policies import (
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
 # answering with something other than AWS's format (an HTML error page) gives.
 AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-PYTHON_LABEL = "io.covalent-braket.python"
-COVALENT_LABEL = "io.covalent-braket.covalent"
 # A few quick attempts: the doctor reports an unreachable service, it does not wait it out.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=30)
-HTTP_TIMEOUT_S = 30.0
+CHECK_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=30
+)
 # Stands in for "any object" / "any task" where a policy names a wildcard resource.
 SAMPLE_RESOURCE_NAME = "covalent-braket-doctor"
-# The platform Braket jobs run on, chosen from a multi-platform image.
-JOB_PLATFORM = {"os": "linux", "architecture": "amd64"}
 
 
 @dataclass(frozen=True)
@@ -95,39 +95,12 @@ def problem(problem_id: str, **fields: object) -> Outcome:
     return Outcome(PROBLEMS_BY_ID[problem_id].status, message, fix, problem_id)
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    """One image in ECR: registry (account), region, repository and tag or digest."""
-
-    registry_id: str
-    region: str
-    repository: str
-    reference: str
-
-    @property
-    def uri(self) -> str:
-        separator = "@" if self.reference.startswith("sha256:") else ":"
-        host = f"{self.registry_id}.dkr.ecr.{self.region}.amazonaws.com"
-        return f"{host}/{self.repository}{separator}{self.reference}"
-
-    @classmethod
-    def parse(cls, uri: str) -> ImageRef:
-        """An ``ecr_image_uri`` (already validated by the settings) split into its parts."""
-        host, path = uri.split("/", 1)
-        account, _, _, region = host.split(".")[:4]
-        if "@" in path:
-            repository, reference = path.split("@", 1)
-        else:
-            repository, reference = path.rsplit(":", 1)
-        return cls(account, region, repository, reference)
-
-
 @dataclass
 class Context:
     """The doctor's inputs and what the checks found so far (filled in as they run).
 
     ``clients`` may be given boto3 clients by service name (unit tests give stubbed ones);
-    otherwise they are made from the settings' session in the resolved region.
+    otherwise they come from the settings' session, in the resolved region.
     """
 
     conf_path: Path | None = None
@@ -139,7 +112,7 @@ class Context:
     # Found by the checks.
     section: dict[str, Any] | None = None
     settings: BraketExecutorSettings | None = None
-    session: boto3.session.Session | None = None
+    session: AwsSession | None = None
     account: str | None = None
     identity: str | None = None
     region: str | None = None
@@ -156,11 +129,11 @@ class Context:
         """A client of ``service`` in ``region`` (default: the jobs' region), made once."""
         region = region or self.region
         key = service if region in (None, self.region) else f"{service}@{region}"
-        if key not in self.clients:
-            if self.session is None:
-                raise RuntimeError("no AWS session yet: the check must require aws.credentials")
-            self.clients[key] = self.session.client(service, region_name=region, config=CLIENT_CONFIG)
-        return self.clients[key]
+        if key in self.clients:
+            return self.clients[key]
+        if self.session is None:
+            raise RuntimeError("no AWS session yet: the check must require aws.credentials")
+        return self.session.client(service, region)
 
     @property
     def checked_settings(self) -> BraketExecutorSettings:
@@ -235,7 +208,9 @@ def check_credentials(ctx: Context) -> Outcome:
     settings = ctx.checked_settings
     who = f"profile {settings.profile!r}" if settings.profile else "the default credential chain"
     try:
-        ctx.session = AwsSession(credentials=settings.credentials, profile=settings.profile).boto_session
+        ctx.session = AwsSession(
+            credentials=settings.credentials, profile=settings.profile, config=CHECK_CLIENT_CONFIG
+        )
     except ExecutorConfigError as error:
         return problem("aws-profile", error=error)
     # STS in the jobs' region when the settings name it (other partitions have no global endpoint).
@@ -633,36 +608,6 @@ def _check_base_image(ctx: Context, base: str, client_python: str) -> Outcome:
                        client_python=client_python)
     return passed(f"the job image is not built yet; its base image {base} has Python {image_python}, "
                   "as this client (covalent is installed at this client's version when it is built)")
-
-
-def image_labels(ecr: Any, http: requests.Session, image: ImageRef) -> dict[str, str]:
-    """The LABELs of ``image``, read from its registry over the HTTP API v2: no pull, no engine.
-
-    The registry and its credentials come from ECR's GetAuthorizationToken (``proxyEndpoint`` is the
-    registry's address, on AWS as on the local stack; the token is Basic credentials as ECR takes
-    them). A multi-platform image is read for the platform Braket jobs run on.
-    """
-    data = ecr.get_authorization_token(registryIds=[image.registry_id])["authorizationData"][0]
-    endpoint = data["proxyEndpoint"].rstrip("/")
-    auth = {"Authorization": f"Basic {data['authorizationToken']}"}
-
-    def get(path: str, **headers: str) -> requests.Response:
-        response = http.get(f"{endpoint}/v2/{image.repository}/{path}", headers={**auth, **headers},
-                            timeout=HTTP_TIMEOUT_S)
-        response.raise_for_status()
-        return response
-
-    accept = ", ".join(MANIFEST_TYPES)
-    response = get(f"manifests/{image.reference}", Accept=accept)
-    manifest = response.json()
-    if response.headers.get("Content-Type", "").split(";")[0] in INDEX_MANIFEST_TYPES:
-        entries = manifest.get("manifests") or []
-        chosen = next((entry for entry in entries
-                       if all((entry.get("platform") or {}).get(key) == value
-                              for key, value in JOB_PLATFORM.items())), entries[0])
-        manifest = get(f"manifests/{chosen['digest']}", Accept=accept).json()
-    config = get(f"blobs/{manifest['config']['digest']}").json()
-    return dict((config.get("config") or {}).get("Labels") or {})
 
 
 # --- the checks in order ---------------------------------------------------------------------------------

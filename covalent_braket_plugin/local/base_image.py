@@ -4,9 +4,6 @@ Job images are built from ``Dockerfile.template`` on top of a Debian image with 
 machine that reaches no registry (an offline laptop, CI next to the local stack) no such image can be
 pulled, so this module makes one from Debian packages alone: ``debootstrap`` writes a minimal root
 file system and the Docker engine imports it as an image. That takes about a minute, once per engine.
-
-The executor also asks here which Python an image runs: a pickled electron only loads under the
-Python minor version that pickled it, so a mismatch must stop a dispatch before anything is uploaded.
 """
 
 from __future__ import annotations
@@ -25,7 +22,8 @@ from pathlib import Path
 import docker
 import docker.errors
 import docker.utils
-import requests
+
+from covalent_braket_plugin.executor.images import ImageError, MissingPrerequisiteError, docker_client
 
 DEFAULT_BASE_IMAGE = "covalent-braket/base:bookworm"
 DEFAULT_SUITE = "bookworm"
@@ -38,38 +36,14 @@ IMAGE_CHANGES = (
     "ENV PIP_BREAK_SYSTEM_PACKAGES=1",
     'CMD ["/bin/bash"]',
 )
-# Importing ~250 MB on the vfs storage driver can take minutes, longer than docker-py's default 60 s.
-ENGINE_TIMEOUT_S = 900
-PYTHON_VERSION_COMMAND = ("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
 _CHUNK_BYTES = 1 << 20
 _OUTPUT_TAIL_LINES = 20
 
 Progress = Callable[[str], None]
 
 
-class ImageError(RuntimeError):
-    """An image could not be built, imported or inspected."""
-
-
-class MissingPrerequisiteError(ImageError):
-    """This machine lacks what building or inspecting images needs (an engine, debootstrap, root)."""
-
-
 _build_locks: dict[str, threading.Lock] = {}
 _build_locks_guard = threading.Lock()
-
-
-def docker_client() -> docker.DockerClient:
-    """A client of the engine that ``DOCKER_HOST`` (or the default socket) names, known to answer."""
-    try:
-        client = docker.from_env(timeout=ENGINE_TIMEOUT_S)
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise MissingPrerequisiteError(
-            f"no Docker engine answers ({exc}); start one, e.g. "
-            "`dockerd --storage-driver=vfs --iptables=false --bridge=none &` (scripts/test does)"
-        ) from exc
-    return client
 
 
 def ensure_base_image(
@@ -99,25 +73,6 @@ def ensure_base_image(
             _remove_tree(work_dir)
         progress(f"{tag} is ready")
     return tag
-
-
-def image_python_version(image: str, client: docker.DockerClient | None = None) -> str:
-    """The ``major.minor`` version of ``python3`` in ``image``, e.g. ``"3.11"``.
-
-    Runs in a throwaway container on the host network (the engine may have no bridge), removed after.
-    """
-    client = client or docker_client()
-    try:
-        output = client.containers.run(image, list(PYTHON_VERSION_COMMAND), network_mode="host", remove=True)
-    except docker.errors.ContainerError as exc:
-        stderr = exc.stderr.decode(errors="replace").strip() if exc.stderr else ""
-        raise ImageError(f"python3 failed in {image} (exit {exc.exit_status}): {stderr}") from exc
-    except docker.errors.DockerException as exc:
-        raise ImageError(f"cannot run python3 in {image}: {exc}") from exc
-    version = output.decode(errors="replace").strip()
-    if not re.fullmatch(r"\d+\.\d+", version):
-        raise ImageError(f"python3 in {image} printed {version!r}, not a version")
-    return version
 
 
 def _lock_for(tag: str) -> threading.Lock:

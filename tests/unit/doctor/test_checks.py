@@ -26,11 +26,17 @@ from covalent_braket_plugin.doctor.catalog import (
     render,
     troubleshooting_markdown,
 )
-from covalent_braket_plugin.doctor.checks import Check, Context, ImageRef, Outcome, passed, run_checks
+from covalent_braket_plugin.doctor.checks import Check, Context, Outcome, passed, run_checks
 from covalent_braket_plugin.doctor.report import to_json, to_table
-from covalent_braket_plugin.executor.images import client_python_minor, make_recipe
+from covalent_braket_plugin.executor.images import (
+    COVALENT_LABEL,
+    PYTHON_LABEL,
+    ImageRef,
+    MissingPrerequisiteError,
+    client_python_minor,
+    make_recipe,
+)
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
 from covalent_braket_plugin.provisioning.policies import job_role_policy, required_job_role_actions
 
 ACCOUNT = "123456789012"
@@ -550,8 +556,8 @@ def labelled(stubs: dict[str, Stubber], labels: dict[str, str]) -> tuple[Context
 def test_labels_are_read_from_the_registry_for_amd64(stubs: dict[str, Stubber]) -> None:
     from importlib.metadata import version
 
-    ctx, registry = labelled(stubs, {checks.PYTHON_LABEL: client_python_minor(),
-                                     checks.COVALENT_LABEL: version("covalent")})
+    ctx, registry = labelled(stubs, {PYTHON_LABEL: client_python_minor(),
+                                     COVALENT_LABEL: version("covalent")})
     outcome = checks.check_versions(ctx)
     assert outcome.status is Status.PASS, outcome
     assert [url.rsplit("/v2/", 1)[1] for url, _ in registry.requests] == [
@@ -561,7 +567,7 @@ def test_labels_are_read_from_the_registry_for_amd64(stubs: dict[str, Stubber]) 
 
 
 def test_a_python_mismatch_names_both_versions(stubs: dict[str, Stubber]) -> None:
-    ctx, _ = labelled(stubs, {checks.PYTHON_LABEL: "3.7", checks.COVALENT_LABEL: "0.1"})
+    ctx, _ = labelled(stubs, {PYTHON_LABEL: "3.7", COVALENT_LABEL: "0.1"})
     outcome = checks.check_versions(ctx)
     assert outcome.problem == "image-python-mismatch"
     assert f"runs Python 3.7, but this client runs Python {client_python_minor()}" in outcome.message
@@ -569,7 +575,7 @@ def test_a_python_mismatch_names_both_versions(stubs: dict[str, Stubber]) -> Non
 
 
 def test_a_covalent_mismatch_and_a_missing_label(stubs: dict[str, Stubber]) -> None:
-    ctx, _ = labelled(stubs, {checks.PYTHON_LABEL: client_python_minor(), checks.COVALENT_LABEL: "0.1"})
+    ctx, _ = labelled(stubs, {PYTHON_LABEL: client_python_minor(), COVALENT_LABEL: "0.1"})
     outcome = checks.check_versions(ctx)
     assert outcome.problem == "image-covalent-mismatch"
     assert "Install covalent==0.1 here" in outcome.fix

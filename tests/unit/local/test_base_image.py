@@ -17,14 +17,9 @@ from typing import Any
 import docker.errors
 import pytest
 
+from covalent_braket_plugin.executor.images import ImageError, MissingPrerequisiteError, image_python_version
 from covalent_braket_plugin.local import base_image
-from covalent_braket_plugin.local.base_image import (
-    DEFAULT_BASE_IMAGE,
-    ImageError,
-    MissingPrerequisiteError,
-    ensure_base_image,
-    image_python_version,
-)
+from covalent_braket_plugin.local.base_image import DEFAULT_BASE_IMAGE, ensure_base_image
 
 FAKE_DEBOOTSTRAP = """#!/bin/sh
 printf '%s\\n' "$*" >> "$(dirname "$0")/calls"
