@@ -11,7 +11,9 @@ without declaring them, so ``pytest -m "not e2e"`` selects by directory.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import subprocess
+import sys
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +25,9 @@ from covalent_braket_plugin.local.base_image import (
     docker_client,
     ensure_base_image,
 )
+
+FreshPython = Callable[..., subprocess.CompletedProcess[str]]
+"""The type of the ``fresh_python`` fixture, for the annotations of the tests that take it."""
 
 _MARKER_BY_DIRECTORY = {"integration": "integration", "e2e": "e2e"}
 _TESTS_DIR = Path(__file__).parent
@@ -78,6 +83,22 @@ def pytest_make_collect_report(
             f"{_skip_reason(report.longrepr)}"
         )
     return report
+
+
+@pytest.fixture
+def fresh_python() -> FreshPython:
+    """Run code in a new interpreter of this environment, for what only a fresh process shows
+    (import order, lazy imports, import-time effects); a failure of the code fails the test with
+    its stderr. Call it as ``fresh_python(code, *argv, timeout=seconds)``."""
+
+    def run(code: str, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == 0, f"exit status {done.returncode}:\n{done.stderr}"
+        return done
+
+    return run
 
 
 @pytest.fixture(scope="session")

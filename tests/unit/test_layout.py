@@ -9,14 +9,13 @@ differently. Each rule's failure names the module and line that break it.
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import covalent_braket_plugin
+from tests.conftest import FreshPython
 
 PACKAGE = covalent_braket_plugin.__name__
 PACKAGE_DIR = Path(covalent_braket_plugin.__file__).parent
@@ -376,14 +375,8 @@ REFUSES_ALONE = {
 }
 
 
-def test_every_module_imports_on_its_own() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_EACH, *MODULES],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+def test_every_module_imports_on_its_own(fresh_python: FreshPython) -> None:
+    done = fresh_python(IMPORT_EACH, *MODULES, timeout=600)
     outcomes = dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
     assert set(outcomes) == set(MODULES), f"no outcome for {sorted(set(MODULES) - set(outcomes))}"
     failed = {
