@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -112,3 +114,72 @@ def test_a_missing_ledger_table_is_a_setting_error(
     }
     outcome = lambda_handler(event, None)
     assert outcome["action"] == "config_error" and "no-such-ledger" in outcome["reason"]
+
+
+BELL = {
+    "braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
+    "source": "OPENQASM 3.0;\nbit[2] b;\nqubit[2] q;\nh q[0];\ncnot q[0], q[1];\nb = measure q;",
+}
+
+
+def created_event(braket: Any, arn: str) -> dict[str, Any]:
+    """The CREATED event of a task of the stack, as EventBridge delivers it (shots as a string)."""
+    record = braket.get_quantum_task(quantumTaskArn=arn)
+    return {
+        "id": f"event-{arn[-12:]}",
+        "source": "aws.braket",
+        "detail-type": "Braket Task State Change",
+        "detail": {
+            "quantumTaskArn": arn,
+            "status": "CREATED",
+            "deviceArn": record["deviceArn"],
+            "shots": str(record["shots"]),
+            "createdAt": record["createdAt"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        },
+    }
+
+
+def test_work_done_before_the_guard_saw_any_event_still_counts(
+    stack: LocalStack, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """900 shots completed unseen, then a 200-shot task with MAX_SHOTS=1000: the ledger's first event
+    of the device's day reconciles with Braket's own search, so the day passes the limit."""
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+    GuardDeployment(boto3.session.Session(**_credentials(stack))).ensure_table("reconcile-tests")
+    monkeypatch.setenv("LEDGER_TABLE", "reconcile-tests")
+    monkeypatch.setenv("MAX_SHOTS", "1000")
+    kwargs = stack.client_kwargs()
+    braket = boto3.client("braket", **kwargs)
+    boto3.client("s3", **kwargs).create_bucket(Bucket="amazon-braket-reconcile")
+
+    def create(shots: int) -> str:
+        return braket.create_quantum_task(
+            action=json.dumps(BELL), deviceArn=GARNET, shots=shots,
+            outputS3Bucket="amazon-braket-reconcile", outputS3KeyPrefix="tasks",
+        )["quantumTaskArn"]
+
+    unseen = create(900)
+    deadline = time.monotonic() + 60
+    while braket.get_quantum_task(quantumTaskArn=unseen)["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, "the 900-shot task did not complete"
+        time.sleep(0.2)
+    stack.set_faults(hold_qpu_tasks_s=3600.0)  # the new task stays QUEUED: there is work to cancel
+    try:
+        new = create(200)
+        outcome = lambda_handler(created_event(braket, new), None)
+    finally:
+        stack.reset_faults()
+    assert outcome["reconciled"] == {"missed_tasks": 1}  # the 900-shot task, never seen as an event
+    assert outcome["action"] == "limit_passed" and outcome["usage"]["shots"] == 1100
+    assert list(outcome["cancel"]["cancelled"]) == [new]
+    assert braket.get_quantum_task(quantumTaskArn=new)["status"] in ("CANCELLING", "CANCELLED")
+    assert braket.get_quantum_task(quantumTaskArn=unseen)["status"] == "COMPLETED"
+    # The ledger now holds both tasks: the next event of the day needs no search to see the breach.
+    day = datetime.now(UTC).date()
+    assert Ledger(dynamodb, "reconcile-tests").usage(GARNET, day).shots == 1100
+
+
+def _credentials(stack: LocalStack) -> dict[str, str]:
+    kwargs = stack.client_kwargs()
+    return {k: v for k, v in kwargs.items() if k != "endpoint_url"}
