@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,3 +386,23 @@ def test_every_module_imports_on_its_own(fresh_python: FreshPython) -> None:
     assert not failed, "\n".join(f"{name}: {outcome}" for name, outcome in sorted(failed.items()))
     for name, message in REFUSES_ALONE.items():
         assert outcomes[name].startswith(message), outcomes[name]
+
+
+def test_every_data_file_of_the_package_ships_in_the_wheel() -> None:
+    """Files other than Python modules reach the wheel only through package-data in pyproject.toml;
+    a file that moves without its pattern works from a checkout and is missing once installed."""
+    pyproject = tomllib.loads((PACKAGE_DIR.parent / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"]["package-data"]
+    shipped = {
+        path
+        for package, patterns in package_data.items()
+        for pattern in patterns
+        for path in (PACKAGE_DIR.parent / package.replace(".", "/")).glob(pattern)
+    }
+    data_files = {
+        path
+        for path in PACKAGE_DIR.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".py", ".pyc")
+    }
+    assert data_files, "the package has data files (the job's Dockerfile.template, the price list)"
+    assert data_files <= shipped, f"not in package-data: {sorted(map(str, data_files - shipped))}"
