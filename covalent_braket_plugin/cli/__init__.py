@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from covalent_braket_plugin.cli import doctor, guard, iam_policy, images, jobs, local, setup, tasks
+from covalent_braket_plugin.cli import doctor, guard, iam_policy, images, jobs, local, prices, setup, tasks
 
-_GROUPS = (local, tasks, guard, doctor, setup, iam_policy, jobs, images)
+_GROUPS = (local, tasks, guard, doctor, setup, iam_policy, jobs, images, prices)
 
 
 def build_parser() -> argparse.ArgumentParser:

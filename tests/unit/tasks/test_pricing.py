@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def test_an_override_file_replaces_and_adds_entries(tmp_path: Path, monkeypatch:
 def test_an_override_file_without_devices_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "prices.json"
     bad.write_text(json.dumps({"Forte-1": 0.08}))
-    with pytest.raises(ValueError, match="devices"):
+    with pytest.raises(ValueError, match="'devices' object"):
         PriceTable.load(bad)
 
 
@@ -114,3 +114,92 @@ def test_every_packaged_entry_names_its_source(table: PriceTable) -> None:
     entries = list(table)
     assert len(entries) >= 12
     assert all(entry.source for entry in entries)
+
+
+RETIRED = [
+    "arn:aws:braket:::device/quantum-simulator/amazon/tn1",
+    ARIA,
+    "arn:aws:braket:us-east-1::device/qpu/ionq/Aria-2",
+    ANKAA,
+    "arn:aws:braket:us-east-1::device/qpu/ionq/Harmony",
+    "arn:aws:braket:us-west-1::device/qpu/rigetti/Aspen-M-3",
+]
+CURRENT = [SV1, DM1, FORTE, FORTE_ENTERPRISE, GARNET, EMERALD, AQUILA, CEPHEUS, IBEX]
+COMMON_INSTANCES = [
+    "ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.m5.4xlarge", "ml.c5.xlarge", "ml.c5.2xlarge",
+    "ml.c5.4xlarge", "ml.p3.2xlarge", "ml.p3.8xlarge", "ml.p3.16xlarge", "ml.g4dn.xlarge", "ml.g4dn.2xlarge",
+]
+
+
+def test_retired_devices_are_marked_and_current_ones_present(table: PriceTable) -> None:
+    assert all(table.price(arn).retired for arn in RETIRED)
+    assert all(not table.price(arn).retired for arn in CURRENT)
+    # a retired device keeps its price so older tasks are still counted
+    assert table.task_cost(ARIA, 100) == Decimal("3.30")
+
+
+def test_every_packaged_figure_has_its_source_url_the_day_it_was_read_and_a_note_if_unconfirmed(
+    table: PriceTable,
+) -> None:
+    entries = [*(p.to_json() for p in table), *(i.to_json() for i in table.instances.values())]
+    for entry in entries:
+        assert entry["source"].startswith("https://")
+        assert date.fromisoformat(entry["read"])
+        assert entry["confirmed"] or entry["note"]
+    # what the pricing page itself listed is confirmed; what it did not list says so
+    assert table.price(FORTE).provenance.confirmed and table.price(GARNET).provenance.confirmed
+    emerald = table.price(EMERALD).provenance
+    assert not emerald.confirmed and "Not confirmed" in emerald.note
+    assert not table.is_priced(IBEX) and "Unpriced" in table.price(IBEX).provenance.note
+
+
+def test_simulators_have_a_minimum_billing_unit(table: PriceTable) -> None:
+    for arn in (SV1, DM1, "arn:aws:braket:::device/quantum-simulator/amazon/tn1"):
+        assert table.price(arn).minimum_seconds == 3
+    # counted from creation, before its runtime is known: the minimum, never zero or unknown
+    assert table.least_task_cost(SV1, 100) == Decimal("0.00375")
+    assert table.least_task_cost(SV1, 100, duration=timedelta(minutes=2)) == Decimal("0.15")
+    assert table.least_task_cost(FORTE, 100) == Decimal("8.30")
+    assert table.least_task_cost("arn:aws:braket:us-east-1::device/qpu/newcomer/Q-1", 100) is None
+
+
+def test_job_instance_types_are_listed_with_their_region(table: PriceTable) -> None:
+    for name in COMMON_INSTANCES:
+        entry = table.instance_price(name)
+        assert entry is not None and entry.region == "us-east-1"
+    # no figure could be confirmed: a job's instance time is unpriced rather than free
+    assert table.job_cost("ml.m5.large", 180_000) is None
+    assert table.job_cost("ml.unknown.type", 180_000) is None
+
+
+def test_job_cost_is_billable_time_times_hourly_price_times_instances(tmp_path: Path) -> None:
+    override = tmp_path / "prices.json"
+    instance = {"per_hour": "0.12", "region": "us-east-1"}
+    override.write_text(json.dumps({"instances": {"ml.m5.large": instance}}))
+    table = PriceTable.load(override)
+    # 3 minutes on two instances at $0.12 an hour
+    assert table.job_cost("ml.m5.large", 180_000, 2) == Decimal("0.012")
+    assert table.instance_price("ml.m5.large").per_hour == Decimal("0.12")
+    assert table.task_cost(FORTE, 100) == Decimal("8.30")  # an instances-only override keeps devices
+
+
+def test_an_override_document_replaces_entries_after_the_file(tmp_path: Path) -> None:
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"devices": {IBEX: {"per_task": "0.30", "per_shot": "0.02"}}}))
+    table = PriceTable.load(override, {"devices": {IBEX: {"per_task": "0", "per_shot": "0.01"}}})
+    assert table.task_cost(IBEX, 100) == Decimal("1.00")
+
+
+@pytest.mark.parametrize(
+    ("document", "complaint"),
+    [
+        ({"devices": {IBEX: {"per_shot": "cheap"}}}, IBEX),
+        ({"devices": {IBEX: {"per_shot": "-0.1"}}}, "0 or more"),
+        ({"devices": {IBEX: {"per_shot": "NaN"}}}, "0 or more"),
+        ({"instances": {"ml.m5.large": {"per_hour": "x"}}}, "ml.m5.large"),
+        ({"devices": {IBEX: "0.02"}}, "not an object"),
+    ],
+)
+def test_bad_override_figures_are_refused_naming_the_entry(document: dict, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        PriceTable.load(None, document)
