@@ -1,20 +1,26 @@
 """The cost guard's AWS Lambda handler.
 
-EventBridge sends it every "Braket Task State Change" with status CREATED (and only those: the
-guard's own CANCELLING/CANCELLED changes never reach it, so it cannot trigger itself). For the
-event's device and day it totals the committed work (CREATED, QUEUED, RUNNING and COMPLETED tasks:
-count, shots, estimated dollars). Past a limit it cancels the device's CREATED and QUEUED tasks of
-that day and posts one Slack message for the breach.
+EventBridge sends it Braket's state changes. A task's CREATED event (every task passes through it
+exactly once; the guard's own CANCELLING/CANCELLED changes never trigger it) counts the task: for
+the device and day, and for the account, it totals the committed work (CREATED, QUEUED, RUNNING and
+COMPLETED tasks: count, shots, estimated dollars). Past a limit it cancels the newest created or
+queued work until the day is back within it (``CANCEL_SCOPE=excess``; ``all`` cancels every one)
+and posts one Slack message for the breach. A simulator task's terminal event replaces its minimum
+billed time with its runtime, and a hybrid job's terminal event adds its instance time (both kept in
+the ledger).
 
 Safety rules the handler keeps whatever arrives:
 - a bad setting is logged and returned at the first invocation and nothing is cancelled;
-- a malformed, duplicated or out-of-order event is ignored or counted once, never a crash;
+- every event ends in one logged decision: a malformed one is ignored, a duplicated or out-of-order
+  one is counted once, a failure is an ``error`` decision; only transient AWS errors are raised, so
+  Lambda retries them;
+- a device without a price is never counted as free: under a dollar limit its task is refused;
 - cancelling happens only after the total read from Braket itself is past the limit (the ledger's
   fast total is a trigger, not the authority, because it keeps tasks that were cancelled since);
 - Slack is told after cancelling, and a failed post is logged, never raised.
 
-Only the standard library, boto3 and this package's guard and monitor modules are imported: that
-is what the deployed zip holds.
+Only the standard library, boto3 and this package's guard and tasks modules are imported: that is
+what the deployed zip holds.
 """
 
 from __future__ import annotations
@@ -403,6 +409,7 @@ class Guard:
             limits=details["limits"],
             cancelled=stopped,
             failed=list(report.failed),
+            include_jobs=device_arn is None,
         )
         try:
             details["notified"] = self.notify(device_arn, day, bounds, text, cancelled=report.cancelled)

@@ -66,16 +66,21 @@ def breach_message(
     limits: str,
     cancelled: Sequence[str],
     failed: Sequence[str] = (),
+    include_jobs: bool = False,
 ) -> str:
-    """The one message a breach produces: what was used, against which limit, what was cancelled."""
+    """The one message a breach produces: what was used, against which limit, what was cancelled.
+
+    ``include_jobs`` says the dollars include the day's hybrid job instance time (the account limit).
+    """
+    jobs = " (job instance time included)" if include_jobs else ""
     lines = [
         f":rotating_light: Braket cost guard: daily limit passed on {device_arn} ({day})",
-        f"Committed work today: {task_count} tasks, {shots} shots, estimated ${cost_usd}",
+        f"Committed work today: {task_count} tasks, {shots} shots, estimated ${cost_usd}{jobs}",
         f"Limit: {limits}",
         f"Cancelled {len(cancelled)} created or queued tasks" + (":" if cancelled else "."),
         *(f"  {arn}" for arn in cancelled),
     ]
     if failed:
         lines += [f"Could not cancel {len(failed)} tasks:", *(f"  {arn}" for arn in failed)]
-    lines.append("Later tasks on this device today are cancelled whenever its work passes the limit again.")
+    lines.append("Later work of the day is cancelled whenever it passes the limit again.")
     return "\n".join(lines)
