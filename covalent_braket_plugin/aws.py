@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 """The retry configuration of every client: botocore's standard mode with 10 attempts, so throttling
 and short outages are ridden out the same way by the executor and by every command."""
+CHECK_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=30
+)
+"""For checks that report an unreachable service instead of waiting it out (``covalent-braket
+doctor``): two quick attempts and short timeouts."""
 
 DEFAULT_CREDENTIALS_FILE = os.path.expanduser("~/.aws/credentials")
 

@@ -25,11 +25,10 @@ from urllib.parse import unquote
 import docker
 import docker.errors
 import requests
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from covalent_braket_plugin.aws import AwsSession, resolve_region
+from covalent_braket_plugin.aws import CHECK_CLIENT_CONFIG, AwsSession, resolve_region
 from covalent_braket_plugin.doctor.catalog import CHECKS_BY_ID, PROBLEMS_BY_ID, SKIP_MESSAGE, Status, render
 from covalent_braket_plugin.executor.covalent_conf import (
     covalent_conf_path,
@@ -67,10 +66,6 @@ from covalent_braket_plugin.provisioning.policies import (
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
 # answering with something other than AWS's format (an HTML error page) gives.
 AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-# A few quick attempts: the doctor reports an unreachable service, it does not wait it out.
-CHECK_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=30
-)
 # Stands in for "any object" / "any task" where a policy names a wildcard resource.
 SAMPLE_RESOURCE_NAME = "covalent-braket-doctor"
 
