@@ -110,7 +110,11 @@ class BraketExecutor(AsyncBaseExecutor):
         return BraketExecutorSettings.from_options(**{k: v for k, v in self.__dict__.items() if k in names})
 
     async def run(self, function: Callable, args: list, kwargs: dict, task_metadata: dict) -> Any:
-        """Run ``function(*args, **kwargs)`` as a Braket job and return its result."""
+        """Run ``function(*args, **kwargs)`` as a Braket job and return its result.
+
+        Upload, submit, watch, collect, and clean up whatever happened; a job that is no longer
+        watched for any reason but its end is cancelled.
+        """
         settings = self.settings()
         task = _Task.attempt(settings, task_metadata)
         self._ensure_streams()

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin import aws as session_module
+from covalent_braket_plugin import aws
 from covalent_braket_plugin.aws import make_session, resolve_region
-from covalent_braket_plugin.executor import settings as settings_module
 from covalent_braket_plugin.executor.settings import (
     DEVICE_SHORT_NAMES,
     BraketExecutorSettings,
     ExecutorConfigError,
+    instance_types,
     settings_reference_markdown,
 )
 
@@ -275,7 +275,7 @@ def test_the_default_credentials_location_may_be_absent(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # As written by the 0.3 plugin into covalent.conf; credentials may come from the environment.
-    monkeypatch.setattr(session_module, "DEFAULT_CREDENTIALS_FILE", str(tmp_path / "absent"))
+    monkeypatch.setattr(aws, "DEFAULT_CREDENTIALS_FILE", str(tmp_path / "absent"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ENVKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
     settings = settings_of(credentials=str(tmp_path / "absent"), region="us-east-1")
@@ -310,5 +310,5 @@ def test_reference_lists_every_setting_and_device_short_name() -> None:
 
 
 def test_instance_types_come_from_botocore() -> None:
-    assert "ml.m5.large" in settings_module.instance_types()
-    assert all(name.startswith("ml.") for name in settings_module.instance_types())
+    assert "ml.m5.large" in instance_types()
+    assert all(name.startswith("ml.") for name in instance_types())
