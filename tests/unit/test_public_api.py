@@ -99,9 +99,9 @@ def test_the_pytest_plugin_entry_point_and_its_fixtures(pytester: pytest.Pyteste
 
 
 # Every command and each of its option strings (positionals by name), as `covalent-braket` had them
-# before the modules moved (commit c773c5b), plus what this reshaping added: --dry-run on guard
-# deploy and guard remove, now that they share setup's provisioning engine. A change here is a change
-# of the command line users and scripts rely on.
+# before the modules moved (commit c773c5b), plus what was added since, marked where it stands. A
+# change here is a change of the command line users and scripts rely on: commands and flags may be
+# added, never renamed or removed.
 HELP = ("-h", "--help")
 ACCOUNT = [("--region",), ("--profile",)]  # every command that talks to AWS
 TASKS_OF_A_DAY = [HELP, ("--date",), ("--tz",), *ACCOUNT, ("--prices",), ("--json",), ("--device",)]
@@ -161,6 +161,7 @@ COMMAND_LINE = {
     ],
     "guard status": GUARD,
     "guard remove": [*GUARD, ("--dry-run",)],  # added by the reshaping
+    "prices": [HELP, ("--prices",), ("--json",)],  # added with the price list's provenance
     "doctor": [HELP, *ACCOUNT, ("--conf",), ("--json",)],
     "setup": [*ACCOUNT_RESOURCES, ("--keep-images",), ("--untagged-days",), ("--dry-run",), ("--json",)],
     "iam-policy": [*ACCOUNT_RESOURCES, ("--account",), ("--which",)],
