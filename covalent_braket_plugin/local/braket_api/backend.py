@@ -39,13 +39,8 @@ from covalent_braket_plugin.local.braket_api.errors import (
 )
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
-from covalent_braket_plugin.local.braket_api.task_runner import (
-    ACTIVE,
-    TERMINAL,
-    TaskRunner,
-    action_kind,
-    parse_program,
-)
+from covalent_braket_plugin.local.braket_api.simulation import action_kind, parse_program
+from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices
 from covalent_braket_plugin.tasks.pricing import PriceTable
@@ -164,7 +159,7 @@ class BraketBackend:
         faults: Faults | None = None,
         job_manager: JobManagerLike | None = None,
         prices: PriceTable | None = None,
-        workers: int = 4,
+        workers: int | None = None,
     ) -> None:
         self.services = services
         self.faults = faults or Faults()

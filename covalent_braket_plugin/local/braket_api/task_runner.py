@@ -1,8 +1,10 @@
-"""Execution of quantum tasks on the Braket SDK's local simulators.
+"""The life of a quantum task after CreateQuantumTask: QUEUED, RUNNING, then COMPLETED or FAILED.
 
-Every device of the local Braket API is backed by one of the simulators that
-``braket.devices.LocalSimulator`` uses (entry point group ``braket.simulators``): ``braket_sv`` for
-SV1 and the gate-model QPUs, ``braket_dm`` for DM1, ``braket_ahs`` for QuEra Aquila. Results are
+Simulations run in a pool of worker processes sized to the machine (``simulation.py`` is what they
+run), never in the server's threads: the Braket SDK's simulators use numba, whose default threading
+layer aborts the whole process when two threads use it at once, and a simulation that runs out of
+memory takes only its worker down. The workers run at a lower priority so a burst of simulations
+leaves the caller's own processes (a test run, a notebook) their share of the CPU. Results are
 written to S3 in the Braket result schema exactly where ``AwsQuantumTask.result()`` looks for them.
 """
 
@@ -12,18 +14,17 @@ import heapq
 import itertools
 import json
 import logging
+import multiprocessing
+import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-import numpy
-from braket.tasks import GateModelQuantumTaskResult
-
-from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM, Device
+from covalent_braket_plugin.local.braket_api.devices import Device
+from covalent_braket_plugin.local.braket_api.simulation import simulate, warm_up
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import LocalServices
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 ACTIVE = frozenset({"CREATED", "QUEUED", "RUNNING", "CANCELLING"})
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+WORKER_NICENESS = 10
+"""How much lower than the server's the simulation workers' CPU priority is (``os.nice``)."""
 
 
 class TaskStore(Protocol):
@@ -40,92 +43,60 @@ class TaskStore(Protocol):
         """Set ``status`` (and ``fields``) if the task is in one of ``expected``; False otherwise."""
 
 
-def action_kind(action: dict[str, Any]) -> str:
-    """The IR name in the action's braketSchemaHeader (``braket.ir.openqasm.program`` ...)."""
-    header = action.get("braketSchemaHeader")
-    return header.get("name", "") if isinstance(header, dict) else ""
+class SimulatorCrashedError(RuntimeError):
+    """The worker process running a simulation ended without an answer (killed, out of memory)."""
 
 
-def parse_program(action: dict[str, Any]) -> Any:
-    """The IR program object of an action document; raises ValueError when it is not one."""
-    kind = action_kind(action)
-    if kind == OPENQASM:
-        from braket.ir.openqasm import Program
-    elif kind == JAQCD:
-        from braket.ir.jaqcd import Program
-    elif kind == AHS:
-        from braket.ir.ahs import Program
-    else:
-        raise ValueError(
-            f"unsupported action type {kind or '(no braketSchemaHeader)'}; use {OPENQASM}, {JAQCD} or {AHS}"
-        )
-    try:
-        return Program.parse_obj(action)
-    except Exception as exc:
-        raise ValueError(f"invalid {kind} action: {exc}") from None
+def machine_workers() -> int:
+    """One simulation worker per CPU this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
-@cache
-def _simulator_class(name: str) -> Any:
-    """The simulator class registered under ``name``; reading entry points costs ~30 ms, so once."""
-    (entry,) = [e for e in entry_points(group="braket.simulators") if e.name == name]
-    return entry.load()
+def _start_worker() -> None:
+    """Initializer of a simulation worker process: lower its priority, load the simulators."""
+    os.nice(WORKER_NICENESS)
+    warm_up()
 
 
-LOCAL_QUBIT_LIMITS = {"braket_sv": 26, "braket_dm": 13, "braket_ahs": 12}
-"""Most qubits (atoms) the stack simulates per backend: a state vector of 26 qubits or a density
-matrix of 13 takes 1 GiB; the Rydberg simulator slows to a crawl past a dozen atoms."""
+class SimulationPool:
+    """Worker processes that run ``simulate``; a pool a crashed worker broke is replaced by a new one.
 
-
-def program_qubits(simulator: Any, program: Any, kind: str) -> int:
-    """How many qubits (atoms, for AHS) ``program`` uses, found without simulating it."""
-    if kind == OPENQASM:
-        return int(simulator.parse_program(program).num_qubits)
-    if kind == JAQCD:
-        used = [-1]
-        for instruction in program.instructions:
-            for name in ("target", "control"):
-                if getattr(instruction, name, None) is not None:
-                    used.append(getattr(instruction, name))
-            for name in ("targets", "controls"):
-                used.extend(getattr(instruction, name, None) or [])
-        return max(used) + 1
-    return len(program.setup.ahs_register.sites)
-
-
-def simulate(device: Device, action: dict[str, Any], shots: int, task_arn: str) -> dict[str, Any]:
-    """Run ``action`` on the simulator behind ``device``; the result document as AWS stores it.
-
-    Programs larger than the device, or than the stack can simulate in reasonable memory and time
-    (``LOCAL_QUBIT_LIMITS``), raise ValueError, which fails the task with that reason.
+    The processes are started with ``spawn`` (a fork of the threaded server could inherit held
+    locks) and only when the first task arrives, so a stack that runs no task starts none.
     """
-    kind = action_kind(action)
-    accepted = (AHS,) if device.simulator == "braket_ahs" else (OPENQASM, JAQCD)
-    if kind not in accepted:
-        raise ValueError(f"device {device.arn} does not support {kind}")
-    program = parse_program(action)
-    simulator = _simulator_class(device.simulator)()
-    qubits = program_qubits(simulator, program, kind)
-    if qubits > device.qubit_count:
-        raise ValueError(f"the program uses {qubits} qubits; {device.name} has {device.qubit_count}")
-    limit = LOCAL_QUBIT_LIMITS[device.simulator]
-    if qubits > limit:
-        raise ValueError(
-            f"the program uses {qubits} qubits; the local Braket stack simulates at most {limit} on "
-            f"{device.name} (local simulator {device.simulator})"
-        )
-    result = simulator.run(program, shots=shots)
-    document = json.loads(result.json(exclude_none=True))
-    if document.get("resultTypes") and "value" not in document["resultTypes"][0]:
-        # With shots, the local simulators return the requested result types without values (the
-        # SDK's LocalSimulator computes them in memory); results.json on AWS holds them computed,
-        # the only form AwsQuantumTask.result() parses.
-        document["resultTypes"] = [
-            {"type": json.loads(rt.type.json(exclude_none=True)), "value": numpy.asarray(rt.value).tolist()}
-            for rt in GateModelQuantumTaskResult.from_object(result).result_types
-        ]
-    document["taskMetadata"].update({"id": task_arn, "deviceId": device.arn, "shots": shots})
-    return document
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, device: Device, action: dict[str, Any], shots: int, task_arn: str) -> dict[str, Any]:
+        """The result document of one simulation, computed in a worker process (blocks meanwhile)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                )
+            pool = self._pool
+        try:
+            return pool.submit(simulate, device, action, shots, task_arn).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise SimulatorCrashedError(
+                "the simulator process ended without a result (it was killed or ran out of memory)"
+            ) from None
+
+    def shutdown(self) -> None:
+        """Let running simulations finish, drop queued ones, stop the processes."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 _HELD = "held"
@@ -133,18 +104,23 @@ _HELD = "held"
 
 
 class TaskRunner:
-    """A small worker pool that takes QUEUED tasks to COMPLETED / FAILED (or CANCELLED).
+    """Takes QUEUED tasks to COMPLETED / FAILED (or CANCELLED) through the simulation processes.
 
     Held QPU tasks wait in one heap served by one thread, so thousands of them cost no threads.
     """
 
     def __init__(
-        self, store: TaskStore, services: LocalServices | None, faults: Faults, workers: int = 4
+        self, store: TaskStore, services: LocalServices | None, faults: Faults, workers: int | None = None
     ) -> None:
         self._store = store
         self._services = services
         self._faults = faults
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braket-task")
+        self.simulations = SimulationPool(workers or machine_workers())
+        # One thread per worker process: it waits for its simulation and writes the result, so a
+        # task not yet handed to a process can still be cancelled by dropping its thread's future.
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.simulations.workers, thread_name_prefix="braket-task"
+        )
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: dict[str, Future[None] | str] = {}
@@ -205,7 +181,7 @@ class TaskRunner:
                 self._settle_cancel(arn)
                 return
             try:
-                document = simulate(device, action, task["shots"], arn)
+                document = self.simulations.run(device, action, task["shots"], arn)
                 self._write_result(task, document)
             except Exception as exc:
                 log.info("quantum task %s failed: %s", arn, exc)
@@ -243,6 +219,7 @@ class TaskRunner:
             self._pending.clear()
             self._held.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.simulations.shutdown()
 
 
 def _reason(exc: Exception) -> str:

@@ -1,4 +1,4 @@
-"""Quantum task execution on the local simulators: results in the Braket schema, size limits."""
+"""Simulation of one quantum task in a worker: results in the Braket schema, size limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from braket.tasks import GateModelQuantumTaskResult
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.braket_api.task_runner import LOCAL_QUBIT_LIMITS, simulate
+from covalent_braket_plugin.local.braket_api.simulation import LOCAL_QUBIT_LIMITS, simulate
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
