@@ -38,8 +38,8 @@ from covalent_braket_plugin.local.braket_api.errors import (
     validation,
 )
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
+from covalent_braket_plugin.local.braket_api.programs import action_kind, parse_program
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
-from covalent_braket_plugin.local.braket_api.simulation import action_kind, parse_program
 from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices

@@ -70,7 +70,9 @@ class SimulationPool:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
-    def run(self, device: Device, action: dict[str, Any], shots: int, task_arn: str) -> dict[str, Any]:
+    def run(
+        self, device: Device, action: dict[str, Any], shots: int, task_arn: str, device_parameters: str
+    ) -> dict[str, Any]:
         """The result document of one simulation, computed in a worker process (blocks meanwhile)."""
         with self._lock:
             if self._pool is None:
@@ -81,7 +83,7 @@ class SimulationPool:
                 )
             pool = self._pool
         try:
-            return pool.submit(simulate, device, action, shots, task_arn).result()
+            return pool.submit(simulate, device, action, shots, task_arn, device_parameters).result()
         except BrokenProcessPool:
             with self._lock:
                 if self._pool is pool:
@@ -181,7 +183,9 @@ class TaskRunner:
                 self._settle_cancel(arn)
                 return
             try:
-                document = self.simulations.run(device, action, task["shots"], arn)
+                document = self.simulations.run(
+                    device, action, task["shots"], arn, task.get("deviceParameters", "{}")
+                )
                 self._write_result(task, document)
             except Exception as exc:
                 log.info("quantum task %s failed: %s", arn, exc)

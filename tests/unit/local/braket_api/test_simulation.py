@@ -68,3 +68,35 @@ def test_programs_too_large_or_of_the_wrong_kind_fail_with_a_reason(
 ) -> None:
     with pytest.raises(ValueError, match=reason):
         simulate(DEVICES[device], program, 10, "arn:task")
+
+
+def test_results_without_shots_leave_out_measurements_and_carry_metadata() -> None:
+    source = "OPENQASM 3; qubit[1] q; h q[0];\n#pragma braket result amplitude \"0\", \"1\""
+    program = {"braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"}, "source": source}
+    document = simulate(DEVICES[SV1], program, 0, "arn:task")
+    assert "measurements" not in document
+    assert document["resultTypes"][0]["value"] == {"0": [pytest.approx(0.5**0.5), 0.0],
+                                                   "1": [pytest.approx(0.5**0.5), 0.0]}
+    assert document["additionalMetadata"]["simulatorMetadata"]["executionDuration"] >= 1
+    assert document["additionalMetadata"]["action"] == program
+
+
+@pytest.mark.parametrize(
+    ("pragma", "shots", "reason"),
+    [
+        ("adjoint_gradient expectation(z(q[0])) t", 10, "requires shots=0"),
+        ("adjoint_gradient expectation(hermitian([[1, 0], [0, 1]]) q[0]) t", 0, "unsupported"),
+        ("adjoint_gradient expectation(z(q[0])) u", 0, "without an input value: u"),
+    ],
+)
+def test_adjoint_gradients_the_stack_cannot_compute_fail_with_a_reason(
+    pragma: str, shots: int, reason: str
+) -> None:
+    source = f"OPENQASM 3; input float t; qubit[1] q; rx(t) q[0];\n#pragma braket result {pragma}"
+    program = {
+        "braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
+        "source": source,
+        "inputs": {"t": 0.1},
+    }
+    with pytest.raises(ValueError, match=reason):
+        simulate(DEVICES[SV1], program, shots, "arn:task")
