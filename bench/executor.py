@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import multiprocessing
 import os
@@ -230,9 +231,8 @@ class Bench:
         dispatch_id = str(uuid.uuid4())
         name = job_spec.job_name(dispatch_id, 0, 1)
         location = transfer.TaskLocation.for_task(self.bucket, dispatch_id, 0, name)
-        self.s3.put_object(
-            Bucket=self.bucket, Key=location.task_key, Body=cloudpickle.dumps((function, list(args), {}))
-        )
+        task = cloudpickle.dumps((function, list(args), {}))
+        self.s3.put_object(Bucket=self.bucket, Key=location.task_key, Body=task)
         spec = job_spec.electron_job(
             settings,
             location,
@@ -240,7 +240,9 @@ class Bench:
             account_id=self.account_id,
             image_uri=HOST_IMAGE,
             source_uri=source_uri,
+            source_sha256=transfer.runner_archive()[0],
             task_uri=location.uri(location.task_key),
+            task_sha256=hashlib.sha256(task).hexdigest(),
         )
         arn = self.braket.create_job(**spec.create_job_request())["jobArn"]
         calls = 0

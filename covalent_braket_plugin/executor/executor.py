@@ -12,6 +12,7 @@ Covalent finds this class through ``covalent_braket_plugin.braket``, the plugin'
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import sys
 import time
@@ -70,7 +71,9 @@ class _Uploaded:
 
     image_uri: str
     task_uri: str
+    task_sha256: str
     source_uri: str
+    source_sha256: str
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,13 @@ class BraketExecutor(AsyncBaseExecutor):
             rt.uploaded_sources,
         )
         await self._checkpoint(task)
-        return _Uploaded(image_uri, task_uri, source_uri)
+        return _Uploaded(
+            image_uri,
+            task_uri,
+            hashlib.sha256(payload).hexdigest(),
+            source_uri,
+            transfer.runner_archive()[0],
+        )
 
     async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
@@ -224,7 +233,9 @@ class BraketExecutor(AsyncBaseExecutor):
             account_id=aws.account_id,
             image_uri=uploaded.image_uri,
             source_uri=uploaded.source_uri,
+            source_sha256=uploaded.source_sha256,
             task_uri=uploaded.task_uri,
+            task_sha256=uploaded.task_sha256,
             tags={
                 **settings.tags,
                 job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),

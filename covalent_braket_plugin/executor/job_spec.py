@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, ENTRY_POINT, OUTPUT_URI_KEY, TASK_URI_KEY
+from covalent_braket_plugin.job.runner import (
+    BUCKET_OWNER_KEY,
+    ENTRY_POINT,
+    OUTPUT_URI_KEY,
+    TASK_SHA256_KEY,
+    TASK_URI_KEY,
+)
+from covalent_braket_plugin.job.script_mode import SOURCE_SHA256_KEY
 
 if TYPE_CHECKING:
     from covalent_braket_plugin.executor.settings import BraketExecutorSettings
@@ -116,10 +123,16 @@ def electron_job(
     account_id: str,
     image_uri: str,
     source_uri: str,
+    source_sha256: str,
     task_uri: str,
+    task_sha256: str,
     tags: dict[str, str] | None = None,
 ) -> JobSpec:
-    """The job of one electron: the settings' device, instance and limits, the runner's inputs."""
+    """The job of one electron: the settings' device, instance and limits, the runner's inputs.
+
+    The digests of the task and of the runner's archive are fixed in the hyperparameters, which
+    nobody can change after CreateJob: the job runs neither when the objects in S3 differ.
+    """
     return JobSpec(
         name=name,
         role_arn=settings.role_arn(account_id),
@@ -132,6 +145,8 @@ def electron_job(
         output_s3_path=location.uri(location.job_output_prefix),
         hyperparameters={
             TASK_URI_KEY: task_uri,
+            TASK_SHA256_KEY: task_sha256,
+            SOURCE_SHA256_KEY: source_sha256,
             OUTPUT_URI_KEY: location.uri(location.output_prefix),
             BUCKET_OWNER_KEY: account_id,
         },

@@ -94,10 +94,11 @@ def upload_task(
 
 @lru_cache(maxsize=1)
 def runner_archive() -> tuple[str, bytes]:
-    """The script-mode source archive (gzip tar holding the runner) and its content digest.
+    """The script-mode source archive (gzip tar holding the runner) and its SHA-256.
 
     Built byte for byte the same from the same runner source (fixed mtimes and owners), so its
-    digest names it in S3 and each version is uploaded once.
+    digest names it in S3, each version is uploaded once, and the job's script mode can check that
+    the archive it downloads is this one (the digest goes into the job's hyperparameters).
     """
     source = runner.source_path().read_bytes()
     tar_buffer = io.BytesIO()
@@ -108,7 +109,7 @@ def runner_archive() -> tuple[str, bytes]:
         info.mode = 0o644
         tar.addfile(info, io.BytesIO(source))
     archive = gzip.compress(tar_buffer.getvalue(), mtime=0)
-    return hashlib.sha256(source).hexdigest(), archive
+    return hashlib.sha256(archive).hexdigest(), archive
 
 
 def upload_runner_source(s3: Any, bucket: str, owner: str, uploaded: set[tuple[str, str, str, str]]) -> str:

@@ -9,8 +9,13 @@ Hyperparameters (``$AMZN_BRAKET_HP_FILE``) say where things are:
 
 - ``COVALENT_TASK_URI``: ``s3://bucket/key`` of ``cloudpickle.dumps((fn, args, kwargs))``;
 - ``COVALENT_OUTPUT_URI``: ``s3://bucket/prefix/`` that receives the files below;
+- ``COVALENT_TASK_SHA256``: the SHA-256 of ``task.pkl``, fixed at CreateJob. The task is unpickled
+  only when its digest matches, so whoever can write to the bucket cannot swap in code of their own.
 - ``COVALENT_BUCKET_OWNER``: account id every S3 call passes as ExpectedBucketOwner, so a bucket
   taken over by another account is never written to.
+
+The task and the result pass through temporary files, never whole in memory, and the result is
+uploaded with boto3's managed (multipart) transfer.
 
 Output, all through S3 so that it never depends on CloudWatch: ``result.pkl`` (cloudpickle of the
 return value) on success; ``error.json`` (``{"type", "message", "traceback"}``) on failure; always
@@ -22,6 +27,7 @@ job's failureReason) and the process exits with status 1.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +48,7 @@ import cloudpickle
 RUNNER_MODULE = "covalent_braket_runner"
 ENTRY_POINT = f"{RUNNER_MODULE}:main"
 TASK_URI_KEY = "COVALENT_TASK_URI"
+TASK_SHA256_KEY = "COVALENT_TASK_SHA256"
 OUTPUT_URI_KEY = "COVALENT_OUTPUT_URI"
 BUCKET_OWNER_KEY = "COVALENT_BUCKET_OWNER"
 RESULT_FILE = "result.pkl"
@@ -137,12 +144,43 @@ class _Output:
         owner = {"ExpectedBucketOwner": self._owner} if self._owner else {}
         self._s3.put_object(Bucket=self._bucket, Key=f"{self._prefix}{name}", Body=body, **owner)
 
+    def upload(self, name: str, file: BinaryIO) -> None:
+        """Upload a file of any size (boto3 switches to multipart uploads for large ones)."""
+        owner = {"ExpectedBucketOwner": self._owner} if self._owner else {}
+        self._s3.upload_fileobj(file, self._bucket, f"{self._prefix}{name}", ExtraArgs=owner)
 
-def _load_task(s3: Any, task_uri: str, owner: str) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+
+class TaskIntegrityError(Exception):
+    """``task.pkl`` is not the task the job was created with; it is never unpickled."""
+
+
+def file_sha256(file: BinaryIO) -> str:
+    """The hex SHA-256 of a file's content, read in chunks from its start; leaves it at its start."""
+    file.seek(0)
+    digest = hashlib.sha256()
+    while chunk := file.read(_READ_BYTES):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _load_task(
+    s3: Any, task_uri: str, expected_sha256: str, owner: str
+) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """Download the task to a temporary file, check its digest, and only then unpickle it."""
     bucket, key = split_s3_uri(task_uri)
     expected = {"ExpectedBucketOwner": owner} if owner else {}
-    body = s3.get_object(Bucket=bucket, Key=key, **expected)["Body"].read()
-    fn, args, kwargs = cloudpickle.loads(body)
+    with tempfile.TemporaryFile() as file:
+        body = s3.get_object(Bucket=bucket, Key=key, **expected)["Body"]
+        for chunk in body.iter_chunks(_READ_BYTES):
+            file.write(chunk)
+        actual = file_sha256(file)
+        if actual != expected_sha256:
+            raise TaskIntegrityError(
+                f"{task_uri} has SHA-256 {actual}, not {expected_sha256 or '(none given)'} fixed when the "
+                "job was created: the task was changed after submission, so it is not run"
+            )
+        fn, args, kwargs = cloudpickle.load(file)
     return fn, tuple(args), dict(kwargs)
 
 
@@ -202,19 +240,24 @@ def main() -> None:
         s3 = boto3.client("s3")
         output = _Output(s3, hyperparameters[OUTPUT_URI_KEY], owner)
         with _FdTee(1, sys.stdout) as stdout, _FdTee(2, sys.stderr) as stderr:
+            result = tempfile.TemporaryFile()  # noqa: SIM115 - uploaded after the tees end
             try:
-                fn, args, kwargs = _load_task(s3, hyperparameters[TASK_URI_KEY], owner)
+                fn, args, kwargs = _load_task(
+                    s3, hyperparameters[TASK_URI_KEY], hyperparameters.get(TASK_SHA256_KEY, ""), owner
+                )
                 with _outputs_sent_on_os_exit(output, stdout, stderr):
-                    result = cloudpickle.dumps(fn(*args, **kwargs))
+                    cloudpickle.dump(fn(*args, **kwargs), result)
             except (Exception, SystemExit) as exc:  # sys.exit() in an electron is a failure too
                 error = exc
                 traceback.print_exc()
         output.put(STDOUT_FILE, stdout.captured)
         output.put(STDERR_FILE, stderr.captured)
-        if error is None:
-            output.put(RESULT_FILE, result)
-        else:
-            output.put(ERROR_FILE, json.dumps(error_report(error)).encode())
+        with result:
+            if error is None:
+                result.seek(0)
+                output.upload(RESULT_FILE, result)
+            else:
+                output.put(ERROR_FILE, json.dumps(error_report(error)).encode())
     except Exception as exc:  # the job could not even report: its failureReason must still say why
         error = error or exc
         traceback.print_exc()

@@ -12,6 +12,10 @@ so that the same program serves every place a job of this project runs:
 It must stay standalone (standard library and boto3 only, no import of this package), because it is
 copied into images that do not have the package installed.
 
+A job whose hyperparameters carry ``COVALENT_SOURCE_SHA256`` (the executor's jobs) runs its source
+only when the downloaded archive has that SHA-256: hyperparameters are fixed at CreateJob, while the
+archive in S3 can be rewritten by anyone who may write to the bucket.
+
 The steps follow Braket's program: read ``AMZN_BRAKET_SCRIPT_S3_URI``, ``_ENTRY_POINT`` and
 ``_COMPRESSION_TYPE``; download the source (one file for ``NONE``, a tar.gz archive for ``GZIP``)
 and unpack it into the code dir; pip-install any ``requirements.txt``; run the entry point
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import importlib
 import inspect
 import json
@@ -43,6 +48,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_ML_ROOT = Path("/opt/ml")
+SOURCE_SHA256_KEY = "COVALENT_SOURCE_SHA256"
 BRAKET_ROOT = Path("/opt/braket")
 
 
@@ -109,6 +115,30 @@ def download_source(s3_uri: str, destination: Path) -> Path:
     return local_file
 
 
+def read_hyperparameters() -> dict[str, Any]:
+    """The job's hyperparameters (``$AMZN_BRAKET_HP_FILE``); none when the job has no such file."""
+    hp_file = os.environ.get("AMZN_BRAKET_HP_FILE")
+    if not hp_file or not Path(hp_file).is_file():
+        return {}
+    return dict(json.loads(Path(hp_file).read_text(encoding="utf-8")))
+
+
+def verify_source(source: Path, hyperparameters: dict[str, Any]) -> None:
+    """Refuse a source whose SHA-256 differs from the one the hyperparameters fix, when they fix one."""
+    expected = hyperparameters.get(SOURCE_SHA256_KEY)
+    if expected is None:
+        return
+    digest = hashlib.sha256()
+    with open(source, "rb") as file:
+        while chunk := file.read(1 << 16):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise ScriptModeError(
+            f"The job's source {source.name} has SHA-256 {digest.hexdigest()}, not {expected} fixed "
+            "when the job was created: it was changed after submission, so it is not run"
+        )
+
+
 def unpack_source(source: Path, compression: str, destination: Path) -> None:
     """Unpack a GZIP tar archive, or copy a single uncompressed file, into ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -156,10 +186,9 @@ def bind_hyperparameters(function: Callable[..., Any]) -> dict[str, Any]:
     class (``int``, ``float``...), and kept a string otherwise; a signature that does not accept the
     hyperparameters gets none of them.
     """
-    hp_file = os.environ.get("AMZN_BRAKET_HP_FILE")
-    if not hp_file or not Path(hp_file).is_file():
+    hyperparameters = read_hyperparameters()
+    if not hyperparameters:
         return {}
-    hyperparameters = json.loads(Path(hp_file).read_text(encoding="utf-8"))
     try:
         inspect.signature(function).bind(**hyperparameters)
     except (TypeError, ValueError):
@@ -201,6 +230,7 @@ def run(ml_root: Path) -> int:
     code = code_dir(ml_root)
     original = code.parent / "original"
     source = download_source(s3_uri, original)
+    verify_source(source, read_hyperparameters())
     unpack_source(source, compression, code)
     install_requirements(code)
     print(f"Running entry point {entry_point}", flush=True)

@@ -4,6 +4,7 @@ registry through the ECR API, found there by the next request instead of being b
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -58,10 +59,12 @@ def run_runner_in_image(stack: LocalStack, engine: docker.DockerClient, image_na
         program = os.path.isfile("/opt/ml/code/" + os.environ["SAGEMAKER_PROGRAM"])
         return {"six": six.__version__, "program": program, "cloudpickle": cloudpickle.__version__}
 
-    s3.put_object(Bucket=bucket, Key="task.pkl", Body=cloudpickle.dumps((electron, (), {})))
+    task = cloudpickle.dumps((electron, (), {}))
+    s3.put_object(Bucket=bucket, Key="task.pkl", Body=task)
     shutil.copy(runner.source_path(), work / f"{runner.RUNNER_MODULE}.py")
     (work / "hyperparameters.json").write_text(json.dumps({
         runner.TASK_URI_KEY: f"s3://{bucket}/task.pkl",
+        runner.TASK_SHA256_KEY: hashlib.sha256(task).hexdigest(),
         runner.OUTPUT_URI_KEY: f"s3://{bucket}/output/",
         runner.BUCKET_OWNER_KEY: ACCOUNT,
     }))

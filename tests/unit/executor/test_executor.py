@@ -7,6 +7,7 @@ The Braket stand-in records every request and plays a job's life from a list of 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from covalent_braket_plugin.executor.executor import LARGE_UPLOAD_BYTES, BraketE
 from covalent_braket_plugin.executor.images import PythonVersionMismatchError
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
-from covalent_braket_plugin.job import runner
+from covalent_braket_plugin.job import runner, script_mode
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -169,7 +170,11 @@ def _play(
     def job(request: dict) -> None:
         hp = request["hyperParameters"]
         assert hp[runner.BUCKET_OWNER_KEY] == ACCOUNT
-        fn, args, kwargs = cloudpickle.loads(_s3_object(s3, hp[runner.TASK_URI_KEY]))
+        task = _s3_object(s3, hp[runner.TASK_URI_KEY])
+        assert hp[runner.TASK_SHA256_KEY] == hashlib.sha256(task).hexdigest()
+        source = _s3_object(s3, request["algorithmSpecification"]["scriptModeConfig"]["s3Uri"])
+        assert hp[script_mode.SOURCE_SHA256_KEY] == hashlib.sha256(source).hexdigest()
+        fn, args, kwargs = cloudpickle.loads(task)
         parsed = urlparse(hp[runner.OUTPUT_URI_KEY])
         files = {runner.STDOUT_FILE: stdout.encode(), runner.STDERR_FILE: stderr.encode()}
         if error is None:

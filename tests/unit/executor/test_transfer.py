@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -72,6 +73,7 @@ def test_runner_archive_is_the_runner_under_its_module_name_and_byte_for_byte_st
         assert tar.getnames() == ["covalent_braket_runner.py"]
         source = tar.extractfile("covalent_braket_runner.py").read()
     assert source == runner.source_path().read_bytes()
+    assert digest == hashlib.sha256(archive).hexdigest()  # what the job's script mode checks
 
 
 def test_runner_source_is_uploaded_once_per_content_and_bucket(s3: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -48,12 +49,18 @@ def run_job(
     fn: Callable[..., Any],
     *args: Any,
     upload_task: bool = True,
+    uploaded: bytes | None = None,
     **kwargs: Any,
 ) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Upload the task, lay the job out like /opt/ml and run the runner the way script mode does."""
+    """Upload the task, lay the job out like /opt/ml and run the runner the way script mode does.
+
+    The hyperparameters fix the digest of the pickled task; ``uploaded`` puts other bytes in S3 in
+    its place, as someone rewriting the object after CreateJob would.
+    """
     prefix = f"jobs/{tmp_path.name}"
+    task = cloudpickle.dumps((fn, args, kwargs))
     if upload_task:
-        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/task.pkl", Body=cloudpickle.dumps((fn, args, kwargs)))
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/task.pkl", Body=task if uploaded is None else uploaded)
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy(runner.source_path(), code / f"{runner.RUNNER_MODULE}.py")
@@ -61,6 +68,7 @@ def run_job(
     hp_file = tmp_path / "input" / "config" / "hyperparameters.json"
     hp_file.write_text(json.dumps({
         runner.TASK_URI_KEY: f"s3://{BUCKET}/{prefix}/task.pkl",
+        runner.TASK_SHA256_KEY: hashlib.sha256(task).hexdigest(),
         runner.OUTPUT_URI_KEY: f"s3://{BUCKET}/{prefix}/output/",
         runner.BUCKET_OWNER_KEY: OWNER,
     }))
@@ -189,6 +197,42 @@ def test_missing_task_object_still_reports(tmp_path: Path, s3: Any, s3_endpoint:
     assert completed.returncode == 1
     assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "NoSuchKey"
     assert (tmp_path / "output" / "failure").read_text().startswith("NoSuchKey: ")
+
+
+def test_a_task_rewritten_after_submission_is_never_unpickled(
+    tmp_path: Path, s3: Any, s3_endpoint: str
+) -> None:
+    marker = tmp_path / "forged-code-ran"
+
+    def forged() -> None:
+        Path(str(marker)).write_text("ran")
+
+    completed, output = run_job(
+        tmp_path, s3, s3_endpoint, print, "the user's task", uploaded=cloudpickle.dumps((forged, (), {}))
+    )
+
+    assert completed.returncode == 1
+    assert not marker.exists()
+    error = json.loads(read(s3, output + runner.ERROR_FILE))
+    assert error["type"] == "TaskIntegrityError"
+    assert "changed after submission" in error["message"]
+    assert (tmp_path / "output" / "failure").read_text().startswith("TaskIntegrityError: ")
+    assert "the user's task" not in read(s3, output + runner.STDOUT_FILE).decode()
+
+
+def test_a_large_result_arrives_whole_through_a_multipart_upload(
+    tmp_path: Path, s3: Any, s3_endpoint: str
+) -> None:
+    def electron(size: int) -> bytes:
+        return bytes(range(256)) * (size // 256)
+
+    size = 24 * 2**20  # past boto3's 8 MiB multipart threshold
+    completed, output = run_job(tmp_path, s3, s3_endpoint, electron, size)
+
+    assert completed.returncode == 0, completed.stderr
+    head = s3.head_object(Bucket=BUCKET, Key=output + runner.RESULT_FILE)
+    assert "-" in head["ETag"]  # S3 gives multipart objects an ETag of "<digest>-<parts>"
+    assert cloudpickle.loads(read(s3, output + runner.RESULT_FILE)) == electron(size)
 
 
 @pytest.mark.parametrize(

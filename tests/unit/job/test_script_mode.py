@@ -3,6 +3,7 @@ and the environment and failure reasons of the job container contract."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -172,3 +173,16 @@ def test_failure_reasons_name_the_error_and_fit_the_model():
     assert failure_reason("ValueError: bad", 1) == "AlgorithmError: ValueError: bad, exit code: 1"
     assert "exited with code 137" in failure_reason("", 137)
     assert len(failure_reason("x" * 5000, 1)) == FAILURE_REASON_LIMIT
+
+
+def test_a_source_whose_digest_differs_from_the_hyperparameters_is_refused(tmp_path):
+    source = tmp_path / "source.tar.gz"
+    source.write_bytes(b"the archive as uploaded at submission")
+    fixed = hashlib.sha256(source.read_bytes()).hexdigest()
+
+    script_mode.verify_source(source, {script_mode.SOURCE_SHA256_KEY: fixed})
+    script_mode.verify_source(source, {})  # a job that fixes no digest (not the executor's) runs as is
+    source.write_bytes(b"rewritten by someone who may write to the bucket")
+    with pytest.raises(script_mode.ScriptModeError, match="changed after submission"):
+        script_mode.verify_source(source, {script_mode.SOURCE_SHA256_KEY: fixed})
+
