@@ -26,8 +26,10 @@ from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.local.braket_api.devices import (
     DEVICES,
+    OPENQASM,
     Device,
     get_device_document,
+    requires_all_qubits_measured,
     supported_actions,
 )
 from covalent_braket_plugin.local.braket_api.errors import (
@@ -38,7 +40,7 @@ from covalent_braket_plugin.local.braket_api.errors import (
     validation,
 )
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
-from covalent_braket_plugin.local.braket_api.programs import action_kind, parse_program
+from covalent_braket_plugin.local.braket_api.programs import action_kind, measures_every_qubit, parse_program
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
 from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
 from covalent_braket_plugin.local.faults import Faults
@@ -287,11 +289,12 @@ class BraketBackend:
         with self._lock:
             if key in self._client_tokens:
                 return {"quantumTaskArn": self._client_tokens[key]}
+        self._check_associations(params.get("associations"), device)
         try:
             action = json.loads(params["action"])
             if not isinstance(action, dict):
                 raise ValueError("the action must be a JSON object")
-            parse_program(action)
+            program = parse_program(action)
         except ValueError as exc:
             raise validation(f"Invalid action: {exc}") from None
         kind = action_kind(action)
@@ -300,6 +303,15 @@ class BraketBackend:
             raise validation(
                 f"Device {device.arn} does not support action {kind}; "
                 f"it supports {', '.join(sorted(supported))}"
+            )
+        if (
+            kind == OPENQASM
+            and requires_all_qubits_measured(device.arn)
+            and not measures_every_qubit(program.source, program.inputs)
+        ):
+            raise validation(
+                "Device requires all qubits in the program to be measured. This may be caused by "
+                "declaring non-contiguous qubits or measuring partial qubits"
             )
         shots = params["shots"]
         low = 1 if device.is_qpu else 0
@@ -347,6 +359,17 @@ class BraketBackend:
             snapshot = dict(record)
         self.runner.submit(snapshot, device, action)
         return {"quantumTaskArn": arn}
+
+    @staticmethod
+    def _check_associations(associations: list[dict[str, Any]] | None, device: Device | None) -> None:
+        """Braket Direct reservations: none exist on the stack (they are bought, not created through
+        the API), so every reservation ARN is invalid; simulators take none at all, as on AWS."""
+        for association in associations or []:
+            if association.get("type") != "RESERVATION_TIME_WINDOW_ARN":
+                continue
+            if device is not None and not device.is_qpu:
+                raise validation(f"Braket Direct is not supported for {device.name}.")
+            raise validation(f"Reservation arn is invalid: {association.get('arn')}")
 
     def _check_bucket(self, bucket: str) -> None:
         if self.services is None:
@@ -408,7 +431,9 @@ class BraketBackend:
         with self._lock:
             record = self._task(arn)
             if record["status"] in TERMINAL:
-                raise conflict(f"Quantum task {arn} is already {record['status']} and cannot be cancelled")
+                raise conflict(
+                    f"Amazon Braket cannot cancel a quantum task in the {record['status']} status."
+                )
             if record["status"] != "CANCELLING":
                 self.transition_task(arn, ACTIVE, "CANCELLING")
         self.runner.cancel(arn)
@@ -592,6 +617,7 @@ class BraketBackend:
             raise validation(
                 f"Device {device} does not exist; use a Braket device ARN or local:<provider>/<sim>"
             )
+        self._check_associations(params.get("associations"), DEVICES.get(device))
         self._check_role(params["roleArn"])
         with self._lock:
             if key in self._client_tokens:

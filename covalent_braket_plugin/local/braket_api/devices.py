@@ -198,6 +198,8 @@ def _simulator_capabilities(device: Device) -> dict[str, Any]:
     caps["service"] = _service(device)
     caps["paradigm"]["qubitCount"] = device.qubit_count
     caps["deviceParameters"] = json.loads(GateModelSimulatorDeviceParameters.schema_json())
+    # SV1 and DM1 measure every qubit (the local simulators would measure a subset).
+    caps["action"][OPENQASM]["requiresAllQubitsMeasurement"] = True
     return caps
 
 
@@ -220,7 +222,7 @@ def _openqasm_action(device: Device) -> dict[str, Any]:
             for name in ("Sample", "Expectation", "Variance", "Probability")
         ],
         "supportPhysicalQubits": False,
-        "requiresAllQubitsMeasurement": False,
+        "requiresAllQubitsMeasurement": device.provider == "IonQ",
         "requiresContiguousQubitIndices": False,
         "supportsPartialVerbatimBox": False,
         "disabledQubitRewiringSupported": False,
@@ -397,6 +399,13 @@ def capabilities(device: Device) -> dict[str, Any]:
 def supported_actions(device_arn: str) -> frozenset[str]:
     """The action types (IR names) the device of ``device_arn`` accepts, from its capabilities."""
     return frozenset(capabilities(DEVICES[device_arn])["action"])
+
+
+@cache
+def requires_all_qubits_measured(device_arn: str) -> bool:
+    """Whether the device's OpenQASM programs must measure every qubit they declare."""
+    action = capabilities(DEVICES[device_arn])["action"].get(OPENQASM, {})
+    return bool(action.get("requiresAllQubitsMeasurement"))
 
 
 def get_device_document(device: Device) -> dict[str, Any]:

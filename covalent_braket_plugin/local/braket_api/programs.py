@@ -1,4 +1,4 @@
-"""Reading the programs of quantum tasks: the action's IR kind and its parsed form.
+"""Reading the programs of quantum tasks: the action's IR kind, its parsed form, what it measures.
 
 Used by the backend to validate CreateQuantumTask before a task exists (as AWS does) and by the
 simulation workers to run the program.
@@ -6,6 +6,7 @@ simulation workers to run the program.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM
@@ -34,3 +35,33 @@ def parse_program(action: dict[str, Any]) -> Any:
         return Program.parse_obj(action)
     except Exception as exc:
         raise ValueError(f"invalid {kind} action: {exc}") from None
+_MEASURE = re.compile(r"\bmeasure\b")
+_REGISTER = re.compile(r"(?:^|;)\s*qubit\s*\[\s*(\d+)\s*\]\s*(\w+)\s*;", re.MULTILINE)
+_MEASURED = re.compile(r"\bmeasure\s+(\w+)\s*(?:\[\s*(\d+)\s*\])?\s*;")
+
+
+def measures_every_qubit(source: str, inputs: dict[str, Any] | None = None) -> bool:
+    """Whether an OpenQASM program that measures measures all the qubits it declares, contiguously.
+
+    A program without ``measure`` is measured whole. The form the Braket SDK writes (one
+    ``qubit[n]`` register, ``measure q[i]`` or ``measure q``) is read directly; anything else is
+    interpreted with the local simulator's OpenQASM interpreter, which costs far more.
+    """
+    if not _MEASURE.search(source):
+        return True
+    registers = _REGISTER.findall(source)
+    targets = _MEASURED.findall(source)
+    if len(registers) == 1 and len(targets) == len(_MEASURE.findall(source)) and "$" not in source:
+        size, name = int(registers[0][0]), registers[0][1]
+        if all(register == name for register, _ in targets):
+            if any(not index for _, index in targets):  # ``measure q``: the whole register
+                return True
+            return {int(index) for _, index in targets} == set(range(size))
+    from braket.default_simulator.openqasm.interpreter import Interpreter
+
+    try:
+        circuit = Interpreter().build_circuit(source, inputs or {})
+    except Exception:  # an invalid program fails its task with the simulator's reason instead
+        return True
+    used = set(circuit.qubit_set) | set(range(circuit.num_qubits))
+    return set(circuit.measured_qubits) == used == set(range(len(used)))

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,7 +64,7 @@ class StubRegistry:
 
     def add(self, repository: str, body: bytes, media_type: str, tags: list[str], pushed: int) -> str:
         digest = _digest(body)
-        moment = datetime.fromtimestamp(1_700_000_000 + pushed, tz=timezone.utc)
+        moment = datetime.fromtimestamp(1_700_000_000 + pushed, tz=UTC)
         self.manifests.setdefault(repository, {})[digest] = (media_type, body, moment)
         for tag in tags:
             self.tag_map.setdefault(repository, {})[tag] = digest
@@ -171,7 +171,7 @@ def test_authorization_token_points_docker_at_the_registry(ecr: Any) -> None:
     assert data[0]["proxyEndpoint"] == "http://127.0.0.1:5999"
     user, _, password = base64.b64decode(data[0]["authorizationToken"]).decode().partition(":")
     assert user == "AWS" and password
-    assert data[0]["expiresAt"] > datetime.now(timezone.utc)
+    assert data[0]["expiresAt"] > datetime.now(UTC)
 
 
 def test_describe_images_by_tag_reports_what_the_registry_holds(ecr: Any, registry: StubRegistry) -> None:
@@ -180,7 +180,7 @@ def test_describe_images_by_tag_reports_what_the_registry_holds(ecr: Any, regist
     assert detail["imageDigest"] == digest
     assert detail["imageTags"] == ["latest", "v1"]
     assert detail["imageSizeInBytes"] == 1234
-    assert detail["imagePushedAt"] == datetime.fromtimestamp(1_700_000_005, tz=timezone.utc)
+    assert detail["imagePushedAt"] == datetime.fromtimestamp(1_700_000_005, tz=UTC)
     assert detail["imageManifestMediaType"] == DOCKER_V2
     assert detail["artifactMediaType"] == CONFIG_TYPE
     assert detail["registryId"] == "123456789012"
