@@ -136,6 +136,7 @@ def _plain(value: Any) -> Any:
 
 
 _QUBITS = re.compile(r"\([^()]*\)")
+_PRAGMA_AFTER_CODE = re.compile(r"(?<=\S)[ \t]*(?=#pragma\b)")
 _ADJOINT_GRADIENT = re.compile(
     r"^[ \t]*#pragma\s+braket\s+result\s+adjoint_gradient\s+expectation\((?P<observable>.*)\)"
     r"\s+(?P<parameters>[^\n]*?)\s*$",
@@ -148,9 +149,10 @@ _TERM = re.compile(
 
 
 def _prepare_openqasm(program: Any, shots: int) -> tuple[Any, AdjointGradient | None]:
-    """The program the local simulator can run: an adjoint gradient replaced by the expectations of
-    its terms, which ``AdjointGradient`` turns into the gradient."""
-    source = program.source
+    """The program the local simulator can run: each pragma on a line of its own (AWS reads several
+    result pragmas on one line; the local parser keeps the first), and an adjoint gradient replaced
+    by the expectations of its terms, which ``AdjointGradient`` turns into the gradient."""
+    source = _PRAGMA_AFTER_CODE.sub("\n", program.source)
     gradient = None
     match = _ADJOINT_GRADIENT.search(source)
     if match:

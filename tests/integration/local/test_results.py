@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from braket.aws import AwsDevice
 from braket.circuits import Circuit, FreeParameter, Observable
+from braket.ir.openqasm import Program
 from braket.tracking import Tracker
 
 from covalent_braket_plugin.local.stack import LocalStack
@@ -80,3 +81,15 @@ def test_results_carry_execution_duration_and_device_parameters(braket_local_env
     assert result.additional_metadata.simulatorMetadata.executionDuration > 0
     assert result.task_metadata.deviceParameters.paradigmParameters.qubitCount == 2
     assert tracker.quantum_tasks_statistics()[SV1]["execution_duration"] > timedelta(0)
+
+
+def test_several_result_pragmas_on_one_line_are_all_kept(braket_local_env: LocalStack) -> None:
+    source = (
+        "OPENQASM 3;qubit[1] q;h q[0];#pragma braket result expectation z(q[0])"
+        "#pragma braket result probability q[0]"
+    )
+    result = AwsDevice(SV1).run(Program(source=source), shots=0).result()
+    expectation, probability = result.values
+    assert expectation == pytest.approx(0.0, abs=1e-12)
+    assert np.allclose(probability, [0.5, 0.5])
+    assert result.additional_metadata.action.source == source
