@@ -233,6 +233,12 @@ PROBLEMS: tuple[Problem, ...] = (
             "{client_covalent}: the electron would not load there",
             "Install covalent=={image_covalent} here, or use an image with covalent {client_covalent} "
             "(clear ecr_image_uri so that the executor builds one)."),
+    Problem("image-braket-sdk-mismatch", "image.versions", Status.WARN,
+            "the job image {image} has amazon-braket-sdk {image_sdk}, but this client has "
+            "amazon-braket-sdk {client_sdk}: circuits, results and devices the electron exchanges with "
+            "this client may not load on the other side",
+            "Install amazon-braket-sdk=={image_sdk} here, or clear ecr_image_uri so that the executor "
+            "builds an image with this client's amazon-braket-sdk {client_sdk}."),
     Problem("base-python-mismatch", "image.versions", Status.FAIL,
             "the base image {image} runs Python {image_python}, but this client runs Python "
             "{client_python}: the job image build would stop",

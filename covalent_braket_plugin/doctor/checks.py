@@ -36,6 +36,8 @@ from covalent_braket_plugin.executor.covalent_conf import (
     unknown_keys,
 )
 from covalent_braket_plugin.executor.images import (
+    BRAKET_SDK_DISTRIBUTION,
+    BRAKET_SDK_LABEL,
     COVALENT_LABEL,
     PYTHON_LABEL,
     ImageError,
@@ -583,8 +585,13 @@ def check_versions(ctx: Context) -> Outcome:
     if image_covalent and image_covalent != client_covalent:
         return problem("image-covalent-mismatch", image=image.uri, image_covalent=image_covalent,
                        client_covalent=client_covalent)
-    return passed(f"{image.uri} has Python {image_python} and covalent {image_covalent or '?'}, "
-                  "as this client")
+    image_sdk, client_sdk = labels.get(BRAKET_SDK_LABEL), metadata.version(BRAKET_SDK_DISTRIBUTION)
+    if image_sdk and image_sdk != client_sdk:
+        return problem("image-braket-sdk-mismatch", image=image.uri, image_sdk=image_sdk,
+                       client_sdk=client_sdk)
+    return passed(f"{image.uri} has Python {image_python}, covalent {image_covalent or '?'} and "
+                  f"amazon-braket-sdk {image_sdk or '? (unlabelled)'}; this client has Python "
+                  f"{client_python}, covalent {client_covalent} and amazon-braket-sdk {client_sdk}")
 
 
 def _check_base_image(ctx: Context, base: str, client_python: str) -> Outcome:
@@ -602,7 +609,8 @@ def _check_base_image(ctx: Context, base: str, client_python: str) -> Outcome:
         return problem("base-python-mismatch", image=base, image_python=image_python,
                        client_python=client_python)
     return passed(f"the job image is not built yet; its base image {base} has Python {image_python}, "
-                  "as this client (covalent is installed at this client's version when it is built)")
+                  "as this client (covalent and amazon-braket-sdk are installed at this client's versions "
+                  "when it is built)")
 
 
 # --- the checks in order ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Job images: render ``Dockerfile.template``, name the result by its content, build and push it once.
 
-An image holds an environment only (base image, Python, covalent, cloudpickle, boto3, the electron's
-pip packages, the script-mode program), never an electron, and its tag is a hash of exactly that.
+An image holds an environment only (base image, Python, covalent, cloudpickle, boto3, the Braket
+SDK, the electron's pip packages, the script-mode program), never an electron, and its tag is a hash
+of exactly that.
 Before building, the tag is looked up in ECR; an image is built and pushed only when it is missing
 there, and only once per process even when many electrons ask for it at the same time
 (:class:`ImageBuilds` holds what the process knows and builds). Every Docker and AWS call runs on
@@ -61,7 +62,10 @@ _BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
 _STATUS_WIDTH = 80
 PYTHON_LABEL = "io.covalent-braket.python"
 COVALENT_LABEL = "io.covalent-braket.covalent"
-"""Labels of every job image (see ``Dockerfile.template``): its Python minor and covalent versions."""
+BRAKET_SDK_LABEL = "io.covalent-braket.braket-sdk"
+"""Labels of every job image (see ``Dockerfile.template``): its Python minor, covalent and Braket SDK
+versions."""
+BRAKET_SDK_DISTRIBUTION = "amazon-braket-sdk"
 PYTHON_VERSION_COMMAND = ("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
 # Every manifest format a registry may hold; asked for all at once so it returns what was pushed
 # instead of down-converting to schema 1.
@@ -137,25 +141,32 @@ def render_dockerfile(
     python_minor: str | None = None,
     covalent_version: str | None = None,
     cloudpickle_version: str | None = None,
+    braket_sdk_version: str | None = None,
 ) -> str:
     """The template filled in; versions default to the ones this client runs.
 
     covalent and cloudpickle are pinned to the client's versions because the electron is a cloudpickle
-    of covalent objects: other versions may not load it. The electron's packages are sorted and
-    deduplicated so that the same environment always renders the same file (and gets the same tag).
+    of covalent objects: other versions may not load it. The Braket SDK is pinned to the client's
+    too: a Braket job is always meant to reach Braket, and the circuits and results an electron
+    exchanges with the client are SDK objects. pip leaves an SDK of that version in the base image
+    alone and replaces any other. The electron's packages are sorted and deduplicated so that the
+    same environment always renders the same file (and gets the same tag).
     """
     template = _template()
     packages = sorted({package.strip() for package in pip_packages if package.strip()})
     covalent_version = covalent_version or metadata.version("covalent")
+    braket_sdk_version = braket_sdk_version or metadata.version(BRAKET_SDK_DISTRIBUTION)
     base = [
         f"covalent=={covalent_version}",
         f"cloudpickle=={cloudpickle_version or metadata.version('cloudpickle')}",
         "boto3",
+        f"{BRAKET_SDK_DISTRIBUTION}=={braket_sdk_version}",
     ]
     values = {
         "base_image": base_image,
         "python_minor": python_minor or client_python_minor(),
         "covalent_version": covalent_version,
+        "braket_sdk_version": braket_sdk_version,
         "base_install": _pip_install_command(base),
         "electron_install": f"RUN {_pip_install_command(packages)}" if packages else "# (no packages)",
     }

@@ -142,8 +142,9 @@ class BraketExecutorSettings(BaseModel):
     )
     pip_packages: list[str] = Field(
         default_factory=list,
-        description="pip requirements installed in the job image besides covalent, cloudpickle and "
-        "boto3. A list, or one string separated by commas or spaces.",
+        description="pip requirements installed in the job image besides covalent, cloudpickle, boto3 "
+        "and amazon-braket-sdk (at the client's versions). A list, or one string separated by commas "
+        "or spaces.",
     )
     braket_job_execution_role_name: str = Field(
         "service-role/AmazonBraketJobsExecutionRole",

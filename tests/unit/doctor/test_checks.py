@@ -29,6 +29,7 @@ from covalent_braket_plugin.doctor.catalog import (
 from covalent_braket_plugin.doctor.checks import Check, Context, Outcome, passed, run_checks
 from covalent_braket_plugin.doctor.report import to_json, to_table
 from covalent_braket_plugin.executor.images import (
+    BRAKET_SDK_LABEL,
     COVALENT_LABEL,
     PYTHON_LABEL,
     ImageRef,
@@ -557,9 +558,11 @@ def test_labels_are_read_from_the_registry_for_amd64(stubs: dict[str, Stubber]) 
     from importlib.metadata import version
 
     ctx, registry = labelled(stubs, {PYTHON_LABEL: client_python_minor(),
-                                     COVALENT_LABEL: version("covalent")})
+                                     COVALENT_LABEL: version("covalent"),
+                                     BRAKET_SDK_LABEL: version("amazon-braket-sdk")})
     outcome = checks.check_versions(ctx)
     assert outcome.status is Status.PASS, outcome
+    assert outcome.message.count(f"amazon-braket-sdk {version('amazon-braket-sdk')}") == 2  # image, client
     assert [url.rsplit("/v2/", 1)[1] for url, _ in registry.requests] == [
         "amazon-braket-ready/manifests/v1", "amazon-braket-ready/manifests/sha256:amd",
         "amazon-braket-ready/blobs/sha256:cfg"]
@@ -581,6 +584,21 @@ def test_a_covalent_mismatch_and_a_missing_label(stubs: dict[str, Stubber]) -> N
     assert "Install covalent==0.1 here" in outcome.fix
     ctx, _ = labelled(stubs, {})
     assert checks.check_versions(ctx).problem == "image-unlabelled"
+
+
+def test_the_images_braket_sdk_is_reported_beside_the_clients(stubs: dict[str, Stubber]) -> None:
+    from importlib.metadata import version
+
+    ctx, _ = labelled(stubs, {PYTHON_LABEL: client_python_minor(), COVALENT_LABEL: version("covalent"),
+                              BRAKET_SDK_LABEL: "1.0.0"})
+    outcome = checks.check_versions(ctx)
+    assert outcome.problem == "image-braket-sdk-mismatch"
+    assert outcome.status is Status.WARN
+    assert f"amazon-braket-sdk 1.0.0, but this client has amazon-braket-sdk {version('amazon-braket-sdk')}" \
+        in outcome.message
+    assert "Install amazon-braket-sdk==1.0.0 here" in outcome.fix
+    ctx, _ = labelled(stubs, {PYTHON_LABEL: client_python_minor(), COVALENT_LABEL: version("covalent")})
+    assert "amazon-braket-sdk ? (unlabelled)" in checks.check_versions(ctx).message
 
 
 def test_before_the_first_build_the_base_image_is_asked(

@@ -49,6 +49,7 @@ def test_rendered_dockerfile_pins_the_client_environment_and_keeps_the_job_contr
     assert f"covalent=={metadata.version('covalent')}" in rendered
     assert f"cloudpickle=={metadata.version('cloudpickle')}" in rendered
     assert " boto3" in rendered
+    assert f"amazon-braket-sdk=={metadata.version('amazon-braket-sdk')}" in rendered
     assert "install 'numpy>=1.26' scipy\n" in rendered  # sorted, deduplicated, quoted for the shell
     assert f"v == '{python_minor}'" in rendered
     assert "COPY braket_container.py /opt/ml/code/braket_container.py" in rendered
@@ -59,6 +60,18 @@ def test_rendered_dockerfile_pins_the_client_environment_and_keeps_the_job_contr
 def test_environment_without_packages_adds_no_install_step() -> None:
     rendered = render_dockerfile(BASE)
     assert rendered.count("pip install") == 1
+
+
+def test_every_image_has_the_clients_braket_sdk_in_the_shared_layer_and_says_so_in_a_label() -> None:
+    sdk = metadata.version("amazon-braket-sdk")
+    rendered = render_dockerfile(BASE, ["numpy"])
+    shared, electron = rendered.split("RUN ")[1:]  # the layer every environment shares, then its own
+    assert f"amazon-braket-sdk=={sdk}" in shared
+    assert "amazon-braket-sdk" not in electron
+    assert f'{images.BRAKET_SDK_LABEL}="{sdk}"' in rendered
+    # Environments of one client share every layer up to the electron's packages.
+    other = render_dockerfile(BASE, ["scipy"])
+    assert other.split("RUN ")[:2] == rendered.split("RUN ")[:2]
 
 
 def test_the_template_ships_with_the_package_and_at_the_top_level() -> None:
@@ -84,6 +97,7 @@ def test_tag_is_stable_for_one_environment() -> None:
         {"python_minor": "3.12"},
         {"covalent_version": "0.239.0"},
         {"cloudpickle_version": "3.0.0"},
+        {"braket_sdk_version": "1.80.0"},
     ],
 )
 def test_tag_changes_with_anything_the_image_holds(changed: dict[str, Any]) -> None:
