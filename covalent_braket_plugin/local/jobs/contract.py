@@ -8,8 +8,8 @@ The local stack keeps the contract of Amazon Braket's job containers (see the SD
   ``checkpoints/`` and ``code/``;
 * before the program starts the input channels and the checkpoints are downloaded from S3;
 * the program finds everything through the ``AMZN_BRAKET_*`` variables;
-* after it ends, ``model/`` is packed to ``<outputDataConfig.s3Path>/output/model.tar.gz``, the
-  checkpoints go back to S3 and ``output/failure`` becomes the job's failureReason.
+* after it ends, the checkpoints go back to S3, ``output/failure`` becomes the job's failureReason
+  and, if it completed, ``model/`` is packed to ``<outputDataConfig.s3Path>/output/model.tar.gz``.
 
 Runners (process or docker) only decide how the program runs; this module is everything else.
 """
@@ -261,8 +261,9 @@ def results_key(job: Mapping[str, Any]) -> tuple[str, str]:
     return bucket, str(PurePosixPath(prefix, "output", "model.tar.gz"))
 
 
-def publish_outputs(s3: Any, job: Mapping[str, Any], layout: JobLayout) -> None:
-    """Upload the checkpoints and ``model/`` packed as model.tar.gz, as the service does after a job."""
+def publish_outputs(s3: Any, job: Mapping[str, Any], layout: JobLayout, completed: bool) -> None:
+    """Upload the checkpoints and, for a completed job, ``model/`` packed as model.tar.gz, as the
+    service does after a job: a failed job leaves no results archive on AWS, only its checkpoints."""
     bucket, key = results_key(job)
     checkpoint_uri = (job.get("checkpointConfig") or {}).get("s3Uri")
     try:
@@ -271,6 +272,8 @@ def publish_outputs(s3: Any, job: Mapping[str, Any], layout: JobLayout) -> None:
             for path in sorted(p for p in layout.checkpoints.rglob("*") if p.is_file()):
                 checkpoint_key = PurePosixPath(prefix, path.relative_to(layout.checkpoints))
                 s3.upload_file(str(path), checkpoint_bucket, str(checkpoint_key))
+        if not completed:
+            return
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "model.tar.gz"
             with tarfile.open(archive, "w:gz") as tar:

@@ -299,7 +299,7 @@ class JobManager:
         outcome = self._outcome(layout, exit_code, limit_s if timed_out else None, started_at)
         self._event(arn, "UPLOADING_RESULTS", "Uploading results and checkpoints")
         try:
-            publish_outputs(s3, job, layout)
+            publish_outputs(s3, job, layout, completed=outcome.status == "COMPLETED")
         except JobError as exc:
             if outcome.status == "COMPLETED":
                 reason = truncate_reason(str(exc))

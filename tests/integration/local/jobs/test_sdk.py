@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from braket.aws import AwsQuantumJob
 from braket.jobs.config import StoppingCondition
@@ -166,6 +167,20 @@ def test_failing_script_reports_the_exception(env, role_arn, source_file):
 
     assert wait_for_state(job, *TERMINAL) == "FAILED"
     assert "ValueError: the angle is out of range" in job.metadata()["failureReason"]
+
+
+def test_failed_job_leaves_only_its_script_in_s3(env, role_arn, source_file):
+    """A failed job on AWS uploads no results archive: only the SDK's script archive stays."""
+    job = create_job(source_file, role_arn, "fail")
+    assert wait_for_state(job, *TERMINAL) == "FAILED"
+    metadata = job.metadata()
+    bucket, _, output_path = metadata["outputDataConfig"]["s3Path"].removeprefix("s3://").partition("/")
+    prefix = f"jobs/{metadata['jobName']}/"
+    assert output_path.startswith(prefix)
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    keys = [item["Key"] for item in listed]
+    assert [key for key in keys if key.endswith("source.tar.gz")], keys
+    assert not [key for key in keys if key.endswith("model.tar.gz")], keys
 
 
 def test_cancelled_job_stops_its_process(env, role_arn, source_file):
