@@ -7,7 +7,6 @@ Each command group is a module of this package named as the command, with a
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from covalent_braket_plugin.cli import doctor, guard, iam_policy, images, jobs, local, prices, setup, tasks
@@ -31,7 +30,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; each command's handler returns the exit status."""
     args = build_parser().parse_args(argv)
     return int(args.handler(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -154,13 +154,18 @@ def parse_since(text: str, now: datetime, flag: str = "--since") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse type from a parser raising ValueError, so a bad value is a usage error (status 2)."""
+def argument_type(parse: Callable[[str], Any], problem: str | None = None) -> Callable[[str], Any]:
+    """An argparse type from a parser, so a bad value is a usage error (status 2) naming its flag.
+
+    The message is ``problem`` (``{value!r}`` stands for the value given), else the parser's own
+    without the name it gives the value (argparse names the flag).
+    """
 
     def convert(value: str) -> Any:
         try:
             return parse(value)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from error
+        except (ValueError, ArithmeticError, LookupError) as error:
+            message = problem.format(value=value) if problem else str(error).split(": ", 1)[-1]
+            raise argparse.ArgumentTypeError(message) from error
 
     return convert

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import asdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from covalent_braket_plugin.cli.common import (
     UsageError,
     add_account_flags,
     add_json_flag,
+    argument_type,
     aws_session,
     guarded,
     print_json,
@@ -20,12 +21,7 @@ from covalent_braket_plugin.guard.deploy import DEFAULT_NAME, GuardDeployment, G
 from covalent_braket_plugin.provisioning.engine import Logger
 from covalent_braket_plugin.provisioning.resources import ResourceResult
 
-
-def _dollars(value: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a dollar amount like 12.50") from error
+_dollars = argument_type(Decimal, "{value!r} is not a dollar amount like 12.50")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

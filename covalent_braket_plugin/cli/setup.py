@@ -20,7 +20,7 @@ from covalent_braket_plugin.cli.common import (
     guarded,
     print_json,
 )
-from covalent_braket_plugin.executor import covalent_conf as conf
+from covalent_braket_plugin.executor import covalent_conf
 from covalent_braket_plugin.provisioning import policies
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
 from covalent_braket_plugin.provisioning.resources import ResourceResult
@@ -94,7 +94,7 @@ def setup_options(args: argparse.Namespace) -> tuple[AwsSession, SetupOptions]:
     section: dict[str, Any] = {}
     if not args.no_conf:
         try:
-            section = conf.read_executor_section(args.conf) or {}
+            section = covalent_conf.read_executor_section(args.conf) or {}
         except ValueError as error:
             raise UsageError(f"{error} (or pass --conf PATH / --no-conf)") from None
     aws = aws_session(args.profile, args.region or section.get("region"))

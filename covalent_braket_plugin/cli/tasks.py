@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from covalent_braket_plugin.cli.common import (
     add_account_flags,
     add_json_flag,
+    argument_type,
     aws_session,
     guarded,
     print_json,
@@ -19,19 +20,14 @@ from covalent_braket_plugin.tasks.pricing import PriceTable
 from covalent_braket_plugin.tasks.search import TASK_STATUSES
 
 
-def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise argparse.ArgumentTypeError(f"unknown time zone {value!r}") from error
+def _zone_name(value: str) -> str:
+    """``value`` when it names a time zone; ZoneInfo raises (ZoneInfoNotFoundError, ValueError) if not."""
+    ZoneInfo(value)
     return value
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-21") from error
+_time_zone = argument_type(_zone_name, "unknown time zone {value!r}")
+_day = argument_type(date.fromisoformat, "{value!r} is not a date like 2026-11-21")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

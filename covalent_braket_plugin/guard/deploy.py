@@ -263,13 +263,15 @@ class GuardDeployment:
         self, session: AwsSession | boto3.session.Session | None = None, region: str | None = None
     ) -> None:
         self.aws = session if isinstance(session, AwsSession) else AwsSession(session, region=region)
-        self.region = region
+        self.region: str | None = region
         self.region = self._run().region  # the session's region, or refused now, before any AWS call
 
-    def _run(self, *, dry_run: bool = False, log: Logger = print) -> Provisioner:
+    def _run(
+        self, command: str = "guard deploy", *, dry_run: bool = False, log: Logger = print
+    ) -> Provisioner:
+        """A run of ``command`` (named in the fixes of its errors) in the guard's region."""
         return Provisioner(
-            self.aws, self.region, command="guard deploy", permissions_doc="docs/guard.md",
-            dry_run=dry_run, log=log,
+            self.aws, self.region, command=command, permissions_doc="docs/guard.md", dry_run=dry_run, log=log
         )
 
     # -- the whole guard
@@ -304,7 +306,7 @@ class GuardDeployment:
 
     def status(self, name: str = DEFAULT_NAME) -> list[ResourceResult]:
         """What exists of the guard ``name`` now."""
-        run, settings = self._run(log=lambda result: None), GuardSettings(name=name)
+        run, settings = self._run("guard status", log=lambda result: None), GuardSettings(name=name)
         results = [
             *iam.describe_role(run, settings.role_name, settings.policy_name),
             dynamodb.describe_table(run, settings.table_name),
@@ -331,7 +333,7 @@ class GuardDeployment:
         self, name: str = DEFAULT_NAME, log: Logger = print, dry_run: bool = False
     ) -> list[ResourceResult]:
         """Delete what ``deploy`` made for the guard ``name``; a missing piece is reported, not an error."""
-        run, settings = self._run(dry_run=dry_run, log=log), GuardSettings(name=name)
+        run, settings = self._run("guard remove", dry_run=dry_run, log=log), GuardSettings(name=name)
         function = run.step("lambda function", lambda: awslambda.function_configuration(run, name))
         devices = qpu_devices(_devices_of(function))
         limits = run.step(

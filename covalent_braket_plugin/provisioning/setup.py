@@ -24,7 +24,7 @@ from pathlib import Path
 import boto3
 
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor import covalent_conf as conf
+from covalent_braket_plugin.executor import covalent_conf
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
 from covalent_braket_plugin.provisioning import ecr, iam, policies, s3
 from covalent_braket_plugin.provisioning.engine import (
@@ -158,7 +158,7 @@ class AccountSetup:
     def _ensure_conf(self, run: Provisioner) -> ResourceResult:
         """The ``[executors.braket]`` section naming the bucket, repository, role and region."""
         options = self.options
-        path = options.conf_path or conf.covalent_conf_path()
+        path = options.conf_path or covalent_conf.covalent_conf_path()
         role_path = iam.role_path(run, options.role_name) or policies.JOB_ROLE_PATH
         wanted = {
             "s3_bucket_name": options.bucket,
@@ -167,13 +167,13 @@ class AccountSetup:
             "braket_job_execution_role_name": f"{role_path.strip('/')}/{options.role_name}".lstrip("/"),
             "region": options.region,
         }
-        section = conf.read_executor_section(path)
+        section = covalent_conf.read_executor_section(path)
         differing = [key for key, value in wanted.items() if (section or {}).get(key) != value]
         action = "created" if section is None else "updated" if differing else "unchanged"
         if differing and not run.dry_run:
-            conf.write_executor_section(wanted, path)
+            covalent_conf.write_executor_section(wanted, path)
         details = [f"set {', '.join(differing)}"] if differing else []
-        unknown = conf.unknown_keys(section or {})
+        unknown = covalent_conf.unknown_keys(section or {})
         if unknown:
             details.append(f"keys the executor refuses, remove them: {', '.join(unknown)}")
         resource = f"{path} [executors.braket]"

@@ -21,8 +21,8 @@ from covalent._shared_files.exceptions import TaskCancelledError
 
 from covalent_braket_plugin import cli
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.executor import job_spec as jobs
-from covalent_braket_plugin.inventory import jobs as plugin_jobs
+from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.local.stack import LocalStack
 
 BUCKET = "amazon-braket-covalent-ops"
@@ -86,7 +86,7 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     assert _run(hello, other, 0) == "hi"
     # A job made without the executor's tags is not the plugin's.
     braket = boto3.client("braket", **stack.client_kwargs())
-    stranger = jobs.JobSpec(
+    stranger = job_spec.JobSpec(
         name=f"stranger-{uuid.uuid4().hex[:12]}",
         role_arn=f"arn:aws:iam::123456789012:role/{ROLE}",
         image_uri=IMAGE,
@@ -97,23 +97,23 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
         max_runtime_s=60,
         output_s3_path=f"s3://{BUCKET}/stranger/",
     )
-    jobs.create_job(braket, stranger)
+    job_spec.create_job(braket, stranger)
 
     mine = _listed(capsys, "--dispatch-id", dispatch)
     assert [(job["name"], job["status"], job["node_id"]) for job in mine] == [
-        (jobs.job_name(dispatch, 1, 1), "FAILED", "1"),
-        (jobs.job_name(dispatch, 0, 1), "COMPLETED", "0"),
+        (job_spec.job_name(dispatch, 1, 1), "FAILED", "1"),
+        (job_spec.job_name(dispatch, 0, 1), "COMPLETED", "0"),
     ]
     assert {job["dispatch_id"] for job in mine} == {dispatch}
     assert all(job["device"].endswith("/sv1") and job["created"] and job["ended"] for job in mine)
 
     everything = _listed(capsys)
     names = {job["name"] for job in everything}
-    assert {jobs.job_name(dispatch, 0, 1), jobs.job_name(other, 0, 1)} <= names
+    assert {job_spec.job_name(dispatch, 0, 1), job_spec.job_name(other, 0, 1)} <= names
     assert stranger.name not in names
 
     failed = _listed(capsys, "--status", "failed", "--since", "1h")
-    assert jobs.job_name(dispatch, 1, 1) in {job["name"] for job in failed}
+    assert job_spec.job_name(dispatch, 1, 1) in {job["name"] for job in failed}
     assert {job["status"] for job in failed} == {"FAILED"}
     assert _listed(capsys, "--since", "2100-01-01") == []
 
@@ -123,7 +123,7 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     assert header.startswith("NAME") and "DISPATCH ID" in header and "CREATED (UTC)" in header
     assert len(rows) == 2 and all(dispatch in row and " sv1 " in row for row in rows)
 
-    status, log, _ = _command(capsys, "jobs", "logs", jobs.job_name(dispatch, 0, 1))
+    status, log, _ = _command(capsys, "jobs", "logs", job_spec.job_name(dispatch, 0, 1))
     assert status == 0
     assert "hello from the job" in log
     status, by_arn, _ = _command(capsys, "jobs", "logs", mine[1]["arn"])
@@ -138,7 +138,7 @@ def test_cancel_a_running_job_while_following_its_log(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dispatch = f"ops-{uuid.uuid4()}"
-    name = jobs.job_name(dispatch, 0, 1)
+    name = job_spec.job_name(dispatch, 0, 1)
     outcome: list[BaseException | Any] = []
 
     def sleepy() -> str:
@@ -162,8 +162,8 @@ def test_cancel_a_running_job_while_following_its_log(
     job: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         running = _listed(capsys, "--dispatch-id", dispatch, "--status", "RUNNING")
-        if running and "started" in jobs.read_logs(logs, jobs.DEFAULT_LOG_GROUP, name):
-            job = plugin_jobs.resolve_job(braket, name)
+        if running and "started" in job_spec.read_logs(logs, job_spec.DEFAULT_LOG_GROUP, name):
+            job = jobs.resolve_job(braket, name)
             break
         time.sleep(0.2)
     assert job is not None, f"{name} did not start"
@@ -172,8 +172,8 @@ def test_cancel_a_running_job_while_following_its_log(
     final_status: list[str] = []
     follower = threading.Thread(
         target=lambda: final_status.append(
-            plugin_jobs.follow_logs(
-                braket, logs, jobs.DEFAULT_LOG_GROUP, job, followed.append, follow=True, interval_s=0.2
+            jobs.follow_logs(
+                braket, logs, job_spec.DEFAULT_LOG_GROUP, job, followed.append, follow=True, interval_s=0.2
             )
         )
     )
@@ -187,7 +187,7 @@ def test_cancel_a_running_job_while_following_its_log(
     assert isinstance(outcome[0], TaskCancelledError)
     assert "started" in followed
     # Line by line as the job wrote them, each once: the whole log as it reads after the end.
-    assert followed == jobs.read_logs(logs, jobs.DEFAULT_LOG_GROUP, name).split("\n")
+    assert followed == job_spec.read_logs(logs, job_spec.DEFAULT_LOG_GROUP, name).split("\n")
     assert final_status == ["CANCELLED"]  # follow_logs returned once the job had ended
 
     status, out, _ = _command(capsys, "jobs", "cancel", name, "--json")

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from covalent_braket_plugin import cli
 from covalent_braket_plugin.cli.common import load_settings, parse_duration, parse_since
-from covalent_braket_plugin.inventory import jobs as plugin_jobs
+from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.inventory.formatting import format_time, table
 from covalent_braket_plugin.inventory.jobs import JobFilter, PluginJob
 
@@ -134,14 +134,14 @@ def test_list_pages_through_search_jobs_and_keeps_the_plugins_jobs_newest_first(
         "search_jobs", {"jobs": [newer]}, {"filters": [], "maxResults": 100, "nextToken": "page-2"}
     )
     with stubber:
-        found = plugin_jobs.list_jobs(braket, JobFilter())
+        found = jobs.list_jobs(braket, JobFilter())
     assert [job.name for job in found] == ["newer", "older"]
     assert found[0].dispatch_id == "d-2" and found[0].node_id == "3" and found[0].ended is None
 
 
 def test_table_and_json() -> None:
     job = PluginJob.from_summary(summary("covalent-x", endedAt=NOW))
-    text = plugin_jobs.jobs_table([job])
+    text = jobs.jobs_table([job])
     header, row = text.splitlines()
     assert header.split() == [
         "NAME",
@@ -166,7 +166,7 @@ def test_table_and_json() -> None:
         "2026-11-22",
         "12:00:00",
     ]
-    assert plugin_jobs.jobs_table([]) == "(no jobs of covalent-braket-plugin)"
+    assert jobs.jobs_table([]) == "(no jobs of covalent-braket-plugin)"
     assert job.to_json() == {
         "name": "covalent-x",
         "arn": "arn:aws:braket:us-east-1:123456789012:job/covalent-x",
@@ -187,8 +187,8 @@ def test_format_helpers() -> None:
         == "2026-01-02 02:04:05"
     )
     assert table(("A", "LONGER"), [("wide value", "x")]) == "A           LONGER\nwide value  x"
-    assert plugin_jobs.device_label(SV1) == "sv1"
-    assert plugin_jobs.device_label("local:braket/braket.local.qubit") == "local:braket/braket.local.qubit"
+    assert jobs.device_label(SV1) == "sv1"
+    assert jobs.device_label("local:braket/braket.local.qubit") == "local:braket/braket.local.qubit"
 
 
 # --- resolving, logs and cancel -----------------------------------------------------------------
@@ -199,8 +199,8 @@ def test_a_name_resolves_among_the_plugins_jobs_only() -> None:
     stubber.add_response(
         "search_jobs", {"jobs": [summary("wanted", tags={})]}, {"filters": [], "maxResults": 100}
     )
-    with stubber, pytest.raises(plugin_jobs.JobNotFoundError, match="jobs list` shows their names"):
-        plugin_jobs.resolve_job(braket, "wanted")
+    with stubber, pytest.raises(jobs.JobNotFoundError, match="jobs list` shows their names"):
+        jobs.resolve_job(braket, "wanted")
 
 
 def _get_job(status: str, **extra: Any) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def test_cancel_of_a_running_job() -> None:
     braket, stubber = _braket()
     stubber.add_response("cancel_job", {"jobArn": ARN, "cancellationStatus": "CANCELLING"}, {"jobArn": ARN})
     with stubber:
-        outcome = plugin_jobs.cancel(braket, _get_job("RUNNING"))
+        outcome = jobs.cancel(braket, _get_job("RUNNING"))
     assert outcome.cancelled
     assert outcome.message() == f"cancelling job covalent-abc-n0-a1-0123456789 ({ARN}): CANCELLING"
 
@@ -230,7 +230,7 @@ def test_cancel_of_a_running_job() -> None:
 def test_cancel_of_an_ended_job_says_so_and_sends_nothing() -> None:
     braket, stubber = _braket()
     with stubber:  # no call expected
-        outcome = plugin_jobs.cancel(braket, _get_job("COMPLETED", endedAt=NOW))
+        outcome = jobs.cancel(braket, _get_job("COMPLETED", endedAt=NOW))
     assert not outcome.cancelled
     assert outcome.message() == (
         "job covalent-abc-n0-a1-0123456789 had already ended COMPLETED at 2026-11-22 12:00:00 UTC; "
@@ -244,7 +244,7 @@ def test_cancel_of_a_job_that_ends_meanwhile() -> None:
     stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
     stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
     with stubber:
-        outcome = plugin_jobs.cancel(braket, _get_job("RUNNING"))
+        outcome = jobs.cancel(braket, _get_job("RUNNING"))
     assert not outcome.cancelled and outcome.status == "FAILED"
     assert "had already ended FAILED" in outcome.message()
 
@@ -278,7 +278,7 @@ def test_follow_writes_each_line_once_until_the_job_ends() -> None:
     logs = FakeLogs(["one", "two", "three", "four"])
     written: list[str] = []
     with stubber:
-        status = plugin_jobs.follow_logs(
+        status = jobs.follow_logs(
             braket,
             logs,
             "/aws/braket/jobs",
