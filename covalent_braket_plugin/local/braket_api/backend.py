@@ -744,7 +744,22 @@ class BraketBackend:
             else:
                 self.update_job(arn, status="CANCELLED", endedAt=_now())
                 self.add_job_event(arn, "CANCELLED", "Job cancelled.")
+            self._cancel_waiting_tasks(arn)
         return {"jobArn": arn, "cancellationStatus": "CANCELLING"}
+
+    def _cancel_waiting_tasks(self, job_arn: str) -> None:
+        """Cancel the job's tasks still CREATED or QUEUED, as AWS's CancelJob does (best effort);
+        running ones finish, as they may on AWS."""
+        with self._lock:
+            waiting = [
+                arn
+                for arn, task in self._tasks.by_arn.items()
+                if task.get("jobArn") == job_arn
+                and task["status"] in ("CREATED", "QUEUED")
+                and self.transition_task(arn, frozenset({"CREATED", "QUEUED"}), "CANCELLING")
+            ]
+        for arn in waiting:
+            self.runner.cancel(arn)
 
     @staticmethod
     def _job_summary(record: dict[str, Any]) -> dict[str, Any]:

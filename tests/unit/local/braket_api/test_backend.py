@@ -390,3 +390,21 @@ def test_held_qpu_tasks_wait_without_a_thread_each_then_run(manager: RecordingJo
         assert backend.status()["tasks"]["byStatus"]["QUEUED"] == 200
     finally:
         backend.shutdown()
+
+
+def test_cancel_job_cancels_its_waiting_tasks_and_only_them(
+    backend: BraketBackend, manager: RecordingJobManager
+) -> None:
+    """As AWS's CancelJob does: the job's CREATED and QUEUED tasks are cancelled, other tasks stay."""
+    job_arn = backend.create_job(job_params(), "us-east-1")["jobArn"]
+    token = manager.submitted[0][1]
+    mine = [
+        backend.create_quantum_task(task_params(f"q{i}", FORTE, jobToken=token), "us-east-1")["quantumTaskArn"]
+        for i in range(3)
+    ]
+    other = backend.create_quantum_task(task_params("other", FORTE), "us-east-1")["quantumTaskArn"]
+    assert {backend.get_quantum_task({"quantumTaskArn": a}, "us-east-1")["status"] for a in mine} == {"QUEUED"}
+    backend.cancel_job({"jobArn": job_arn}, "us-east-1")
+    statuses = [backend.get_quantum_task({"quantumTaskArn": a}, "us-east-1")["status"] for a in mine]
+    assert statuses == ["CANCELLED"] * 3
+    assert backend.get_quantum_task({"quantumTaskArn": other}, "us-east-1")["status"] == "QUEUED"
