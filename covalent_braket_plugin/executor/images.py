@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import docker.errors
@@ -50,6 +51,8 @@ SCRIPT_MODE_PROGRAM = "braket_container.py"
 CA_BUNDLE_NAME = "pip-ca.pem"
 # pip settings of this machine handed to the build, so `pip install` in it reaches the same index.
 PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT")
+PIP_URL_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+"""The build arguments that hold URLs (several, separated by spaces), where credentials could hide."""
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE")
 TAG_LENGTH = 24
 LOCAL_REPOSITORY = "covalent-braket-job"
@@ -93,6 +96,10 @@ class MissingPrerequisiteError(ImageError):
 
 class JobImageError(ImageError):
     """The job image could not be rendered, looked up, built or pushed."""
+
+
+class BuildSecretError(JobImageError):
+    """A pip setting handed to the build carries credentials, which the image's history would keep."""
 
 
 class PythonVersionMismatchError(JobImageError):
@@ -197,8 +204,35 @@ def make_recipe(base_image: str, pip_packages: Iterable[str] = ()) -> ImageRecip
 
 
 def pip_build_args(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Build arguments carrying this machine's pip settings (only those that are set)."""
-    return {name: environ[name] for name in PIP_BUILD_ARGS if environ.get(name)}
+    """Build arguments carrying this machine's pip settings (only those that are set).
+
+    Build arguments stay in the image for good: ``docker history`` of the pushed image shows every
+    one a RUN step used, to anyone who can pull it. Only BuildKit's secret mounts keep a secret out
+    of an image, and the docker package builds with the engine's classic builder, which has none;
+    so credentials in an index URL are refused here, before anything is built.
+
+    Raises:
+        BuildSecretError: an index URL carries a user name or password, naming the variable (never
+            the secret) and how to pass the credentials instead.
+    """
+    build_args = {name: environ[name] for name in PIP_BUILD_ARGS if environ.get(name)}
+    for name in PIP_URL_BUILD_ARGS:
+        for url in build_args.get(name, "").split():
+            parts = urlsplit(url)
+            if parts.username or parts.password:
+                raise BuildSecretError(
+                    f"{name} carries credentials ({parts.scheme}://***@{parts.hostname}...): pip settings "
+                    "reach the job image's build as build arguments, which `docker history` of the "
+                    "pushed image shows to anyone who may pull it, and the Docker engine's classic "
+                    "builder the executor uses has no secret mounts (BuildKit's). Remove the "
+                    f"credentials from {name}, then either point it at an index that needs none from "
+                    "this machine (the build runs on the host network, so an authenticating proxy on "
+                    "127.0.0.1 works), or build the job image yourself with BuildKit, the credentials "
+                    "as a secret (`docker buildx build --secret id=pip,src=$HOME/.config/pip/pip.conf` "
+                    "and `RUN --mount=type=secret,id=pip,target=/etc/pip.conf pip install ...`), push "
+                    "it to ECR and set ecr_image_uri to it."
+                )
+    return build_args
 
 
 def pip_ca_bundle(environ: Mapping[str, str] = os.environ) -> bytes:
@@ -448,8 +482,9 @@ class ImageBuilder:
             if self._in_ecr(recipe.tag):
                 self._progress.note(f"job image {uri} is in ECR already; nothing to build")
             else:
+                build_args = pip_build_args()  # refuses credentials before the engine is asked
                 client = self._docker_client_factory()
-                local = self._build(client, recipe)
+                local = self._build(client, recipe, build_args)
                 self._push(client, local, recipe.tag)
             self._builds.known[key] = uri
             return uri
@@ -487,16 +522,21 @@ class ImageBuilder:
         host = data["proxyEndpoint"].split("://", 1)[-1].rstrip("/")
         return host, user, password
 
-    def _build(self, client: docker.DockerClient, recipe: ImageRecipe) -> str:
+    def _build(self, client: docker.DockerClient, recipe: ImageRecipe, build_args: dict[str, str]) -> str:
         """Build the image under a local name and return that name."""
         local = f"{LOCAL_REPOSITORY}:{recipe.tag}"
         self._login_for_base_image(client, recipe.dockerfile)
         with self._progress.task(f"building job image {recipe.tag}", unit="steps") as task:
-            self._run_build(client, recipe, local, task)
+            self._run_build(client, recipe, local, build_args, task)
         return local
 
     def _run_build(
-        self, client: docker.DockerClient, recipe: ImageRecipe, local: str, task: ProgressTask
+        self,
+        client: docker.DockerClient,
+        recipe: ImageRecipe,
+        local: str,
+        build_args: dict[str, str],
+        task: ProgressTask,
     ) -> None:
         """Run the build, showing it in ``task`` (step k of N); its last lines go into the error."""
         tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
@@ -505,7 +545,7 @@ class ImageBuilder:
                 fileobj=build_context(recipe, pip_ca_bundle()),
                 custom_context=True,
                 tag=local,
-                buildargs=pip_build_args(),
+                buildargs=build_args,
                 network_mode="host",
                 rm=True,
                 forcerm=True,

@@ -138,6 +138,37 @@ def test_pip_settings_of_this_machine_become_build_args(tmp_path: Path) -> None:
     assert images.pip_ca_bundle({"PIP_CERT": str(tmp_path / "missing.pem")}) == b""
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PIP_INDEX_URL", "https://alice:s3cret@pypi.corp.example/simple"),
+        ("PIP_INDEX_URL", "https://s3cret@pypi.corp.example/simple"),  # a token as the user name
+        ("PIP_EXTRA_INDEX_URL", "https://pypi.org/simple https://__token__:s3cret@extra.example/simple"),
+    ],
+)
+def test_credentials_in_an_index_url_are_refused_without_showing_them(name: str, value: str) -> None:
+    with pytest.raises(images.BuildSecretError) as refused:
+        images.pip_build_args({name: value})
+    message = str(refused.value)
+    assert message.startswith(f"{name} carries credentials")
+    assert "s3cret" not in message and "alice" not in message
+    assert "docker history" in message and "ecr_image_uri" in message and "--secret" in message
+
+
+def test_a_build_with_credentials_in_the_index_url_never_reaches_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "https://alice:s3cret@pypi.corp.example/simple")
+    session, engine = FakeSession(), FakeDocker()
+    tag = make_recipe(BASE, ["numpy"]).tag
+    expect_repository(session.stubber)
+    expect_image_missing(session.stubber, tag)
+    builder = make_builder(session, engine)
+    with session.stubber, pytest.raises(images.BuildSecretError, match="PIP_INDEX_URL carries credentials"):
+        asyncio.run(builder.ensure_image(["numpy"]))
+    assert engine.created == 0 and engine.api.builds == []
+
+
 def test_build_context_holds_dockerfile_program_and_ca_bundle() -> None:
     recipe = make_recipe(BASE, ["numpy"])
     with tarfile.open(fileobj=images.build_context(recipe, b"certs"), mode="r") as tar:
