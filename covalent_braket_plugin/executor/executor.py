@@ -115,8 +115,9 @@ class BraketExecutor(AsyncBaseExecutor):
     async def run(self, function: Callable, args: list, kwargs: dict, task_metadata: dict) -> Any:
         """Run ``function(*args, **kwargs)`` as a Braket job and return its result.
 
-        Upload, submit, watch, collect, and clean up whatever happened; a job that is no longer
-        watched for any reason but its end is cancelled.
+        Upload, submit, watch, collect, and clean up. Only a cancel request or a closing server
+        cancels the job; a wait given up on (:class:`~.watch.WatchAbandoned`) leaves the job running
+        and its objects in S3, as does a result that could not be loaded.
         """
         settings = self.settings()
         task = _Task.attempt(settings, task_metadata)
@@ -125,20 +126,24 @@ class BraketExecutor(AsyncBaseExecutor):
 
         rt = runtime.current()
         aws = await rt.blocking(rt.session, settings)
+        keep = False
         try:
             uploaded = await self._upload(aws, settings, task, (function, args, kwargs))
             job = await self._submit(aws, settings, task, uploaded)
             try:
                 await self._set_job_handle(job.arn)
                 record = await self._watch(aws, settings, task, job)
-            except BaseException:
-                # Nobody will collect this job's result any more; stop paying for it.
+            except asyncio.CancelledError:
+                # The server is closing: nobody will collect this job's result any more; stop paying for it.
                 with suppress(Exception):
                     await rt.blocking(job_spec.cancel_job, aws.client("braket"), job.arn)
                 raise
+            except BaseException:
+                keep = True  # the job runs on: it needs its task, and its result is still to come
+                raise
             return await self._collect(aws, settings, task, record)
         finally:
-            if settings.cleanup:
+            if settings.cleanup and not keep:
                 await self._clean_up(aws, task.location)
 
     async def cancel(self, task_metadata: dict, job_handle: Any) -> bool:
@@ -269,6 +274,8 @@ class BraketExecutor(AsyncBaseExecutor):
                 initial=settings.initial_poll_freq,
                 slowest=settings.poll_freq,
                 listener=report,
+                time_limit=settings.time_limit,
+                on_unreachable=lambda notice: shown.update(status=notice),
             )
             try:
                 if not await self._done_unless_cancel_requested(watch, settings):

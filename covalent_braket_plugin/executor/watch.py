@@ -25,6 +25,15 @@ watched, and otherwise ask for every job created since the oldest one (``created
 ``SEARCH_PAGE_SIZE``), keeping the watched ones. Until a job's summary tells its ``createdAt``, the
 client's clock at CreateJob less ``CLOCK_SKEW_S`` stands for it.
 
+Outages are weather, not failure. A status call that fails after botocore's own retries (throttling,
+5xx answers, connection errors) starts an outage: each watched job's ``on_unreachable`` hears it once
+with its cause, then every ``OUTAGE_REPORT_S`` how long it has lasted, and the search is retried
+with jittered back-off (``OUTAGE_FIRST_RETRY_S`` doubling to ``OUTAGE_SLOWEST_RETRY_S``). The jobs
+themselves run on; their waits stay pending until Braket answers again or the job's deadline
+passes (:meth:`_Watched.deadline`). Only an answer that retrying cannot change
+(``UNRECOVERABLE_CODES``) or a passed deadline ends a wait early, with :class:`WatchAbandoned`;
+the watcher never cancels a job.
+
 One watcher serves one event loop and one Braket client (so one endpoint, region and identity):
 its futures belong to that loop, and its calls run in the executor given to it. The executor's
 runtime (``executor.runtime``) keeps the watchers of a process.
@@ -34,12 +43,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from covalent_braket_plugin.executor import job_spec
 
@@ -53,8 +66,77 @@ SEARCH_PAGE_SIZE = 100
 CLOCK_SKEW_S = 300.0
 """How far the client's clock may be ahead of Braket's when a job's createdAt is not known yet."""
 
+OUTAGE_FIRST_RETRY_S = 2.0
+OUTAGE_SLOWEST_RETRY_S = 30.0
+"""Back-off of the status search while Braket cannot be reached (each delay jittered down to half)."""
+OUTAGE_REPORT_S = 120.0
+"""How often a job's ``on_unreachable`` hears that the outage goes on."""
+DEADLINE_MARGIN_S = 900.0
+"""Added to a job's ``time_limit`` after its start: Braket's stop, the upload of its outputs, clock skew."""
+UNRECOVERABLE_CODES = frozenset(
+    {"AccessDeniedException", "AccessDenied", "ResourceNotFoundException", "ValidationException"}
+)
+"""Error codes retrying cannot change: the identity may not watch the job, or there is no such job."""
+
 Listener = Callable[[dict[str, Any]], None]
 """Hears a job's summary (or GetJob answer) each time its status or queue position changes."""
+Notice = Callable[[str], None]
+"""Hears a line about an outage: its start with the cause, how long it has lasted, its end."""
+
+
+class WatchAbandoned(RuntimeError):
+    """The wait for a job ended without its end: the job was left running, nothing was cancelled."""
+
+    def __init__(self, job_arn: str, reason: str) -> None:
+        super().__init__(
+            f"Stopped waiting for Braket job {job_arn}: {reason}. The job was left running (it was not "
+            "cancelled) and its objects in S3 were kept; once it has ended, fetch its result with "
+            f"`covalent-braket jobs result {job_arn} --output FILE`."
+        )
+        self.job_arn = job_arn
+
+
+def transient(error: BaseException) -> bool:
+    """Whether asking again later may succeed: throttling, 5xx answers, connection errors, expired tokens.
+
+    Access denied, an unknown job and a request Braket refuses stay so; any other exception is a
+    fault of the caller (a bug) that retrying would only hide.
+    """
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") not in UNRECOVERABLE_CODES
+    return isinstance(error, (HTTPClientError, BotocoreConnectionError))
+
+
+def describe_error(error: BaseException) -> str:
+    """The cause of a failed call in one line: the AWS error code and message, or the exception."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', type(error).__name__)}: {details.get('Message', '')}".rstrip(": ")
+    return f"{type(error).__name__}: {error}"
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``2 min``, ``1 h 5 min``: how long an outage has lasted, as the log says it."""
+    minutes = int(seconds) // 60
+    if minutes == 0:
+        return f"{int(seconds)} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+@dataclass
+class _Outage:
+    """Braket unreachable since ``since`` (monotonic): why, and when the search is tried again."""
+
+    since: float
+    cause: str
+    delays: Iterator[float]
+    retry_at: float = 0.0
+
+    def schedule_retry(self, now: float) -> None:
+        delay = next(self.delays)
+        self.retry_at = now + random.uniform(delay / 2, delay)
 
 
 @dataclass(eq=False)
@@ -69,6 +151,33 @@ class _Watched:
     slowest: float
     listener: Listener | None = None
     reported: tuple[str, str | None] = ("", None)
+    time_limit: float | None = None
+    started: float | None = None
+    """Epoch seconds the job started running (its startedAt, else when first seen past QUEUED)."""
+    on_unreachable: Notice | None = None
+    told_unreachable: float | None = None
+    """Monotonic time the job last heard about the current outage; None outside an outage."""
+
+    def deadline(self) -> float | None:
+        """Epoch seconds after which the job has surely ended: ``time_limit`` plus a margin after its start.
+
+        Braket starts a job's ``maxRuntimeInSeconds`` clock when it starts running, not at creation,
+        and a job may wait in a QPU's queue for days first; so a job not yet seen running has no
+        deadline (its wait goes on until Braket answers again), and one seen running is given its
+        ``time_limit`` plus ``DEADLINE_MARGIN_S`` from its start.
+        """
+        if self.time_limit is None or self.started is None:
+            return None
+        return self.started + self.time_limit + DEADLINE_MARGIN_S
+
+    def note_start(self, record: dict[str, Any]) -> None:
+        if self.started is None and record["status"] != "QUEUED":
+            started = record.get("startedAt")
+            self.started = started.timestamp() if isinstance(started, datetime) else time.time()
+
+    def tell(self, message: str) -> None:
+        if self.on_unreachable is not None:
+            self.on_unreachable(message)
 
     def take_turn(self, now: float) -> bool:
         """True when the job is due by its own back-off; then its next turn is one delay later."""
@@ -88,6 +197,7 @@ class JobWatcher:
         self._changed = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._last_search = float("-inf")
+        self._outage: _Outage | None = None
 
     def watch(
         self,
@@ -97,12 +207,15 @@ class JobWatcher:
         initial: float,
         slowest: float,
         listener: Listener | None = None,
+        time_limit: float | None = None,
+        on_unreachable: Notice | None = None,
     ) -> asyncio.Future:
         """A future that resolves to the job's final record (GetJob, or its COMPLETED summary).
 
         ``created`` is the client's clock (epoch seconds) just before CreateJob; ``initial`` and
-        ``slowest`` are the job's back-off. Cancelling the future stops watching the job. A call
-        that fails (after botocore's retries) fails the futures of the jobs it was about.
+        ``slowest`` are the job's back-off; ``time_limit`` its ``maxRuntimeInSeconds`` (None: no
+        deadline). Cancelling the future stops watching the job. The future fails only with
+        :class:`WatchAbandoned`: on an unrecoverable answer, or when an outage outlasts the deadline.
         """
         loop = asyncio.get_running_loop()
         if job_arn in self._jobs:
@@ -110,7 +223,15 @@ class JobWatcher:
         delays = job_spec.poll_delays(initial, slowest)
         due = time.monotonic() + next(delays)
         watched = _Watched(
-            job_arn, loop.create_future(), created - CLOCK_SKEW_S, delays, due, slowest, listener
+            job_arn,
+            loop.create_future(),
+            created - CLOCK_SKEW_S,
+            delays,
+            due,
+            slowest,
+            listener,
+            time_limit=time_limit,
+            on_unreachable=on_unreachable,
         )
         watched.future.add_done_callback(lambda _: self._forget(watched))
         self._jobs[job_arn] = watched
@@ -133,8 +254,11 @@ class JobWatcher:
         """Monotonic time of the next search: the first job's turn, or the budget's if sooner.
 
         Never sooner than ``WATCH_TICK_S`` after the last search (jobs whose turns fall in between
-        share the next one), unless a job's ``poll_freq`` asks for quicker checks than that.
+        share the next one), unless a job's ``poll_freq`` asks for quicker checks than that. During
+        an outage, the outage's back-off decides.
         """
+        if self._outage is not None:
+            return self._outage.retry_at
         watched = self._jobs.values()
         first_due = min(w.due for w in watched)
         shortest = min(WATCH_TICK_S, *(w.slowest for w in watched))
@@ -155,10 +279,61 @@ class JobWatcher:
                 summaries = await self._call(
                     search, self.braket, [w.arn for w in watched], min(w.created for w in watched)
                 )
-                now = time.monotonic()
-                await asyncio.gather(*(self._update(w, summaries.get(w.arn), now) for w in watched))
             except Exception as error:  # a waiter must never hang on a failed watch
-                _fail(watched, error)
+                self._failed(watched, error)
+                continue
+            self._reached(watched)
+            now = time.monotonic()
+            await asyncio.gather(*(self._update(w, summaries.get(w.arn), now) for w in watched))
+
+    def _failed(self, watched: list[_Watched], error: Exception) -> None:
+        """A call about ``watched`` failed: end their waits if retrying cannot help, else ride it out.
+
+        In an outage each job hears of it once with its cause, then every ``OUTAGE_REPORT_S``; a job
+        whose deadline passed meanwhile is given up on (left running).
+        """
+        if not transient(error):
+            reason = f"Braket answered {describe_error(error)}"
+            for job in watched:
+                _abandon(job, reason, error)
+            return
+        now = time.monotonic()
+        if self._outage is None:
+            delays = job_spec.poll_delays(OUTAGE_FIRST_RETRY_S, OUTAGE_SLOWEST_RETRY_S)
+            self._outage = _Outage(now, describe_error(error), delays)
+        outage = self._outage
+        outage.schedule_retry(now)
+        for job in watched:
+            deadline = job.deadline()
+            if deadline is not None and time.time() > deadline:
+                _abandon(
+                    job,
+                    f"Braket has been unreachable for {_duration(now - outage.since)} ({outage.cause}) "
+                    "and the job's time_limit has passed",
+                    error,
+                )
+            elif job.told_unreachable is None:
+                job.told_unreachable = now
+                job.tell(
+                    f"Braket API unreachable ({outage.cause}), still waiting for job {job.arn}; "
+                    "the job runs on, status checks are retried with back-off"
+                )
+            elif now - job.told_unreachable >= OUTAGE_REPORT_S:
+                job.told_unreachable = now
+                lasted = _duration(now - outage.since)
+                job.tell(f"Braket API unreachable for {lasted}, still waiting for job {job.arn}")
+
+    def _reached(self, watched: list[_Watched]) -> None:
+        """Braket answered: end the outage, if any, telling the jobs that heard of it."""
+        if self._outage is None:
+            return
+        lasted = _duration(time.monotonic() - self._outage.since)
+        self._outage = None
+        for job in watched:
+            if job.told_unreachable is not None:
+                job.told_unreachable = None
+                job.reported = ("", None)  # the next record is reported again, after the notice
+                job.tell(f"Braket API reachable again after {lasted}")
 
     async def _update(self, job: _Watched, summary: dict[str, Any] | None, now: float) -> None:
         """Act on one job's summary: report it, ask GetJob what the summary lacks, end the wait."""
@@ -181,9 +356,10 @@ class JobWatcher:
             elif status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
                 # Still queued since the last turn: worth a GetJob for its place in the queue.
                 record = await self._call(job_spec.get_job, self.braket, job.arn, ("QueueInfo",))
-        except Exception as error:  # handed to the job's waiter
-            _fail([job], error)
+        except Exception as error:  # ridden out, or handed to the job's waiter
+            self._failed([job], error)
             return
+        job.note_start(record)
         self._report(job, record)
         if record["status"] in job_spec.TERMINAL_STATUSES and not job.future.done():
             job.future.set_result(record)
@@ -226,7 +402,8 @@ def search(braket: Any, arns: list[str], created_after: float) -> dict[str, dict
         request["nextToken"] = page["nextToken"]
 
 
-def _fail(watched: list[_Watched], error: BaseException) -> None:
-    for job in watched:
-        if not job.future.done():
-            job.future.set_exception(error)
+def _abandon(job: _Watched, reason: str, cause: BaseException) -> None:
+    if not job.future.done():
+        abandoned = WatchAbandoned(job.arn, reason)
+        abandoned.__cause__ = cause
+        job.future.set_exception(abandoned)

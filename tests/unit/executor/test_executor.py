@@ -25,7 +25,7 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from moto import mock_aws
 
 from covalent_braket_plugin import braket as entry_point
-from covalent_braket_plugin.executor import job_spec, runtime, transfer
+from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.executor import LARGE_UPLOAD_BYTES, BraketExecutor
 from covalent_braket_plugin.executor.images import PythonVersionMismatchError
 from covalent_braket_plugin.executor.progress import Progress
@@ -195,9 +195,7 @@ def _task_keys(s3: Any) -> list[str]:
     return [key for key in _keys(s3) if not key.startswith(f"{transfer.KEY_ROOT}/runner/")]
 
 
-def _run(
-    executor: BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any
-) -> Any:
+def _run(executor: BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any) -> Any:
     return asyncio.run(executor.run(fn, list(args), kw or {"y": 3}, dict(METADATA)))
 
 
@@ -590,7 +588,7 @@ def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.Monk
     assert _task_keys(aws["s3"]) == []
 
 
-def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
+def test_an_error_while_waiting_leaves_the_job_running_and_its_objects_in_place(
     monkeypatch: pytest.MonkeyPatch, aws: dict
 ) -> None:
     fake = FakeBraket(["RUNNING"])
@@ -606,7 +604,37 @@ def test_an_unexpected_error_while_waiting_cancels_the_orphaned_job(
     dispatcher.attach(executor, monkeypatch)
     with pytest.raises(RuntimeError, match="went away"):
         _run(executor)
-    assert "cancel_job" in fake.names()
+    assert "cancel_job" not in fake.names()
+    assert any(key.endswith("/task.pkl") for key in _task_keys(aws["s3"]))  # the job still needs it
+
+
+def test_a_wait_braket_refuses_names_the_job_left_running(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["RUNNING"])
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "SearchJobs")
+    monkeypatch.setattr(fake, "search_jobs", lambda **_: (_ for _ in ()).throw(denied))
+    _use(monkeypatch, aws, fake)
+    with pytest.raises(watch.WatchAbandoned, match="left running") as raised:
+        _run(BraketExecutor(**OPTIONS))
+    assert JOB_ARN in str(raised.value)
+    assert "cancel_job" not in fake.names()
+    assert any(key.endswith("/task.pkl") for key in _task_keys(aws["s3"]))
+
+
+def test_a_closing_server_cancels_the_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
+    fake = FakeBraket(["RUNNING"])
+    _use(monkeypatch, aws, fake)
+    executor = BraketExecutor(**OPTIONS)
+
+    async def close_while_running() -> None:
+        electron = asyncio.ensure_future(executor.run(lambda: 1, [], {}, dict(METADATA)))
+        while "search_jobs" not in fake.names():
+            await asyncio.sleep(0.01)
+        electron.cancel()  # what the event loop's shutdown does to a running electron
+        with pytest.raises(asyncio.CancelledError):
+            await electron
+
+    asyncio.run(close_while_running())
+    assert fake.names().count("cancel_job") == 1
 
 
 @pytest.mark.parametrize(

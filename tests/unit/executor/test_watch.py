@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from covalent_braket_plugin.executor import watch
 
@@ -148,7 +149,7 @@ def test_the_listener_hears_each_status_and_queue_position_once(pool: Any) -> No
     assert queue_asks and all(r["additionalAttributeNames"] == ["QueueInfo"] for r in queue_asks)
 
 
-def test_a_failed_search_fails_every_waiter_and_a_cancelled_wait_stops_the_watch(pool: Any) -> None:
+def test_an_unrecoverable_answer_ends_every_wait_naming_the_job_left_running(pool: Any) -> None:
     arns = [_arn(1), _arn(2)]
     fake = FakeBraket({arn: ["RUNNING"] for arn in arns})
 
@@ -161,11 +162,146 @@ def test_a_failed_search_fails_every_waiter_and_a_cancelled_wait_stops_the_watch
         await asyncio.sleep(0.05)
         named = fake.named("search_jobs")[-1]["filters"][0]["values"]
         assert named == [arns[0]]  # the cancelled wait is no longer watched
-        fake.fail_search = RuntimeError("throttled for good")
-        with pytest.raises(RuntimeError, match="throttled"):
+        fake.fail_search = _client_error("AccessDeniedException", "not authorized to SearchJobs")
+        with pytest.raises(watch.WatchAbandoned) as raised:
             await first
+        message = str(raised.value)
+        assert arns[0] in message and "AccessDeniedException: not authorized" in message
+        assert "left running" in message and f"covalent-braket jobs result {arns[0]}" in message
 
     asyncio.run(scenario())
+
+
+def _client_error(code: str, message: str = "", operation: str = "SearchJobs") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+@pytest.fixture
+def quick_outages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outage back-off and reports in hundredths of seconds instead of seconds and minutes."""
+    monkeypatch.setattr(watch, "OUTAGE_FIRST_RETRY_S", 0.01)
+    monkeypatch.setattr(watch, "OUTAGE_SLOWEST_RETRY_S", 0.02)
+    monkeypatch.setattr(watch, "OUTAGE_REPORT_S", 0.05)
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        _client_error("InternalServiceException", "We encountered an internal error"),
+        _client_error("ThrottlingException", "Rate exceeded"),
+        EndpointConnectionError(endpoint_url="https://braket.us-east-1.amazonaws.com"),
+    ],
+    ids=["5xx", "throttling", "connection"],
+)
+@pytest.mark.usefixtures("quick_outages")
+def test_an_outage_is_ridden_out_told_once_with_its_cause_then_as_it_lasts(
+    pool: Any, outage: Exception
+) -> None:
+    arns = [_arn(1), _arn(2)]
+    fake = FakeBraket({arn: ["RUNNING"] * 20 + ["COMPLETED"] for arn in arns})
+    notices: dict[str, list[str]] = {arn: [] for arn in arns}
+
+    async def scenario() -> tuple[list[dict[str, Any]], int]:
+        watcher = watch.JobWatcher(fake, pool)
+        futures = [
+            watcher.watch(
+                arn,
+                created=0.0,
+                initial=0.01,
+                slowest=0.01,
+                time_limit=60,
+                on_unreachable=notices[arn].append,
+            )
+            for arn in arns
+        ]
+        await asyncio.sleep(0.05)
+        searches_before = len(fake.named("search_jobs"))
+        fake.fail_search = outage
+        await asyncio.sleep(0.3)
+        assert not any(f.done() for f in futures)  # the waits stay pending through the outage
+        searches = len(fake.named("search_jobs")) - searches_before
+        fake.fail_search = None
+        return list(await asyncio.gather(*futures)), searches
+
+    records, searches = asyncio.run(scenario())
+    assert [r["status"] for r in records] == ["COMPLETED", "COMPLETED"]
+    cause = watch.describe_error(outage)
+    for arn in arns:
+        told = notices[arn]
+        assert told[0].startswith(f"Braket API unreachable ({cause}), still waiting for job {arn}")
+        assert sum(cause in line for line in told) == 1  # the cause once per outage
+        assert any(line.startswith("Braket API unreachable for ") for line in told[1:-1])
+        assert told[-1].startswith("Braket API reachable again after ")
+    # Backed off: far fewer searches than one per watch tick of 0.01 s over 0.3 s.
+    assert searches < 30
+
+
+@pytest.mark.usefixtures("quick_outages")
+def test_a_started_job_is_given_up_on_after_its_deadline_a_queued_one_never(
+    pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "DEADLINE_MARGIN_S", 0.1)
+    running, queued = _arn(1), _arn(2)
+    fake = FakeBraket({running: ["RUNNING"], queued: ["QUEUED"]})
+
+    async def scenario() -> None:
+        watcher = watch.JobWatcher(fake, pool)
+        started = watcher.watch(running, created=0.0, initial=0.01, slowest=0.01, time_limit=0.1)
+        waiting = watcher.watch(queued, created=0.0, initial=0.01, slowest=0.01, time_limit=0.1)
+        await asyncio.sleep(0.05)
+        fake.fail_search = _client_error("InternalServiceException")
+        with pytest.raises(watch.WatchAbandoned) as raised:
+            await asyncio.wait_for(started, 2.0)
+        assert "time_limit has passed" in str(raised.value) and running in str(raised.value)
+        await asyncio.sleep(0.3)
+        # Its time_limit clock has not started: a QPU's queue may hold it for days.
+        assert not waiting.done()
+        waiting.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_job_braket_does_not_know_ends_only_its_own_wait(pool: Any) -> None:
+    gone, fine = _arn(1), _arn(2)
+    fake = FakeBraket(
+        {gone: ["RUNNING", "COMPLETED"], fine: ["RUNNING", "COMPLETED"]}, hidden=frozenset({gone})
+    )
+    original = fake.get_job
+
+    def get_job(jobArn: str, additionalAttributeNames: list[str] | None = None) -> dict[str, Any]:
+        if jobArn == gone:
+            raise _client_error("ResourceNotFoundException", "Job not found", "GetJob")
+        return original(jobArn, additionalAttributeNames)
+
+    fake.get_job = get_job  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[Any, Any]:
+        watcher = watch.JobWatcher(fake, pool)
+        futures = [watcher.watch(arn, created=0.0, initial=0.01, slowest=0.01) for arn in (gone, fine)]
+        return tuple(await asyncio.gather(*futures, return_exceptions=True))
+
+    lost, record = asyncio.run(scenario())
+    assert isinstance(lost, watch.WatchAbandoned) and "ResourceNotFoundException" in str(lost)
+    assert record["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (_client_error("InternalServiceException"), True),
+        (_client_error("ThrottlingException"), True),
+        (_client_error("ServiceUnavailable"), True),
+        (_client_error("ExpiredTokenException"), True),
+        (EndpointConnectionError(endpoint_url="https://x"), True),
+        (ReadTimeoutError(endpoint_url="https://x"), True),
+        (_client_error("AccessDeniedException"), False),
+        (_client_error("ResourceNotFoundException"), False),
+        (_client_error("ValidationException"), False),
+        (KeyError("jobArn"), False),
+    ],
+)
+def test_which_failures_are_an_outage(error: Exception, transient: bool) -> None:
+    assert watch.transient(error) is transient
 
 
 @pytest.mark.parametrize(("jobs", "interval"), [(1, 5.0), (2, 2.5), (5, 1.0), (100, 1.0)])
