@@ -274,7 +274,7 @@ def median(values: list[float]) -> float:
 def client_overhead(bench: Bench, electrons: int, poll: float) -> list[Row]:
     executor = bench.executor(poll, poll)
     settings = executor.settings()
-    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id, set())
+    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id)
     loop = asyncio.new_event_loop()
     try:
         # Warm-up, not counted: imports, the shared clients, the runner archive's upload.
@@ -413,7 +413,7 @@ def completion_delay(bench: Bench, electrons: int, shortest: float, longest: flo
     initial = min(DEFAULT_INITIAL_POLL, poll)
     executor = bench.executor(initial, poll)
     settings = executor.settings()
-    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id, set())
+    source_uri = transfer.upload_runner_source(bench.s3, bench.bucket, bench.account_id)
     searches_before = bench.ledger.search_calls
 
     async def both() -> tuple[list[Electron], list[Electron]]:

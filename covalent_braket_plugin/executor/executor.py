@@ -188,7 +188,6 @@ class BraketExecutor(AsyncBaseExecutor):
             aws.client("s3"),
             settings.s3_bucket_name,
             aws.account_id,
-            rt.uploaded_sources,
         )
         await self._checkpoint(task)
         return _Uploaded(

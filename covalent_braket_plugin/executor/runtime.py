@@ -2,10 +2,10 @@
 
 Covalent makes one ``BraketExecutor`` per electron (and rebuilds it from JSON in its dispatcher), so
 what electrons share cannot live on the executor: the worker threads that keep blocking calls off
-the event loop, the AWS sessions with their clients, each electron's attempt count, the runner
-archives known to be in S3, the job images known to be in ECR or being built, the job watchers and
-the progress display. :func:`current` gives the process's runtime, made on first use;
-:func:`fresh` puts a new one in its place for a block (tests start from nothing that way).
+the event loop, the AWS sessions with their clients, each electron's attempt count, the job images
+known to be in ECR or being built, the job watchers and the progress display. :func:`current` gives
+the process's runtime, made on first use; :func:`fresh` puts a new one in its place for a block
+(tests start from nothing that way).
 """
 
 from __future__ import annotations
@@ -53,8 +53,6 @@ class Runtime:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="braket-executor")
         self.progress = progress if progress is not None else Progress.for_stream()
         self.images = ImageBuilds(self.pool)
-        self.uploaded_sources: set[tuple[str, str, str, str]] = set()
-        """Runner archives known to be in S3, by (endpoint, account, bucket, key)."""
         self._sessions: dict[tuple[Any, ...], AwsSession] = {}
         self._attempts: dict[tuple[str, int], itertools.count[int]] = {}
         self._watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, JobWatcher]] = (
@@ -139,8 +137,8 @@ def current() -> Runtime:
 def fresh(**options: Any) -> Iterator[Runtime]:
     """A new :class:`Runtime` (made with ``options``) as the process's for the block, closed after.
 
-    Nothing from before the block is shared with it: sessions, attempts, known images and runner
-    archives all start empty. The runtime from before comes back afterwards.
+    Nothing from before the block is shared with it: sessions, attempts and known images all start
+    empty. The runtime from before comes back afterwards.
     """
     global _current
     runtime = Runtime(**options)

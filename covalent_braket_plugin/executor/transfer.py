@@ -12,6 +12,7 @@ Synchronous on purpose, like ``job_spec``: the executor calls these on its worke
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import io
@@ -97,8 +98,9 @@ def runner_archive() -> tuple[str, bytes]:
     """The script-mode source archive (gzip tar holding the runner) and its SHA-256.
 
     Built byte for byte the same from the same runner source (fixed mtimes and owners), so its
-    digest names it in S3, each version is uploaded once, and the job's script mode can check that
-    the archive it downloads is this one (the digest goes into the job's hyperparameters).
+    digest names it in S3 (each version of the runner has a key of its own), and the job's script
+    mode can check that the archive it downloads is this one (the digest goes into the job's
+    hyperparameters).
     """
     source = runner.source_path().read_bytes()
     tar_buffer = io.BytesIO()
@@ -112,21 +114,28 @@ def runner_archive() -> tuple[str, bytes]:
     return hashlib.sha256(archive).hexdigest(), archive
 
 
-def upload_runner_source(s3: Any, bucket: str, owner: str, uploaded: set[tuple[str, str, str, str]]) -> str:
-    """Make sure the runner's source archive is in the bucket and return its URI.
+def runner_archive_key() -> str:
+    """The runner archive's key: named by its content, so each version of the runner has its own."""
+    return f"{KEY_ROOT}/runner/{runner_archive()[0][:16]}/source.tar.gz"
 
-    ``uploaded`` holds the archives known to be in place, by (endpoint, account, bucket, key): the
-    same bucket name on another endpoint or account is another bucket. Looked up once per process
-    and bucket, and uploaded only when missing, so electrons after the first cost no request at all.
-    Two electrons looking at once both find it missing at worst, and put the same bytes twice.
+
+def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
+    """Make sure the bucket holds this runner archive, byte for byte, and return its URI.
+
+    One HEAD per electron compares the object's size and SHA-256 checksum with the archive's, and
+    the archive is put again (with a SHA-256 checksum, which S3 verifies on receipt and returns on
+    HEAD) when the object is missing, differs, or carries no SHA-256 checksum. So an archive that
+    was deleted or rewritten is repaired by the next electron, in this process or any other. The
+    job checks the digest too (its hyperparameters fix it): this check is what keeps later jobs
+    running, not what keeps them safe. Two electrons finding it wrong at once put the same bytes
+    twice.
     """
-    digest, archive = runner_archive()
-    key = f"{KEY_ROOT}/runner/{digest[:16]}/source.tar.gz"
-    where = (s3.meta.endpoint_url, owner, bucket, key)
-    if where not in uploaded:
-        if not _exists(s3, bucket, key, owner):
-            s3.put_object(Bucket=bucket, Key=key, Body=archive, ExpectedBucketOwner=owner)
-        uploaded.add(where)
+    archive = runner_archive()[1]
+    key = runner_archive_key()
+    if not _holds(s3, bucket, key, owner, archive):
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=archive, ChecksumAlgorithm="SHA256", ExpectedBucketOwner=owner
+        )
     return f"s3://{bucket}/{key}"
 
 
@@ -203,14 +212,16 @@ def _get(s3: Any, bucket: str, key: str, owner: str) -> bytes | None:
         raise
 
 
-def _exists(s3: Any, bucket: str, key: str, owner: str) -> bool:
+def _holds(s3: Any, bucket: str, key: str, owner: str, content: bytes) -> bool:
+    """Whether ``key`` is ``content``: same size and an S3 SHA-256 checksum equal to its digest."""
     try:
-        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", ExpectedBucketOwner=owner)
     except ClientError as error:
         if _missing(error):
             return False
         raise
-    return True
+    checksum = base64.b64encode(hashlib.sha256(content).digest()).decode()
+    return head.get("ContentLength") == len(content) and head.get("ChecksumSHA256") == checksum
 
 
 def _missing(error: ClientError) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import io
@@ -76,45 +77,61 @@ def test_runner_archive_is_the_runner_under_its_module_name_and_byte_for_byte_st
     assert digest == hashlib.sha256(archive).hexdigest()  # what the job's script mode checks
 
 
-def test_runner_source_is_uploaded_once_per_content_and_bucket(s3: Any) -> None:
-    uploaded: set[tuple[str, str, str, str]] = set()
-    uri = transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded)
+def test_runner_source_is_put_with_a_sha256_checksum_under_its_digest(s3: Any) -> None:
+    uri = transfer.upload_runner_source(s3, BUCKET, OWNER)
     digest, archive = transfer.runner_archive()
     key = uri.removeprefix(f"s3://{BUCKET}/")
-    assert digest[:16] in key
+    assert key == transfer.runner_archive_key() and digest[:16] in key
+    assert [(name, params.get("ChecksumAlgorithm")) for name, params in s3.requests] == [
+        ("HeadObject", None),
+        ("PutObject", "SHA256"),
+    ]
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == archive
-    requests_after_first = len(s3.requests)
-    assert transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded) == uri
-    assert len(s3.requests) == requests_after_first
+    head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(archive).digest()).decode()
 
 
-def test_runner_source_already_in_the_bucket_is_not_uploaded_again(s3: Any) -> None:
-    transfer.upload_runner_source(s3, BUCKET, OWNER, set())
+def test_an_archive_in_place_costs_one_head_per_electron(s3: Any) -> None:
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
     s3.requests.clear()
-    transfer.upload_runner_source(s3, BUCKET, OWNER, set())  # as in a new process
-    assert [name for name, _ in s3.requests] == ["HeadObject"]
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    asked = [(name, params["ChecksumMode"], params["ExpectedBucketOwner"]) for name, params in s3.requests]
+    assert asked == [("HeadObject", "ENABLED", OWNER)] * 2
 
 
-def test_a_bucket_of_the_same_name_on_another_endpoint_gets_its_own_upload(s3: Any) -> None:
-    uploaded: set[tuple[str, str, str, str]] = set()
-    transfer.upload_runner_source(s3, BUCKET, OWNER, uploaded)
-    elsewhere = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url="https://s3.elsewhere.example",
-        aws_access_key_id="a",
-        aws_secret_access_key="b",
-    )
-    checked: list[str] = []
-
-    def stop_before_sending(model: Any, **_: Any) -> None:
-        checked.append(model.name)
-        raise RuntimeError("not sent")
-
-    elsewhere.meta.events.register("before-call.s3.*", stop_before_sending)
-    with pytest.raises(RuntimeError, match="not sent"):
-        transfer.upload_runner_source(elsewhere, BUCKET, OWNER, uploaded)
-    assert checked == ["HeadObject"]  # looked the archive up there instead of trusting the first upload
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda s3, key: s3.delete_object(Bucket=BUCKET, Key=key), id="deleted"),
+        pytest.param(
+            lambda s3, key: s3.put_object(Bucket=BUCKET, Key=key, Body=b"forged", ChecksumAlgorithm="SHA256"),
+            id="rewritten",
+        ),
+        pytest.param(
+            # Same size, other bytes: the size alone does not tell them apart.
+            lambda s3, key: s3.put_object(
+                Bucket=BUCKET,
+                Key=key,
+                Body=bytes(len(transfer.runner_archive()[1])),
+                ChecksumAlgorithm="SHA256",
+            ),
+            id="same-size",
+        ),
+        pytest.param(
+            # Without a SHA-256 checksum the object cannot be compared: it is put again.
+            lambda s3, key: s3.put_object(Bucket=BUCKET, Key=key, Body=transfer.runner_archive()[1]),
+            id="no-checksum",
+        ),
+    ],
+)
+def test_a_missing_or_different_archive_is_put_again(s3: Any, damage: Any) -> None:
+    key = transfer.upload_runner_source(s3, BUCKET, OWNER).removeprefix(f"s3://{BUCKET}/")
+    damage(s3, key)
+    s3.requests.clear()
+    transfer.upload_runner_source(s3, BUCKET, OWNER)
+    assert [name for name, _ in s3.requests] == ["HeadObject", "PutObject"]
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == transfer.runner_archive()[1]
 
 
 def _download(s3: Any, location: transfer.TaskLocation, **options: Any) -> transfer.TaskOutputs:
