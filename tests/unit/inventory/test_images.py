@@ -1,4 +1,5 @@
-"""``covalent-braket images``: which image this environment uses, the listing, and what a prune deletes."""
+"""The job images in ECR (``inventory/images.py``): which image this environment uses, the listing, and what
+a prune deletes."""
 
 from __future__ import annotations
 
