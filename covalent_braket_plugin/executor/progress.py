@@ -97,15 +97,19 @@ class Progress:
 
         ``enabled`` forces the choice: True draws the display even on a non-terminal, False writes lines.
         """
-        stream = stream if stream is not None else sys.stderr
         if enabled is None:
-            enabled = bool(getattr(stream, "isatty", lambda: False)())
+            shown = stream if stream is not None else sys.stderr
+            enabled = bool(getattr(shown, "isatty", lambda: False)())
         if enabled:
-            return cls(console=Console(file=stream, force_terminal=True, highlight=False))
+            console = Console(file=stream, stderr=stream is None, force_terminal=True, highlight=False)
+            return cls(console=console)
 
         def write(line: str) -> None:
-            stream.write(line + "\n")
-            stream.flush()
+            # Without a stream given, stderr as it is at each line: a process-wide display outlives
+            # whoever replaced sys.stderr when it was made (a test's capture, a redirect).
+            target = stream if stream is not None else sys.stderr
+            target.write(line + "\n")
+            target.flush()
 
         return cls(write=write)
 
