@@ -39,7 +39,7 @@ from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.executor import job_spec, runtime, transfer
 from covalent_braket_plugin.executor.images import ImageBuilder
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings, validated_retries
 
 app_log = logger.app_log
 
@@ -103,7 +103,7 @@ class BraketExecutor(AsyncBaseExecutor):
             log_stderr=log_stderr,
             cache_dir=settings.cache_dir,
             time_limit=settings.time_limit,
-            retries=retries,
+            retries=validated_retries(retries),
         )
         self.__dict__.update(settings.model_dump(mode="json"))
 

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 import warnings
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 import botocore.session
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from covalent_braket_plugin.errors import ExecutorConfigError
+from covalent_braket_plugin.executor.naming import bucket_name_problem, is_image_reference
 
 # Braket's device ARNs: simulators have no region, QPUs name theirs.
 _DEVICE_ARN = re.compile(r"^arn:aws[a-z-]*:braket:(?P<region>[a-z0-9-]*)::device/[A-Za-z0-9_./-]+$")
@@ -259,7 +269,7 @@ class BraketExecutorSettings(BaseModel):
     def _region_valid(cls, value: str) -> str:
         if not value:
             return value
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name; use one like 'us-east-1'")
         known = braket_regions()
         if known and value not in known:
@@ -269,11 +279,17 @@ class BraketExecutorSettings(BaseModel):
     @field_validator("s3_bucket_name")
     @classmethod
     def _bucket_valid(cls, value: str) -> str:
-        if not _BUCKET.match(value):
+        if not _BUCKET.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not allowed: Braket only writes job and task results to S3 buckets "
                 "named 'amazon-braket-*' (3-63 lowercase letters, digits, '.' or '-'); create one such "
                 "as 'amazon-braket-covalent-job-resources' and set s3_bucket_name to it"
+            )
+        problem = bucket_name_problem(value)
+        if problem:
+            raise ValueError(
+                f"{value!r} is not an S3 bucket name ({problem}); set s3_bucket_name to a valid "
+                "'amazon-braket-*' name such as 'amazon-braket-covalent-job-resources'"
             )
         return value
 
@@ -290,10 +306,22 @@ class BraketExecutorSettings(BaseModel):
     @field_validator("ecr_image_uri")
     @classmethod
     def _image_uri_valid(cls, value: str) -> str:
-        if value and not _ECR_IMAGE_URI.match(value):
+        if value and not _ECR_IMAGE_URI.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a private ECR image; Braket jobs only run images given as "
                 "'<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>'"
+            )
+        return value
+
+    @field_validator("base_image")
+    @classmethod
+    def _base_image_valid(cls, value: str) -> str:
+        if value and not is_image_reference(value):
+            raise ValueError(
+                f"{value!r} is not an image reference; give one image as "
+                "'[registry[:port]/]repository[:tag][@sha256:<digest>]' (lowercase repository, no "
+                "spaces or line breaks), e.g. 'python:3.12-slim', or leave it empty for the Braket "
+                "base jobs image"
             )
         return value
 
@@ -334,6 +362,16 @@ class BraketExecutorSettings(BaseModel):
             )
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads True as 1 for a number; a boolean given for a number is a mistake."""
+        field = cls.model_fields[str(info.field_name)]
+        if isinstance(value, bool) and _is_number(field.annotation):
+            example = f" such as {field.default}" if _is_number(type(field.default)) else ""
+            raise ValueError(f"{value} is a yes/no value, not a number; give a number{example}")
+        return value
+
     @field_validator("storage")
     @classmethod
     def _storage_valid(cls, value: int) -> int:
@@ -356,14 +394,16 @@ class BraketExecutorSettings(BaseModel):
     @field_validator("poll_freq", "initial_poll_freq")
     @classmethod
     def _interval_valid(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError(f"{value} is not a polling interval; give a number of seconds greater than 0")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"{value} is not a polling interval; give a finite number of seconds greater than 0"
+            )
         return value
 
     @field_validator("log_group_name")
     @classmethod
     def _log_group_valid(cls, value: str) -> str:
-        if not re.match(r"^[\w./#-]{1,512}$", value):
+        if not re.fullmatch(r"[\w./#-]{1,512}", value, re.ASCII):
             raise ValueError(
                 f"{value!r} is not a CloudWatch Logs group name; the jobs log to '/aws/braket/jobs'"
             )
@@ -372,7 +412,7 @@ class BraketExecutorSettings(BaseModel):
     @field_validator("reservation_arn")
     @classmethod
     def _reservation_valid(cls, value: str) -> str:
-        if value and not _RESERVATION_ARN.match(value):
+        if value and not _RESERVATION_ARN.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a Braket reservation ARN "
                 "('arn:aws:braket:<region>:<account>:reservation/<id>')"
@@ -437,6 +477,30 @@ class BraketExecutorSettings(BaseModel):
         """The execution role's ARN in ``account_id`` (a role given as an ARN is used as is)."""
         name = self.braket_job_execution_role_name
         return name if name.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{name}"
+
+
+def validated_retries(retries: Any) -> int:
+    """Covalent's ``retries`` of the executor (how often a failed electron runs again): 0 or more.
+
+    Not one of the settings (Covalent's base executor takes it), so checked on its own, before any
+    AWS call, with the settings' message form.
+
+    Raises:
+        ExecutorConfigError: ``retries`` is not a whole number from 0.
+    """
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ExecutorConfigError(
+            "Invalid BraketExecutor settings:\n"
+            f"  - retries: {retries!r} is not a number of retries; give a whole number from 0 (how many "
+            "times Covalent runs a failed electron again)"
+        )
+    return retries
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field holds a number: ``int``, ``float``, or either of them or None."""
+    kinds = set(get_args(annotation)) - {type(None)} or {annotation}
+    return kinds <= {int, float}
 
 
 def unknown_key_hint(key: str) -> str:

