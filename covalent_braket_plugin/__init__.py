@@ -2,6 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from covalent_braket_plugin.helpers import input_path
+
 try:
     __version__ = version("covalent-braket-plugin")
 except PackageNotFoundError:  # running from a source tree that was not installed
@@ -17,4 +19,4 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AmazonBraketlib", "__version__"]
+__all__ = ["AmazonBraketlib", "__version__", "input_path"]

@@ -38,6 +38,7 @@ from covalent.executor.base import AsyncBaseExecutor
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.executor import job_spec, runtime, transfer
 from covalent_braket_plugin.executor.images import ImageBuilder
+from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, validated_retries
 
@@ -74,6 +75,7 @@ class _Uploaded:
     task_sha256: str
     source_uri: str
     source_sha256: str
+    input_data: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,9 @@ class BraketExecutor(AsyncBaseExecutor):
             hashlib.sha256(payload).hexdigest(),
             source_uri,
             transfer.runner_archive()[0],
+            await rt.blocking(
+                stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id, settings.input_data
+            ),
         )
 
     async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
@@ -240,6 +245,7 @@ class BraketExecutor(AsyncBaseExecutor):
             source_sha256=uploaded.source_sha256,
             task_uri=uploaded.task_uri,
             task_sha256=uploaded.task_sha256,
+            input_data=uploaded.input_data,
             tags={
                 **settings.tags,
                 job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),

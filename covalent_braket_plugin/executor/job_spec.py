@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from covalent_braket_plugin.executor.input_data import input_data_config
 from covalent_braket_plugin.job.runner import (
     BUCKET_OWNER_KEY,
     ENTRY_POINT,
@@ -79,6 +80,8 @@ class JobSpec:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     reservation_arn: str = ""
+    input_data: dict[str, str] = field(default_factory=dict)
+    """Input channels: channel name -> S3 URI (local data already uploaded)."""
 
     def create_job_request(self) -> dict[str, Any]:
         """Keyword arguments of ``braket.create_job``.
@@ -112,6 +115,8 @@ class JobSpec:
         }
         if self.reservation_arn:
             request["associations"] = [{"arn": self.reservation_arn, "type": "RESERVATION_TIME_WINDOW_ARN"}]
+        if self.input_data:
+            request["inputDataConfig"] = input_data_config(self.input_data)
         return request
 
 
@@ -127,6 +132,7 @@ def electron_job(
     task_uri: str,
     task_sha256: str,
     tags: dict[str, str] | None = None,
+    input_data: dict[str, str] | None = None,
 ) -> JobSpec:
     """The job of one electron: the settings' device, instance and limits, the runner's inputs.
 
@@ -152,6 +158,7 @@ def electron_job(
         },
         tags=dict(tags or {}),
         reservation_arn=settings.reservation_arn,
+        input_data=dict(input_data or {}),
     )
 
 

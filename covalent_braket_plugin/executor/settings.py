@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from covalent_braket_plugin.errors import ExecutorConfigError
+from covalent_braket_plugin.executor import input_data
 from covalent_braket_plugin.executor.naming import bucket_name_problem, is_image_reference
 
 # Braket's device ARNs: simulators have no region, QPUs name theirs.
@@ -193,6 +194,13 @@ class BraketExecutorSettings(BaseModel):
     cleanup: bool = Field(True, description="Delete the electron's S3 objects once its result is back.")
     reservation_arn: str = Field(
         "", description="Braket Direct reservation ARN to run the job in (empty: no reservation)."
+    )
+    input_data: dict[str, str] = Field(
+        default_factory=dict,
+        description="Input channels of the job: channel name -> S3 URI (`s3://bucket/prefix`) or a "
+        "local file or folder (uploaded once, named by its content, under `covalent-braket/input/`). "
+        "Inside the electron a channel is the folder `covalent_braket_plugin.input_path(name)` "
+        "(`$AMZN_BRAKET_INPUT_DIR/<name>`). A table or a JSON object.",
     )
 
     @classmethod
@@ -418,6 +426,16 @@ class BraketExecutorSettings(BaseModel):
                 "('arn:aws:braket:<region>:<account>:reservation/<id>')"
             )
         return value
+
+    @field_validator("input_data", mode="before")
+    @classmethod
+    def _input_data_from_string(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("input_data")
+    @classmethod
+    def _input_data_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        return input_data.check_input_data(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> BraketExecutorSettings:
