@@ -37,6 +37,7 @@ from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.executor import job_spec, runtime, transfer
+from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.images import ImageBuilder
 from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
@@ -76,6 +77,7 @@ class _Uploaded:
     source_uri: str
     source_sha256: str
     input_data: dict[str, str]
+    checkpoint_uri: str
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,10 @@ class BraketExecutor(AsyncBaseExecutor):
             await rt.blocking(
                 stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id, settings.input_data
             ),
+            await rt.blocking(
+                prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
+                settings.checkpoints,
+            ),
         )
 
     async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
@@ -246,6 +252,7 @@ class BraketExecutor(AsyncBaseExecutor):
             task_uri=uploaded.task_uri,
             task_sha256=uploaded.task_sha256,
             input_data=uploaded.input_data,
+            checkpoint_uri=uploaded.checkpoint_uri,
             tags={
                 **settings.tags,
                 job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),

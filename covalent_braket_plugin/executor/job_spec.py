@@ -82,6 +82,7 @@ class JobSpec:
     reservation_arn: str = ""
     input_data: dict[str, str] = field(default_factory=dict)
     """Input channels: channel name -> S3 URI (local data already uploaded)."""
+    checkpoint_uri: str = ""
 
     def create_job_request(self) -> dict[str, Any]:
         """Keyword arguments of ``braket.create_job``.
@@ -117,6 +118,8 @@ class JobSpec:
             request["associations"] = [{"arn": self.reservation_arn, "type": "RESERVATION_TIME_WINDOW_ARN"}]
         if self.input_data:
             request["inputDataConfig"] = input_data_config(self.input_data)
+        if self.checkpoint_uri:
+            request["checkpointConfig"] = {"s3Uri": self.checkpoint_uri}
         return request
 
 
@@ -133,6 +136,7 @@ def electron_job(
     task_sha256: str,
     tags: dict[str, str] | None = None,
     input_data: dict[str, str] | None = None,
+    checkpoint_uri: str = "",
 ) -> JobSpec:
     """The job of one electron: the settings' device, instance and limits, the runner's inputs.
 
@@ -159,6 +163,7 @@ def electron_job(
         tags=dict(tags or {}),
         reservation_arn=settings.reservation_arn,
         input_data=dict(input_data or {}),
+        checkpoint_uri=checkpoint_uri,
     )
 
 

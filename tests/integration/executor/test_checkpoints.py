@@ -1,0 +1,92 @@
+"""Checkpoints across attempts on the local stack: an electron killed on its first attempt resumes
+from its checkpoint on the second, through the SDK's save_job_checkpoint / load_job_checkpoint
+(process runner)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from covalent._shared_files.exceptions import TaskRuntimeError
+
+from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.executor import job_spec, transfer
+from covalent_braket_plugin.executor.checkpoints import checkpoint_prefix
+from covalent_braket_plugin.local.stack import LocalStack
+
+BUCKET = "amazon-braket-covalent-integration"
+ROLE = "AmazonBraketJobsExecutionRole"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
+ITERATIONS = 10
+KILLED_AFTER = 4
+
+
+@pytest.fixture
+def stack(braket_local_env: LocalStack) -> LocalStack:
+    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    braket_local_env.create_jobs_role(ROLE)
+    return braket_local_env
+
+
+def test_an_electron_killed_on_its_first_attempt_resumes_from_its_checkpoint(stack: LocalStack) -> None:
+    def variational_loop(iterations: int, killed_after: int) -> dict[str, Any]:
+        import os
+        import signal
+
+        from braket.jobs import load_job_checkpoint, save_job_checkpoint
+
+        try:
+            state = load_job_checkpoint()
+            started = state["iteration"]
+        except FileNotFoundError:
+            state, started = {"iteration": 0, "energies": []}, 0
+        for iteration in range(started, iterations):
+            state["energies"].append(-iteration)
+            state["iteration"] = iteration + 1
+            save_job_checkpoint(state)
+            if started == 0 and iteration + 1 == killed_after:
+                os.kill(os.getpid(), signal.SIGKILL)  # the instance dies mid-loop
+        return {"started": started, **state}
+
+    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 3, "results_dir": "/tmp"}
+
+    def attempt() -> Any:
+        executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
+                                  initial_poll_freq=0.2, poll_freq=1.0, checkpoints=True)
+        return asyncio.run(executor.run(variational_loop, [ITERATIONS, KILLED_AFTER], {}, metadata))
+
+    with pytest.raises(TaskRuntimeError):
+        attempt()
+    outcome = attempt()  # the next attempt of the same electron, as Covalent's retries make it
+
+    assert outcome == {"started": KILLED_AFTER, "iteration": ITERATIONS,
+                       "energies": [-i for i in range(ITERATIONS)]}
+    s3 = boto3.client("s3", **stack.client_kwargs())
+    second = job_spec.job_name(metadata["dispatch_id"], 3, 2)
+    location = transfer.TaskLocation.for_task(BUCKET, metadata["dispatch_id"], 3, second)
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=checkpoint_prefix(location))
+    # The first attempt's checkpoint, renamed for the second job, then saved over by it.
+    assert [item["Key"] for item in listing["Contents"]] == [f"{checkpoint_prefix(location)}{second}.json"]
+    braket = boto3.client("braket", **stack.client_kwargs())
+    [job] = [j for page in braket.get_paginator("search_jobs").paginate(filters=[])
+             for j in page["jobs"] if j["jobName"] == second]
+    config = braket.get_job(jobArn=job["jobArn"])["checkpointConfig"]
+    assert config["s3Uri"] == location.uri(checkpoint_prefix(location))
+
+
+def test_without_the_setting_a_job_has_no_checkpoint_location(stack: LocalStack) -> None:
+    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
+                              initial_poll_freq=0.2, poll_freq=1.0)
+    assert asyncio.run(executor.run(lambda: 1, [], {}, metadata)) == 1
+    braket = boto3.client("braket", **stack.client_kwargs())
+    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    [job] = [j for page in braket.get_paginator("search_jobs").paginate(filters=[])
+             for j in page["jobs"] if j["jobName"] == name]
+    assert "s3Uri" not in (braket.get_job(jobArn=job["jobArn"]).get("checkpointConfig") or {})
