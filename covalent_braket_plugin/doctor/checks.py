@@ -441,7 +441,8 @@ def required_permissions(ctx: Context) -> dict[str, list[str]]:
                              region=str(ctx.region), account=str(ctx.account),
                              log_group=settings.log_group_name)
     resources_of: dict[str, list[str]] = {}
-    for statement in policy["Statement"]:
+    # The Deny statement names what a job must not do: the question is only what it must be allowed.
+    for statement in (s for s in policy["Statement"] if s["Effect"] == "Allow"):
         for action in _as_list(statement["Action"]):
             resources_of[action] = [
                 resource if resource == "*" else resource.replace("*", SAMPLE_RESOURCE_NAME)

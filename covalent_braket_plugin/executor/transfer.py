@@ -28,6 +28,8 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin.job import runner
 
 KEY_ROOT = "covalent-braket"
+RUNNER_PREFIX = f"{KEY_ROOT}/runner/"
+"""Where the runner's archives lie, one key per version, shared by every electron of that version."""
 
 Blocking = Callable[..., Awaitable[Any]]
 """Runs a blocking call off the event loop and awaits it: ``await blocking(fn, *args)``."""
@@ -116,7 +118,7 @@ def runner_archive() -> tuple[str, bytes]:
 
 def runner_archive_key() -> str:
     """The runner archive's key: named by its content, so each version of the runner has its own."""
-    return f"{KEY_ROOT}/runner/{runner_archive()[0][:16]}/source.tar.gz"
+    return f"{RUNNER_PREFIX}{runner_archive()[0][:16]}/source.tar.gz"
 
 
 def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:

@@ -11,7 +11,8 @@ Three documents:
 
 - :func:`job_role_trust_policy`: Braket, acting for this account only, may assume the job role;
 - :func:`job_role_policy`: what a running job needs (its runner, the Braket SDK in it, and Braket
-  itself writing the job's logs and output);
+  itself writing the job's logs and output), writing only where jobs put their outputs and never
+  to the runner's archives or the tasks (:func:`job_role_write_protection`);
 - :func:`user_policy`: what the executor client and the ``covalent-braket`` commands need.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 import botocore.session
 
 from covalent_braket_plugin.executor.settings import BASE_IMAGE_ACCOUNT, BraketExecutorSettings
+from covalent_braket_plugin.executor.transfer import KEY_ROOT, RUNNER_PREFIX, TaskLocation
 
 JOB_ROLE_DEFAULT_NAME = "AmazonBraketJobsExecutionRole-covalent"
 JOB_ROLE_PATH = "/service-role/"
@@ -33,15 +35,24 @@ BASE_IMAGE_REPOSITORY = "amazon-braket-base-jobs"
 # Braket Hybrid Jobs publish the metrics a job logs under this CloudWatch namespace.
 METRICS_NAMESPACE = "/aws/braket"
 POLICY_VERSION = "2012-10-17"
+# Any electron's objects: covalent-braket/<dispatch>/<node>/<job name>/ (IAM cannot name the job).
+ANY_ELECTRON = TaskLocation("", f"{KEY_ROOT}/*/*/*/")
+# Where the Braket SDK in a job puts the results of the quantum tasks it creates by default
+# (AMZN_BRAKET_TASK_RESULTS_S3_URI = s3://<outputDataConfig's bucket>/jobs/<job name>/tasks).
+SDK_TASK_RESULTS = "jobs/*/tasks/"
+# What a job, or anyone acting as its role, could rewrite to change what later jobs run.
+PROTECTED_WRITES = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"]
 
 # What a job needs, by the kind of resource it acts on (the doctor checks a role against this table;
 # ``job_role_policy`` makes one statement of each kind).
 _JOB_ROLE_ACTIONS: dict[str, list[str]] = {
     # The runner lists its electron's prefix; the SDK in the job lists checkpoints.
     "s3_bucket": ["s3:GetBucketLocation", "s3:ListBucket"],
-    # Inputs are read, results, checkpoints and output archives written. Nothing in a job deletes:
-    # the client removes an electron's objects once its result is back.
-    "s3_objects": ["s3:GetObject", "s3:PutObject"],
+    # The task, the runner's archive and input data are read.
+    "s3_read": ["s3:GetObject"],
+    # Outputs are written: the runner's files, Braket's output archive, quantum task results.
+    # Nothing in a job deletes: the client removes an electron's objects once its result is back.
+    "s3_write": ["s3:PutObject"],
     "ecr_repository": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
     "ecr_registry": ["ecr:GetAuthorizationToken"],
     "log_group": [
@@ -59,7 +70,8 @@ _JOB_ROLE_ACTIONS: dict[str, list[str]] = {
 
 _SIDS = {
     "s3_bucket": "JobBucket",
-    "s3_objects": "JobObjects",
+    "s3_read": "ReadObjects",
+    "s3_write": "WriteOutputs",
     "ecr_repository": "PullJobImage",
     "ecr_registry": "RegistryLogin",
     "log_group": "JobLogs",
@@ -108,9 +120,16 @@ def _resources(*, bucket: str, repository: str, region: str, account: str, log_g
     part = partition(region)
     group = f"arn:{part}:logs:{region}:{account}:log-group:{log_group}"
     braket = f"arn:{part}:braket:{region}:{account}"
+    objects = f"arn:{part}:s3:::{bucket}"
     return {
-        "s3_bucket": f"arn:{part}:s3:::{bucket}",
-        "s3_objects": f"arn:{part}:s3:::{bucket}/*",
+        "s3_bucket": objects,
+        "s3_objects": f"{objects}/*",
+        "s3_read": f"{objects}/*",
+        "s3_write": [
+            f"{objects}/{ANY_ELECTRON.output_prefix}*",
+            f"{objects}/{ANY_ELECTRON.job_output_prefix}*",
+            f"{objects}/{SDK_TASK_RESULTS}*",
+        ],
         "ecr_repository": f"arn:{part}:ecr:{region}:{account}:repository/{repository}",
         "ecr_registry": "*",
         # The group itself (CreateLogGroup) and its streams.
@@ -125,7 +144,11 @@ def _resources(*, bucket: str, repository: str, region: str, account: str, log_g
 def job_role_policy(
     *, bucket: str, repository: str, region: str, account: str, log_group: str = DEFAULT_LOG_GROUP
 ) -> dict[str, Any]:
-    """The job role's inline policy: only the one bucket, repository, log group and this account's tasks."""
+    """The job role's inline policy: only the one bucket, repository, log group and this account's tasks.
+
+    In the bucket a job reads anything but writes only output prefixes, and never the runner's
+    archives or a task (:func:`job_role_write_protection`).
+    """
     resources = _resources(bucket=bucket, repository=repository, region=region, account=account,
                            log_group=log_group)
     statements = []
@@ -136,7 +159,23 @@ def job_role_policy(
         if kind == "metrics":
             statement["Condition"] = {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}
         statements.append(statement)
+    statements.append(job_role_write_protection(bucket=bucket, region=region))
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def job_role_write_protection(*, bucket: str, region: str) -> dict[str, Any]:
+    """The Deny that keeps jobs from changing what later jobs run: the runner's archives and tasks.
+
+    The Allow statements already grant writes only under output prefixes; an explicit Deny also
+    wins over any other policy of the role (AmazonBraketJobsExecutionPolicy, say, which allows
+    writing every ``amazon-braket-*`` bucket). Jobs check both digests anyway (fixed at CreateJob);
+    this keeps an electron's code from breaking later electrons by deleting or rewriting them.
+    """
+    objects = f"arn:{partition(region)}:s3:::{bucket}"
+    return {
+        "Sid": "ProtectRunnerAndTasks", "Effect": "Deny", "Action": list(PROTECTED_WRITES),
+        "Resource": [f"{objects}/{RUNNER_PREFIX}*", f"{objects}/{ANY_ELECTRON.task_key}"],
+    }
 
 
 def user_policy(

@@ -11,6 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from covalent_braket_plugin.executor import transfer
 from covalent_braket_plugin.provisioning import policies
 
 BUCKET = "amazon-braket-team-results"
@@ -28,6 +29,7 @@ UNSCOPED_ACTIONS = {
 # IAM actions whose name is not an API operation of the service's botocore model.
 PERMISSION_ONLY_ACTIONS = {
     "s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock", "iam:PassRole",
+    "s3:DeleteObjectVersion",
 }
 
 
@@ -41,6 +43,10 @@ def user() -> dict[str, Any]:
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return document["Statement"]
+
+
+def allows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [statement for statement in statements(document) if statement["Effect"] == "Allow"]
 
 
 def resources(statement: dict[str, Any]) -> list[str]:
@@ -68,7 +74,7 @@ def test_documents_are_iam_policy_json(name: str) -> None:
     sids = [s["Sid"] for s in statements(document) if "Sid" in s]
     assert len(sids) == len(set(sids))
     for statement in statements(document):
-        assert statement["Effect"] == "Allow"
+        assert statement["Effect"] in ("Allow", "Deny")
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action) for action in actions), actions
         assert len(actions) == len(set(actions))
@@ -101,7 +107,8 @@ def test_services_are_scoped_to_the_one_bucket_repository_and_log_group(name: st
     for statement in statements(DOCUMENTS[name]()):
         services = {action.split(":")[0] for action in statement["Action"]}
         if services == {"s3"}:
-            assert set(resources(statement)) <= {f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"}
+            assert all(r == f"arn:aws:s3:::{BUCKET}" or r.startswith(f"arn:aws:s3:::{BUCKET}/")
+                       for r in resources(statement))
         if "ecr" in services and statement["Resource"] != "*":
             assert resources(statement) in (
                 [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPOSITORY}"],
@@ -148,7 +155,7 @@ def test_the_user_can_do_what_the_executor_does() -> None:
 
 
 def test_the_job_role_cannot_delete_or_pass_roles() -> None:
-    granted = {action for s in statements(job_role()) for action in s["Action"]}
+    granted = {action for s in allows(job_role()) for action in s["Action"]}
     assert not {a for a in granted if a.startswith("iam:")}
     assert "s3:DeleteObject" not in granted
     assert not {a for a in granted if a.startswith("ecr:") and ("Put" in a or "Upload" in a or "Delete" in a)}
@@ -156,10 +163,55 @@ def test_the_job_role_cannot_delete_or_pass_roles() -> None:
 
 def test_required_job_role_actions_are_exactly_the_policys() -> None:
     required = policies.required_job_role_actions()
-    in_policy = sorted(action for s in statements(job_role()) for action in s["Action"])
+    in_policy = sorted(action for s in allows(job_role()) for action in s["Action"])
     assert sorted(action for actions in required.values() for action in actions) == in_policy
-    required["s3_objects"].append("s3:DeleteBucket")
-    assert "s3:DeleteBucket" not in policies.required_job_role_actions()["s3_objects"]
+    required["s3_write"].append("s3:DeleteBucket")
+    assert "s3:DeleteBucket" not in policies.required_job_role_actions()["s3_write"]
+
+
+def iam_decision(document: dict[str, Any], action: str, key: str) -> str:
+    """What IAM decides for ``action`` on object ``key`` of the bucket: an explicit Deny wins, then
+    an Allow; resource patterns match as IAM's do (``*`` any run of characters, ``/`` included)."""
+    arn = f"arn:aws:s3:::{BUCKET}/{key}"
+
+    def matches(statement: dict[str, Any]) -> bool:
+        patterns = [re.escape(r).replace(r"\*", ".*").replace(r"\?", ".") for r in resources(statement)]
+        return action in statement["Action"] and any(re.fullmatch(p, arn) for p in patterns)
+
+    effects = {statement["Effect"] for statement in statements(document) if matches(statement)}
+    return "denied" if "Deny" in effects else "allowed" if "Allow" in effects else "not allowed"
+
+
+LOCATION = transfer.TaskLocation.for_task(BUCKET, "0f8e-dispatch", 3, "covalent-0f8e-n3-a1-0123456789")
+# The managed AmazonBraketJobsExecutionPolicy's S3 grant, which a role may carry besides ours.
+MANAGED_S3 = {
+    "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::amazon-braket-*",
+}
+
+
+def test_a_job_may_write_where_jobs_put_outputs() -> None:
+    writable = [
+        *(key for key in transfer.task_keys(LOCATION) if key != LOCATION.task_key),  # runner, Braket
+        f"jobs/{LOCATION.prefix.split('/')[3]}/tasks/7d1c/results.json",  # the SDK's quantum tasks
+    ]
+    for key in writable:
+        assert iam_decision(job_role(), "s3:PutObject", key) == "allowed", key
+
+
+def test_a_job_may_not_write_the_runner_or_a_task_even_with_the_managed_policy() -> None:
+    with_managed = {**job_role(), "Statement": [*statements(job_role()), MANAGED_S3]}
+    protected = [transfer.runner_archive_key(), "covalent-braket/runner/0123/x.tar.gz", LOCATION.task_key]
+    for key in protected:
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            assert iam_decision(job_role(), action, key) == "denied", (action, key)
+            assert iam_decision(with_managed, action, key) == "denied", (action, key)
+        assert iam_decision(job_role(), "s3:GetObject", key) == "allowed"  # what a job runs, it reads
+
+
+def test_a_job_may_write_nothing_else_in_the_bucket() -> None:
+    others = ["covalent-braket/input/ab12/data.csv", "elsewhere.txt", f"{LOCATION.prefix}other", "jobs/x/y"]
+    for key in others:
+        assert iam_decision(job_role(), "s3:PutObject", key) == "not allowed", key
 
 
 def test_trust_lets_braket_assume_the_role_for_this_account_only() -> None:
