@@ -220,13 +220,21 @@ def event_types(job: dict[str, Any]) -> list[str]:
     return [event["eventType"] for event in job["events"]]
 
 
-def process_is_gone(pid: int) -> bool:
+def process_is_gone(pid: int, within_s: float = 10.0) -> bool:
+    """Whether ``pid`` ends (or is a zombie) within ``within_s``: a killed process takes a moment to
+    exit on a loaded machine."""
     status = Path(f"/proc/{pid}/status")
-    try:
-        state = next(line for line in status.read_text().splitlines() if line.startswith("State:"))
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return "zombie" in state
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            state = next(line for line in status.read_text().splitlines() if line.startswith("State:"))
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if "zombie" in state:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def wait_for_file(path: Path) -> str:
