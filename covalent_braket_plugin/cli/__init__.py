@@ -9,9 +9,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from covalent_braket_plugin.cli import doctor, guard, iam_policy, images, jobs, local, prices, setup, tasks
+from covalent_braket_plugin.cli import (
+    cost,
+    doctor,
+    guard,
+    iam_policy,
+    images,
+    jobs,
+    local,
+    prices,
+    setup,
+    tasks,
+)
 
-_GROUPS = (local, tasks, guard, doctor, setup, iam_policy, jobs, images, prices)
+_GROUPS = (local, tasks, guard, doctor, setup, iam_policy, jobs, images, prices, cost)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,7 +135,7 @@ def cost_so_far(braket: Any, job_arn: str, prices: PriceTable) -> ElectronCost:
     """A running job's cost from its record and its tasks' summaries (no result is read)."""
     usage = Usage(
         job_usage(job_spec.get_job(braket, job_arn)),
-        device_usage(iter_job_tasks(braket, [job_arn]), prices),
+        device_usage(iter_job_tasks(braket, job_arn), prices),
     )
     return price_usage(usage, prices)
 

@@ -36,12 +36,13 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
-from covalent_braket_plugin.executor import job_spec, runtime, transfer
-from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
+from covalent_braket_plugin.executor import budget, cost, job_spec, runtime, stop, transfer
 from covalent_braket_plugin.executor.images import ImageBuilder
 from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, validated_retries
+from covalent_braket_plugin.tasks.cost import ElectronCost
+from covalent_braket_plugin.tasks.pricing import PriceTable
 
 app_log = logger.app_log
 
@@ -77,7 +78,6 @@ class _Uploaded:
     source_uri: str
     source_sha256: str
     input_data: dict[str, str]
-    checkpoint_uri: str
 
 
 @dataclass(frozen=True)
@@ -129,23 +129,30 @@ class BraketExecutor(AsyncBaseExecutor):
         await self._checkpoint(task)
 
         rt = runtime.current()
+        prices = PriceTable.load()
+        budget.check_before_create(settings, prices, rt.spend.total(task.dispatch_id))
         aws = await rt.blocking(rt.session, settings)
         keep = False
         try:
             uploaded = await self._upload(aws, settings, task, (function, args, kwargs))
             job = await self._submit(aws, settings, task, uploaded)
+            follower = budget.Follower(
+                aws.client("braket"), settings, prices, rt.spend, task.dispatch_id, job.arn, rt.blocking
+            )
             try:
                 await self._set_job_handle(job.arn)
                 record = await self._watch(aws, settings, task, job)
             except asyncio.CancelledError:
                 # The server is closing: nobody will collect this job's result any more; stop paying for it.
                 with suppress(Exception):
-                    await rt.blocking(job_spec.cancel_job, aws.client("braket"), job.arn)
+                    await rt.blocking(stop.stop_job, aws.client("braket"), job.arn)
                 raise
             except BaseException:
                 keep = True  # the job runs on: it needs its task, and its result is still to come
                 raise
-            return await self._collect(aws, settings, task, record)
+            finally:
+                follower.stop()
+            return await self._settle(aws, settings, task, record, prices, follower.reason)
         finally:
             if settings.cleanup and not keep:
                 await self._clean_up(aws, task.location)
@@ -163,7 +170,7 @@ class BraketExecutor(AsyncBaseExecutor):
 
         def cancel() -> str:
             braket = rt.session(settings).client("braket", region_of_arn(job_handle))
-            return job_spec.cancel_job(braket, job_handle)
+            return stop.stop_job(braket, job_handle)
 
         status = await rt.blocking(cancel)
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
@@ -202,10 +209,6 @@ class BraketExecutor(AsyncBaseExecutor):
             transfer.runner_archive()[0],
             await rt.blocking(
                 stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id, settings.input_data
-            ),
-            await rt.blocking(
-                prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
-                settings.checkpoints,
             ),
         )
 
@@ -252,7 +255,6 @@ class BraketExecutor(AsyncBaseExecutor):
             task_uri=uploaded.task_uri,
             task_sha256=uploaded.task_sha256,
             input_data=uploaded.input_data,
-            checkpoint_uri=uploaded.checkpoint_uri,
             tags={
                 **settings.tags,
                 job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),
@@ -291,11 +293,45 @@ class BraketExecutor(AsyncBaseExecutor):
             )
             try:
                 if not await self._done_unless_cancel_requested(watch, settings):
-                    status = await rt.blocking(job_spec.cancel_job, braket, job.arn)
+                    status = await rt.blocking(stop.stop_job, braket, job.arn)
                     app_log.debug(f"Cancel requested for Braket job {job.arn}: {status}")
                 return await watch
             finally:
                 watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
+
+    async def _settle(
+        self,
+        aws: AwsSession,
+        settings: BraketExecutorSettings,
+        task: _Task,
+        job: dict[str, Any],
+        prices: PriceTable,
+        stopped_by_budget: str | None,
+    ) -> Any:
+        """Collect the ended job's outcome and follow it with the electron's cost line.
+
+        A cancelled job first loses its tasks still waiting (:mod:`~.stop`); a job its budget stopped
+        fails the electron with the budget's reason.
+        """
+        rt = runtime.current()
+        if job["status"] == "CANCELLED":
+            with suppress(Exception):  # best effort, as CancelJob's own; the bill shows what is left
+                await rt.blocking(stop.cancel_waiting_tasks, aws.client("braket"), job["jobArn"])
+        try:
+            bill: ElectronCost | None = await rt.blocking(cost.bill, aws, job, prices)
+            rt.spend.record(task.dispatch_id, job["jobArn"], bill.known)
+        except Exception as error:  # the electron's outcome matters more than its bill
+            app_log.warning(f"Could not work out the cost of Braket job {job['jobArn']}: {error}")
+            bill = None
+        try:
+            return await self._collect(aws, settings, task, job)
+        except TaskCancelledError:
+            if stopped_by_budget:
+                raise TaskRuntimeError(stopped_by_budget) from None
+            raise
+        finally:
+            if bill is not None:
+                print(bill.line(), file=self.task_stdout)
 
     async def _collect(
         self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]

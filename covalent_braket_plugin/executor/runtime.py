@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from covalent_braket_plugin.aws import AwsSession, resolve_region
+from covalent_braket_plugin.executor.budget import DispatchSpend
 from covalent_braket_plugin.executor.images import ImageBuilds
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
@@ -53,6 +54,8 @@ class Runtime:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="braket-executor")
         self.progress = progress if progress is not None else Progress.for_stream()
         self.images = ImageBuilds(self.pool)
+        self.spend = DispatchSpend()
+        """What each dispatch's jobs have cost so far, for ``dispatch_max_cost_usd``."""
         self._sessions: dict[tuple[Any, ...], AwsSession] = {}
         self._attempts: dict[tuple[str, int], itertools.count[int]] = {}
         self._watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, JobWatcher]] = (

@@ -202,11 +202,16 @@ class BraketExecutorSettings(BaseModel):
         "Inside the electron a channel is the folder `covalent_braket_plugin.input_path(name)` "
         "(`$AMZN_BRAKET_INPUT_DIR/<name>`). A table or a JSON object.",
     )
-    checkpoints: bool = Field(
-        False,
-        description="Give each attempt of an electron a checkpoint location (Braket's checkpointConfig) "
-        "holding the previous attempt's checkpoints, so that `braket.jobs.load_job_checkpoint()` in a "
-        "retried electron resumes where the failed attempt saved (`save_job_checkpoint`).",
+
+    max_cost_usd: float | None = Field(
+        None,
+        description="Budget of one electron in USD: a job whose instance time alone could pass it is "
+        "refused before CreateJob, and a job whose cost so far passes it is cancelled with its waiting "
+        "tasks (docs/costs.md). Needs a price for `classical_device` (a price override file).",
+    )
+    dispatch_max_cost_usd: float | None = Field(
+        None,
+        description="Budget in USD of all electrons of one dispatch together, kept as `max_cost_usd` is.",
     )
 
     @classmethod
@@ -442,6 +447,13 @@ class BraketExecutorSettings(BaseModel):
     @classmethod
     def _input_data_valid(cls, value: dict[str, str]) -> dict[str, str]:
         return input_data.check_input_data(value)
+
+    @field_validator("max_cost_usd", "dispatch_max_cost_usd")
+    @classmethod
+    def _budget_valid(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < float("inf"):
+            raise ValueError(f"{value} is not a budget; give an amount in USD above 0, or leave it unset")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> BraketExecutorSettings:

@@ -37,7 +37,7 @@ def cancel_waiting_tasks(braket: Any, job_arn: str) -> CancelReport:
     """
     total = CancelReport(requested=())
     for _ in range(SWEEPS):
-        waiting = [task["quantumTaskArn"] for task in iter_job_tasks(braket, [job_arn], CANCELLABLE_STATUSES)]
+        waiting = [task["quantumTaskArn"] for task in iter_job_tasks(braket, job_arn, CANCELLABLE_STATUSES)]
         if not waiting:
             break
         report = cancel_tasks(braket, waiting)

@@ -34,8 +34,6 @@ COST_TAG = "covalent:cost"
 TAG_VALUE_MAX = 256
 """The longest tag value Braket keeps."""
 RESULT_FILE = "results.json"
-JOB_ARN_FILTER_MAX = 10
-"""SearchQuantumTasks takes at most 10 values per filter, so 10 jobs' tasks per search."""
 PAGE_SIZE = 100
 ENDED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
@@ -152,23 +150,19 @@ def device_usage(
 
 # --- reading the records ----------------------------------------------------------------------------
 def iter_job_tasks(
-    braket: Any, job_arns: Sequence[str], statuses: Sequence[str] | None = None
+    braket: Any, job_arn: str, statuses: Sequence[str] | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every task summary of the jobs ``job_arns``: 10 jobs per search, pages of 100.
+    """Every task summary of the job ``job_arn`` (optionally only in ``statuses``), pages of 100.
 
-    So the tasks of 100 jobs take as many calls as their pages: one search per 10 jobs, plus one call
-    per further 100 tasks.
+    One job per search: a summary does not name its job, so a search of several jobs could not tell
+    whose each task is. A job's tasks take one call per 100 of them (one at least).
     """
-    arns = list(dict.fromkeys(job_arns))
-    for start in range(0, len(arns), JOB_ARN_FILTER_MAX):
-        filters: list[dict[str, Any]] = [
-            {"name": "jobArn", "operator": "EQUAL", "values": arns[start : start + JOB_ARN_FILTER_MAX]}
-        ]
-        if statuses:
-            filters.append({"name": "status", "operator": "EQUAL", "values": list(statuses)})
-        paginator = braket.get_paginator("search_quantum_tasks")
-        for page in paginator.paginate(filters=filters, PaginationConfig={"PageSize": PAGE_SIZE}):
-            yield from page.get("quantumTasks", [])
+    filters: list[dict[str, Any]] = [{"name": "jobArn", "operator": "EQUAL", "values": [job_arn]}]
+    if statuses:
+        filters.append({"name": "status", "operator": "EQUAL", "values": list(statuses)})
+    paginator = braket.get_paginator("search_quantum_tasks")
+    for page in paginator.paginate(filters=filters, PaginationConfig={"PageSize": PAGE_SIZE}):
+        yield from page.get("quantumTasks", [])
 
 
 def simulator_durations(s3: Any, tasks: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -193,7 +187,7 @@ def simulator_durations(s3: Any, tasks: Iterable[Mapping[str, Any]]) -> dict[str
 
 def measure_job(braket: Any, s3: Any, job_record: Mapping[str, Any], prices: PriceTable) -> Usage:
     """The usage of one job from its GetJob record, its tasks and its simulator results."""
-    tasks = list(iter_job_tasks(braket, [job_record["jobArn"]]))
+    tasks = list(iter_job_tasks(braket, job_record["jobArn"]))
     return Usage(job_usage(job_record), device_usage(tasks, prices, simulator_durations(s3, tasks)))
 
 

@@ -79,6 +79,9 @@ class FakeBraket:
             ("get_job", {"jobArn": jobArn, "additionalAttributeNames": additionalAttributeNames})
         )
         job = self._status(step=False)  # what the last search saw
+        job["instanceConfig"] = {"instanceType": "ml.m5.large", "instanceCount": 1}
+        if job["status"] in job_spec.TERMINAL_STATUSES:
+            job["billableDuration"] = 60_000
         if self.failure_reason:
             job["failureReason"] = self.failure_reason
         if additionalAttributeNames and job["status"] == "QUEUED":
@@ -91,6 +94,22 @@ class FakeBraket:
             raise ClientError({"Error": {"Code": "ConflictException", "Message": "ended"}}, "CancelJob")
         self.statuses = ["CANCELLING", "CANCELLED"]
         return {"jobArn": jobArn, "cancellationStatus": "CANCELLING"}
+
+    def get_paginator(self, operation: str) -> Any:
+        """SearchQuantumTasks' paginator: the job ran no quantum task."""
+        assert operation == "search_quantum_tasks"
+        fake = self
+
+        class Pages:
+            def paginate(self, **request: Any) -> Iterator[dict]:
+                fake.calls.append(("search_quantum_tasks", request))
+                yield {"quantumTasks": []}
+
+        return Pages()
+
+    def tag_resource(self, resourceArn: str, tags: dict[str, str]) -> dict:
+        self.calls.append(("tag_resource", {"resourceArn": resourceArn, "tags": tags}))
+        return {}
 
     def created(self) -> dict:
         return next(request for name, request in self.calls if name == "create_job")
@@ -297,12 +316,16 @@ def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.Monkey
     dispatcher.attach(executor, monkeypatch)
 
     assert _run(executor) == 5
-    assert executor.task_stdout.getvalue() == "hello\n"
+    # the cost line ends the output; the instance type has no price in the packaged table
+    cost = "cost: unknown (known part $0.00) = job unknown (ml.m5.large, 1 min)\n"
+    assert executor.task_stdout.getvalue() == "hello\n" + cost
     assert executor.task_stderr.getvalue() == "careful\n"
     assert dispatcher.job_handles == [JOB_ARN]
-    # One search per status check; GetJob only to ask a job still QUEUED for its place in the queue.
+    # One search per status check; GetJob only to ask a job still QUEUED for its place in the queue;
+    # once it ended, GetJob, its tasks and a tag for its bill.
     names = ["create_job", "search_jobs", "search_jobs", "get_job", "search_jobs", "search_jobs"]
-    assert fake.names() == names
+    assert fake.names() == [*names, "get_job", "search_quantum_tasks", "tag_resource"]
+    assert fake.calls[-1][1]["tags"] == {"covalent:cost": "v1 job=ml.m5.large*1*60000"}
     assert fake.calls[3][1]["additionalAttributeNames"] == ["QueueInfo"]
 
 
@@ -425,7 +448,7 @@ def test_a_raising_electron_gives_task_runtime_error_with_the_remote_traceback(
     assert report["traceback"].strip() in message
     assert fake.failure_reason in message and JOB_ARN in message
     assert executor.task_stderr.getvalue().count(report["traceback"].strip()) == 1
-    assert executor.task_stdout.getvalue() == "before\n"
+    assert executor.task_stdout.getvalue().startswith("before\ncost: ")
     assert _task_keys(aws["s3"]) == []
 
 
@@ -584,7 +607,11 @@ def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.Monk
     with pytest.raises(TaskCancelledError):
         _run(executor)
     assert fake.names().count("cancel_job") == 1
-    assert fake.names()[-2:] == ["search_jobs", "get_job"]  # waited for Braket to report it CANCELLED
+    # waited for Braket to report it CANCELLED, then looked for its tasks still waiting (after the
+    # cancel and after the end) before its bill
+    ended = fake.names().index("get_job")
+    assert fake.names()[ended - 1 : ended + 1] == ["search_jobs", "get_job"]
+    assert fake.names()[ended + 1 :] == ["search_quantum_tasks", "search_quantum_tasks", "tag_resource"]
     assert _task_keys(aws["s3"]) == []
 
 
