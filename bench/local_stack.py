@@ -1,10 +1,12 @@
 """Throughput of the local Braket stack's API, beside baselines measured in the same run.
 
-    python bench/local_stack.py [--tasks 10000] [--threads 16]
+    python bench/local_stack.py [--tasks 10000] [--threads 16] [--simulations 16]
 
 Prints requests per second of plain GetDevice calls (the emulator's HTTP path with no work behind
 it) and of moto S3 HeadBucket calls (the AWS side of the same endpoint), then quantum tasks created
-and completed per second (Bell circuits on SV1 through the SDK's local simulator), then
+and completed per second (Bell circuits on SV1 through the SDK's local simulator), then 12-qubit
+simulations per second from one client waiting for each result, beside ``--threads`` clients at once
+(the stack's simulation worker processes share them out over the CPUs), then
 SearchQuantumTasks pages per second over all stored tasks, unfiltered and with status + createdAt
 BETWEEN filters, against a ``LocalStack`` server process, as a user's client would see it.
 """
@@ -36,6 +38,19 @@ BELL = json.dumps(
         "source": "OPENQASM 3;\nqubit[2] q;\nbit[2] c;\nh q[0];\ncnot q[0], q[1];\nc = measure q;",
     }
 )
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+
+
+def deep_circuit_action(qubits: int = 12, layers: int = 20) -> str:
+    """A 12-qubit OpenQASM program with 220 CNOTs: long enough that simulation, not HTTP, dominates."""
+    lines = ["OPENQASM 3;", f"qubit[{qubits}] q;", f"bit[{qubits}] c;"]
+    lines += [f"h q[{i}];" for i in range(qubits)]
+    lines += [f"cnot q[{i}], q[{i + 1}];" for _ in range(layers) for i in range(qubits - 1)]
+    lines.append("c = measure q;")
+    header = {"name": "braket.ir.openqasm.program", "version": "1"}
+    return json.dumps({"braketSchemaHeader": header, "source": "\n".join(lines)})
+
+
 CONFIG = Config(retries={"max_attempts": 3}, max_pool_connections=64)
 
 
@@ -96,7 +111,21 @@ def raw_search_pages(stack: LocalStack, filters: list[dict[str, Any]]) -> tuple[
             return pages, items, time.perf_counter() - start
 
 
-def run(stack: LocalStack, tasks: int, threads: int) -> None:
+def simulation_seconds(braket: Any, bucket: str, count: int, clients: int) -> float:
+    """Seconds for ``count`` deep-circuit tasks, each created and waited for by one of ``clients``."""
+    action = deep_circuit_action()
+
+    def simulate(_: int) -> None:
+        arn = braket.create_quantum_task(
+            deviceArn=SV1, shots=100, outputS3Bucket=bucket, outputS3KeyPrefix="bench-sim", action=action
+        )["quantumTaskArn"]
+        while braket.get_quantum_task(quantumTaskArn=arn)["status"] not in TERMINAL:
+            time.sleep(0.05)
+
+    return timed(count, clients, simulate)
+
+
+def run(stack: LocalStack, tasks: int, threads: int, simulations: int) -> None:
     kwargs = stack.client_kwargs()
     braket = boto3.client("braket", **kwargs, config=CONFIG)
     s3 = boto3.client("s3", **kwargs, config=CONFIG)
@@ -131,6 +160,11 @@ def run(stack: LocalStack, tasks: int, threads: int) -> None:
     report("tasks     CreateQuantumTask", tasks, created_s)
     report("tasks     created -> COMPLETED", tasks, done_s)
 
+    simulation_seconds(braket, bucket, 1, 1)  # starts the worker processes outside the timing
+    for clients in (1, threads):
+        seconds = simulation_seconds(braket, bucket, simulations, clients)
+        report(f"simulate  12 qubits, {clients} client(s)", simulations, seconds)
+
     pages, items, seconds = search_pages(braket, [])
     report(f"search    all {items} tasks, boto3", pages, seconds, " pages")
     pages, items, seconds = raw_search_pages(stack, [])
@@ -157,9 +191,10 @@ def main() -> None:
     )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--simulations", type=int, default=16, help="12-qubit tasks per simulation figure")
     args = parser.parse_args()
     with LocalStack(port=0, runner="process") as stack:
-        run(stack, args.tasks, args.threads)
+        run(stack, args.tasks, args.threads, args.simulations)
 
 
 if __name__ == "__main__":
