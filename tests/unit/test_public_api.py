@@ -162,6 +162,7 @@ COMMAND_LINE = {
     "guard status": GUARD,
     "guard remove": [*GUARD, ("--dry-run",)],  # added by the reshaping
     "prices": [HELP, ("--prices",), ("--json",)],  # added with the price list's provenance
+    "cost": [HELP, ("dispatch_id",), ("--since",), ("--prices",), *ACCOUNT, ("--json",)],  # added for workflow costs
     "doctor": [HELP, *ACCOUNT, ("--conf",), ("--json",)],
     "setup": [*ACCOUNT_RESOURCES, ("--keep-images",), ("--untagged-days",), ("--dry-run",), ("--json",)],
     "iam-policy": [*ACCOUNT_RESOURCES, ("--account",), ("--which",)],
