@@ -1,4 +1,4 @@
-"""``covalent-braket jobs``: list, read and cancel the Braket jobs the executor created.
+"""``covalent-braket jobs``: list, read and cancel the Braket jobs the executor created, fetch a result.
 
 The account is found as the executor finds it (covalent.conf's ``[executors.braket]``, with
 ``--region`` and ``--profile`` first); a job given by ARN is looked up in the region it names.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from covalent_braket_plugin.aws import region_of_arn
@@ -66,6 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cancel.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
     cancel.set_defaults(handler=run_cancel)
 
+    result = commands.add_parser(
+        "result", parents=[account], help="download a job's pickled result (one the executor kept) to a file"
+    )
+    result.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
+    result.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="where to write it")
+    result.set_defaults(handler=run_result)
+
 
 def _clients(args: argparse.Namespace) -> tuple[BraketExecutorSettings, Any, Any]:
     """The settings, and Braket and CloudWatch Logs clients in the region of the job's ARN, if given one,
@@ -120,3 +128,14 @@ def run_cancel(args: argparse.Namespace) -> int:
         return 0
 
     return guarded("covalent-braket jobs cancel", work)
+
+
+def run_result(args: argparse.Namespace) -> int:
+    def work() -> int:
+        _, braket, _ = _clients(args)
+        _, aws = executor_session(args)
+        uri = jobs.fetch_result(aws.client("s3"), jobs.resolve_job(braket, args.job), args.output)
+        print(f"wrote {args.output} ({args.output.stat().st_size} bytes) from {uri}")
+        return 0
+
+    return guarded("covalent-braket jobs result", work)

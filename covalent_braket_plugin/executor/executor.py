@@ -12,7 +12,6 @@ Covalent finds this class through ``covalent_braket_plugin.braket``, the plugin'
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import sys
 import time
@@ -29,7 +28,6 @@ if "covalent" not in sys.modules:
         f"{__name__}; BraketExecutor is covalent_braket_plugin.braket.BraketExecutor"
     )
 
-import cloudpickle
 from covalent._shared_files import logger
 from covalent._shared_files.config import get_config
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
@@ -153,6 +151,9 @@ class BraketExecutor(AsyncBaseExecutor):
             finally:
                 follower.stop()
             return await self._settle(aws, settings, task, record, prices, follower.reason)
+        except transfer.ResultNotLoaded:
+            keep = True  # the result the user paid for stays in S3 until it is fetched
+            raise
         finally:
             if settings.cleanup and not keep:
                 await self._clean_up(aws, task.location)
@@ -190,10 +191,11 @@ class BraketExecutor(AsyncBaseExecutor):
         that differs from the client's, a bad pip package) fails with nothing left in S3.
         """
         rt = runtime.current()
-        payload = await rt.blocking(cloudpickle.dumps, call)
-        image_uri = await self._image(aws, settings, task)
-        await self._checkpoint(task)
-        task_uri = await self._put_task(aws, task, payload)
+        async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
+            pickled = await rt.blocking(transfer.pickle_task, call, scratch / "task.pkl")
+            image_uri = await self._image(aws, settings, task)
+            await self._checkpoint(task)
+            task_uri = await self._put_task(aws, task, pickled)
         source_uri = await rt.blocking(
             transfer.upload_runner_source,
             aws.client("s3"),
@@ -204,7 +206,7 @@ class BraketExecutor(AsyncBaseExecutor):
         return _Uploaded(
             image_uri,
             task_uri,
-            hashlib.sha256(payload).hexdigest(),
+            pickled.sha256,
             source_uri,
             transfer.runner_archive()[0],
             await rt.blocking(
@@ -228,16 +230,16 @@ class BraketExecutor(AsyncBaseExecutor):
         build.add_done_callback(_retrieve_outcome)
         raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
 
-    async def _put_task(self, aws: AwsSession, task: _Task, payload: bytes) -> str:
+    async def _put_task(self, aws: AwsSession, task: _Task, pickled: transfer.PickledTask) -> str:
         """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
         rt = runtime.current()
         s3 = aws.client("s3")
-        if len(payload) < LARGE_UPLOAD_BYTES:
-            return await rt.blocking(transfer.upload_task, s3, task.location, payload, aws.account_id)
-        upload = rt.progress.task(f"{task.name}: uploading the task", total=len(payload), unit=BYTES_UNIT)
+        if pickled.size < LARGE_UPLOAD_BYTES:
+            return await rt.blocking(transfer.upload_task, s3, task.location, pickled, aws.account_id)
+        upload = rt.progress.task(f"{task.name}: uploading the task", total=pickled.size, unit=BYTES_UNIT)
         with upload as shown:
             return await rt.blocking(
-                transfer.upload_task, s3, task.location, payload, aws.account_id, shown.advance
+                transfer.upload_task, s3, task.location, pickled, aws.account_id, shown.advance
             )
 
     async def _submit(
@@ -336,18 +338,30 @@ class BraketExecutor(AsyncBaseExecutor):
     async def _collect(
         self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
     ) -> Any:
-        """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError."""
+        """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError.
+
+        A completed job's result comes through a temporary file; when it cannot be fetched or
+        unpickled here, :class:`~.transfer.ResultNotLoaded` says where it was kept.
+        """
         rt = runtime.current()
         status = job["status"]
-        outputs = await transfer.download_outputs(
-            aws.client("s3"), task.location, aws.account_id, rt.blocking, completed=status == "COMPLETED"
-        )
-        print(outputs.stdout, end="", file=self.task_stdout)
-        print(outputs.stderr, end="", file=self.task_stderr)
+        async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
+            result_file = scratch / "result.pkl" if status == "COMPLETED" else None
+            try:
+                outputs = await transfer.download_outputs(
+                    aws.client("s3"), task.location, aws.account_id, rt.blocking, result_file=result_file
+                )
+                print(outputs.stdout, end="", file=self.task_stdout)
+                print(outputs.stderr, end="", file=self.task_stderr)
+                if outputs.result is not None:
+                    return await rt.blocking(transfer.load_result, outputs.result)
+            except Exception as error:
+                if result_file is None:
+                    raise
+                kept = task.location.uri(task.location.result_key)
+                raise transfer.ResultNotLoaded(job["jobArn"], kept, error) from error
         if status == "CANCELLED":
             raise TaskCancelledError(f"Braket job {job['jobArn']} was cancelled")
-        if status == "COMPLETED" and outputs.result is not None:
-            return await rt.blocking(cloudpickle.loads, outputs.result)
 
         detail = await self._failure_detail(aws, settings, job, outputs)
         reason = job.get("failureReason") or "no failure reason given"
@@ -373,7 +387,7 @@ class BraketExecutor(AsyncBaseExecutor):
         log = await runtime.current().blocking(
             job_spec.read_logs, aws.client("logs"), settings.log_group_name, job["jobName"]
         )
-        if outputs.result is not None:  # the electron returned; what came after it failed
+        if outputs.returned:  # the electron returned; what came after it failed
             lead = "The electron returned, but its job did not complete. Job log:\n"
         else:
             lead = "The job ended before the electron reported a result or an error. Job log:\n"

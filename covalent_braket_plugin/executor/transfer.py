@@ -5,6 +5,10 @@ the pickled task, what the runner writes, and the job's own output data. Removin
 collection leaves nothing behind. Every request names the bucket owner (``ExpectedBucketOwner``),
 so a bucket name taken over by another account is refused instead of receiving the task.
 
+The task and the result pass through temporary files, never whole in memory: the task is pickled
+into a file (hashed as it is written) and uploaded from it, the result is downloaded into a file and
+unpickled from it, so a result of N bytes costs the client about N, the unpickled object itself.
+
 Synchronous on purpose, like ``job_spec``: the executor calls these on its worker threads. Only
 :func:`download_outputs` is a coroutine, which fetches several objects side by side on them.
 """
@@ -17,12 +21,17 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import cloudpickle
 from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.job import runner
@@ -46,6 +55,14 @@ class TaskLocation:
     def for_task(cls, bucket: str, dispatch_id: str, node_id: int, job_name: str) -> TaskLocation:
         return cls(bucket, f"{KEY_ROOT}/{dispatch_id}/{node_id}/{job_name}/")
 
+    @classmethod
+    def from_output_uri(cls, uri: str) -> TaskLocation:
+        """The location whose ``output_prefix`` the URI names (a job's output URI hyperparameter)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or not key.endswith("/output/"):
+            raise ValueError(f"not the output URI of an electron's job: {uri!r}")
+        return cls(bucket, key.removesuffix("output/"))
+
     @property
     def task_key(self) -> str:
         return f"{self.prefix}task.pkl"
@@ -54,6 +71,10 @@ class TaskLocation:
     def output_prefix(self) -> str:
         """Where the runner writes the result, stdout, stderr and the error report."""
         return f"{self.prefix}output/"
+
+    @property
+    def result_key(self) -> str:
+        return f"{self.output_prefix}{runner.RESULT_FILE}"
 
     @property
     def job_output_prefix(self) -> str:
@@ -66,33 +87,129 @@ class TaskLocation:
 
 @dataclass(frozen=True)
 class TaskOutputs:
-    """What the runner left in S3; ``None`` or empty where it wrote nothing."""
+    """What the runner left in S3; ``None``, False or empty where it wrote nothing.
 
-    result: bytes | None
+    ``returned`` says whether the runner wrote a result; ``result`` is the file it was downloaded
+    to, when it was asked for.
+    """
+
+    returned: bool
+    result: Path | None
     stdout: str
     stderr: str
     error: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class PickledTask:
+    """The pickled call in a temporary file: its size and SHA-256 (which the job checks)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class ResultNotLoaded(RuntimeError):
+    """A completed job's result that could not be fetched or unpickled here: it is kept in S3."""
+
+    def __init__(self, job_arn: str, uri: str, cause: BaseException) -> None:
+        super().__init__(
+            f"The result of Braket job {job_arn} could not be loaded: {type(cause).__name__}: {cause}. "
+            f"It was kept at {uri}, with the job's other outputs; fetch it with `covalent-braket jobs "
+            f"result {job_arn} --output FILE` and unpickle it (cloudpickle.load) where what it needs "
+            "is importable."
+        )
+        self.job_arn = job_arn
+        self.uri = uri
+
+
+class _HashingWriter:
+    """A file's ``write`` that also counts and hashes what goes through it."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += memoryview(data).nbytes
+        return self.file.write(data)
+
+
+@asynccontextmanager
+async def scratch_dir(parent: str, blocking: Blocking) -> AsyncIterator[Path]:
+    """A temporary directory under ``parent`` (``cache_dir``, made if missing) for the block.
+
+    Made and removed through ``blocking``: removing a large task or result takes the file system
+    a while, which the event loop must not wait for.
+    """
+
+    def make() -> tempfile.TemporaryDirectory[str]:
+        os.makedirs(parent, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=parent, prefix="covalent-braket-")
+
+    made = await blocking(make)
+    try:
+        yield Path(made.name)
+    finally:
+        await blocking(made.cleanup)
+
+
+def pickle_task(call: Any, path: Path) -> PickledTask:
+    """cloudpickle ``call`` into ``path``, hashing it as it is written, so it is read only to upload."""
+    with path.open("wb") as file:
+        writer = _HashingWriter(file)
+        cloudpickle.dump(call, writer)
+    return PickledTask(path, writer.size, writer.digest.hexdigest())
+
+
 def upload_task(
-    s3: Any, location: TaskLocation, payload: bytes, owner: str, progress: Callable[[int], None] | None = None
+    s3: Any,
+    location: TaskLocation,
+    task: PickledTask,
+    owner: str,
+    progress: Callable[[int], None] | None = None,
 ) -> str:
-    """Store the pickled task and return its URI for the job's hyperparameters.
+    """Store the pickled task from its file and return its URI for the job's hyperparameters.
 
     With ``progress`` (called with each number of bytes sent), boto3's managed transfer sends it,
-    in parts when large; without, one PutObject does.
+    in parts when large; without, one PutObject does. Either reads the file as it sends.
     """
     if progress is None:
-        s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=payload, ExpectedBucketOwner=owner)
+        with task.path.open("rb") as body:
+            s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=body, ExpectedBucketOwner=owner)
     else:
-        s3.upload_fileobj(
-            io.BytesIO(payload),
+        s3.upload_file(
+            str(task.path),
             location.bucket,
             location.task_key,
             ExtraArgs={"ExpectedBucketOwner": owner},
             Callback=progress,
         )
     return location.uri(location.task_key)
+
+
+def download_result(s3: Any, location: TaskLocation, owner: str, path: Path) -> bool:
+    """Download the result into ``path`` (boto3's managed transfer: ranged parts streamed to disk).
+
+    False when the runner wrote no result.
+    """
+    try:
+        s3.download_file(
+            location.bucket, location.result_key, str(path), ExtraArgs={"ExpectedBucketOwner": owner}
+        )
+    except ClientError as error:
+        if _missing(error):
+            return False
+        raise
+    return True
+
+
+def load_result(path: Path) -> Any:
+    """Unpickle a downloaded result from its file (read as it is unpickled, never whole as bytes)."""
+    with path.open("rb") as file:
+        return cloudpickle.load(file)
 
 
 @lru_cache(maxsize=1)
@@ -142,24 +259,30 @@ def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
 
 
 async def download_outputs(
-    s3: Any, location: TaskLocation, owner: str, blocking: Blocking, *, completed: bool = True
+    s3: Any, location: TaskLocation, owner: str, blocking: Blocking, *, result_file: Path | None = None
 ) -> TaskOutputs:
     """Fetch what the runner wrote; a missing object means the runner never got that far.
 
     The objects are fetched side by side, each through ``blocking`` (the executor's worker
-    threads), so collecting costs one round trip instead of one per object. After a ``completed``
-    job the runner wrote a result, not an error, so error.json is asked for only if the result is
-    missing.
+    threads), so collecting costs one round trip instead of one per object. With ``result_file``
+    (a completed job's) the result is downloaded there, and error.json is asked for only if there
+    is no result; without, whether there is a result is all that is asked.
     """
 
     async def fetch(name: str) -> bytes | None:
         return await blocking(_get, s3, location.bucket, location.output_prefix + name, owner)
 
-    names = [runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE]
-    if not completed:
+    async def result() -> bool:
+        if result_file is None:
+            return await blocking(_exists, s3, location.bucket, location.result_key, owner)
+        return await blocking(download_result, s3, location, owner, result_file)
+
+    names = [runner.STDOUT_FILE, runner.STDERR_FILE]
+    if result_file is None:
         names.append(runner.ERROR_FILE)
-    found = dict(zip(names, await asyncio.gather(*map(fetch, names)), strict=True))
-    if runner.ERROR_FILE not in found and found[runner.RESULT_FILE] is None:
+    returned, *texts = await asyncio.gather(result(), *map(fetch, names))
+    found = dict(zip(names, texts, strict=True))
+    if runner.ERROR_FILE not in found and not returned:
         found[runner.ERROR_FILE] = await fetch(runner.ERROR_FILE)
 
     def text(name: str) -> str:
@@ -168,7 +291,8 @@ async def download_outputs(
 
     error_data = found.get(runner.ERROR_FILE)
     return TaskOutputs(
-        result=found[runner.RESULT_FILE],
+        returned=returned,
+        result=result_file if returned else None,
         stdout=text(runner.STDOUT_FILE),
         stderr=text(runner.STDERR_FILE),
         error=json.loads(error_data) if error_data is not None else None,
@@ -212,6 +336,16 @@ def _get(s3: Any, bucket: str, key: str, owner: str) -> bytes | None:
         if _missing(error):
             return None
         raise
+
+
+def _exists(s3: Any, bucket: str, key: str, owner: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+    except ClientError as error:
+        if _missing(error):
+            return False
+        raise
+    return True
 
 
 def _holds(s3: Any, bucket: str, key: str, owner: str, content: bytes) -> bool:

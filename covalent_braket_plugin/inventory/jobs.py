@@ -1,4 +1,4 @@
-"""The Braket jobs the executor created: list them, read their logs, cancel them.
+"""The Braket jobs the executor created: list them, read their logs, cancel them, fetch a kept result.
 
 A job is the plugin's when its tags hold the dispatch tag the executor puts on every job
 (``covalent:dispatch_id``, beside ``covalent:node_id``). SearchJobs returns each job's tags, so one
@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin.executor import job_spec, transfer
 from covalent_braket_plugin.executor.settings import DEVICE_SHORT_NAMES
 from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
+from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY
 
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 SEARCH_PAGE_SIZE = 100
@@ -234,3 +236,26 @@ def cancel(braket: Any, job: dict[str, Any]) -> CancelOutcome:
             name, arn, status, cancelled=False, ended=job_spec.get_job(braket, arn).get("endedAt")
         )
     return CancelOutcome(name, arn, status, cancelled=True)
+
+
+def fetch_result(s3: Any, job: dict[str, Any], output: Path) -> str:
+    """Download the job's pickled result to ``output`` and return its S3 URI.
+
+    For a result the executor kept because it could not load it (``ResultNotLoaded``), or one of a
+    job it stopped waiting for. The job's hyperparameters say where its outputs are and who owns
+    the bucket.
+
+    Raises:
+        JobNotFoundError: the job is not the executor's, or there is no result (any more) in S3.
+    """
+    hyper = job.get("hyperParameters") or {}
+    if OUTPUT_URI_KEY not in hyper or BUCKET_OWNER_KEY not in hyper:
+        raise JobNotFoundError(f"job {job['jobName']} was not made by the executor: it has no result.pkl")
+    location = transfer.TaskLocation.from_output_uri(hyper[OUTPUT_URI_KEY])
+    uri = location.uri(location.result_key)
+    if not transfer.download_result(s3, location, hyper[BUCKET_OWNER_KEY], output):
+        raise JobNotFoundError(
+            f"no result at {uri}: job {job['jobName']} ({job['status']}) wrote none, or it was removed "
+            "after the executor collected it"
+        )
+    return uri

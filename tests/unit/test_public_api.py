@@ -170,6 +170,7 @@ COMMAND_LINE = {
     "jobs list": [HELP, *ACCOUNT, ("--json",), ("--status",), ("--dispatch-id",), ("--since",)],
     "jobs logs": [HELP, *ACCOUNT, ("job",), ("--follow", "-f")],
     "jobs cancel": [HELP, *ACCOUNT, ("--json",), ("job",)],
+    "jobs result": [HELP, *ACCOUNT, ("job",), ("--output", "-o")],  # added to fetch a kept result
     "images": [HELP],
     "images list": [HELP, *ACCOUNT, ("--json",)],
     "images prune": [HELP, *ACCOUNT, ("--json",), ("--older-than",), ("--dry-run",)],

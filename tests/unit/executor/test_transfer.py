@@ -10,9 +10,11 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
+import cloudpickle
 import pytest
 from moto import mock_aws
 
@@ -56,10 +58,27 @@ def test_every_object_of_a_task_lives_under_one_prefix(location: transfer.TaskLo
     assert location.uri(location.output_prefix).endswith("/output/")
 
 
+def _pickled(tmp_path: Path, payload: bytes, name: str = "task.pkl") -> transfer.PickledTask:
+    """A pickled task's file holding ``payload`` (what upload_task sends, whatever it holds)."""
+    path = tmp_path / name
+    path.write_bytes(payload)
+    return transfer.PickledTask(path, len(payload), hashlib.sha256(payload).hexdigest())
+
+
+def test_a_task_is_pickled_into_its_file_hashed_as_written(tmp_path: Path) -> None:
+    call = (len, [b"x" * 2**20], {})
+    pickled = transfer.pickle_task(call, tmp_path / "task.pkl")
+    written = pickled.path.read_bytes()
+    assert pickled.size == len(written)
+    assert pickled.sha256 == hashlib.sha256(written).hexdigest()
+    fn, args, kwargs = cloudpickle.loads(written)
+    assert fn(*args, **kwargs) == 2**20
+
+
 def test_upload_task_stores_the_payload_and_names_the_bucket_owner(
-    s3: Any, location: transfer.TaskLocation
+    s3: Any, location: transfer.TaskLocation, tmp_path: Path
 ) -> None:
-    uri = transfer.upload_task(s3, location, b"pickled", OWNER)
+    uri = transfer.upload_task(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
     assert [(name, params["ExpectedBucketOwner"]) for name, params in s3.requests] == [("PutObject", OWNER)]
     assert uri == f"s3://{BUCKET}/{location.task_key}"
     assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == b"pickled"
@@ -142,7 +161,7 @@ def _download(s3: Any, location: transfer.TaskLocation, **options: Any) -> trans
 
 def test_outputs_the_runner_never_wrote_come_back_empty(s3: Any, location: transfer.TaskLocation) -> None:
     outputs = _download(s3, location)
-    assert outputs == transfer.TaskOutputs(result=None, stdout="", stderr="", error=None)
+    assert outputs == transfer.TaskOutputs(returned=False, result=None, stdout="", stderr="", error=None)
 
 
 def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) -> None:
@@ -155,9 +174,9 @@ def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) 
     }
     for name, body in files.items():
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=body)
-    outputs = _download(s3, location, completed=False)
+    outputs = _download(s3, location)
     assert outputs == transfer.TaskOutputs(
-        result=b"result-bytes", stdout="hello ✓\n", stderr="warning\n", error=report
+        returned=True, result=None, stdout="hello ✓\n", stderr="warning\n", error=report
     )
 
 
@@ -169,39 +188,58 @@ def _requested_keys(s3: Any) -> list[str]:
     return keys
 
 
-def test_after_a_completed_job_error_json_is_asked_for_only_without_a_result(
-    s3: Any, location: transfer.TaskLocation
+def test_after_a_completed_job_the_result_comes_to_its_file_and_error_json_only_without_one(
+    s3: Any, location: transfer.TaskLocation, tmp_path: Path
 ) -> None:
     asked = _requested_keys(s3)
-    s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE, Body=b"r")
-    assert _download(s3, location).result == b"r"
+    s3.put_object(Bucket=BUCKET, Key=location.result_key, Body=cloudpickle.dumps({"answer": 42}))
+    outputs = _download(s3, location, result_file=tmp_path / "result.pkl")
+    assert outputs.returned and outputs.result == tmp_path / "result.pkl"
+    assert transfer.load_result(outputs.result) == {"answer": 42}
     assert not any(key.endswith(runner.ERROR_FILE) for key in asked)
 
-    s3.delete_object(Bucket=BUCKET, Key=location.output_prefix + runner.RESULT_FILE)
+    s3.delete_object(Bucket=BUCKET, Key=location.result_key)
     report = {"type": "KeyError", "message": "x", "traceback": "KeyError: x"}
     s3.put_object(Bucket=BUCKET, Key=location.output_prefix + runner.ERROR_FILE, Body=json.dumps(report))
-    assert _download(s3, location).error == report
+    outputs = _download(s3, location, result_file=tmp_path / "again.pkl")
+    assert (outputs.returned, outputs.result, outputs.error) == (False, None, report)
 
 
-def test_a_task_uploaded_with_progress_reports_every_byte(s3: Any, location: transfer.TaskLocation) -> None:
+def test_a_large_result_is_downloaded_in_parts_straight_to_its_file(
+    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+) -> None:
+    payload = cloudpickle.dumps(b"r" * (20 * 2**20))  # above boto3's multipart threshold
+    s3.put_object(Bucket=BUCKET, Key=location.result_key, Body=payload)
+    ranges: list[str] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.GetObject", lambda params, **_: ranges.append(params.get("Range"))
+    )
+    assert transfer.download_result(s3, location, OWNER, tmp_path / "result.pkl")
+    assert len(ranges) > 1 and all(ranges)  # ranged parts, never one whole body
+    assert transfer.load_result(tmp_path / "result.pkl") == b"r" * (20 * 2**20)
+
+
+def test_a_task_uploaded_with_progress_reports_every_byte(
+    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+) -> None:
     sent: list[int] = []
     payload = b"p" * (9 * 2**20)  # above boto3's multipart threshold: sent in parts
-    uri = transfer.upload_task(s3, location, payload, OWNER, progress=sent.append)
+    uri = transfer.upload_task(s3, location, _pickled(tmp_path, payload), OWNER, progress=sent.append)
     assert uri == location.uri(location.task_key)
     assert sum(sent) == len(payload) and len(sent) > 1
     assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == payload
 
 
 def test_cleanup_removes_every_object_of_the_task_and_nothing_else(
-    s3: Any, location: transfer.TaskLocation
+    s3: Any, location: transfer.TaskLocation, tmp_path: Path
 ) -> None:
     # Everything a task can leave: its pickle, the runner's four files, Braket's model.tar.gz.
-    transfer.upload_task(s3, location, b"pickled", OWNER)
+    transfer.upload_task(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
     for name in (runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE, runner.ERROR_FILE):
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=b"x")
     s3.put_object(Bucket=BUCKET, Key=f"{location.job_output_prefix}output/model.tar.gz", Body=b"x")
     other = transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 40, "covalent-other")
-    transfer.upload_task(s3, other, b"pickled", OWNER)
+    transfer.upload_task(s3, other, _pickled(tmp_path, b"pickled"), OWNER)
     calls: list[str] = []
     s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
 
