@@ -1,7 +1,7 @@
 """A real image registry for the local stack: Debian's ``docker-registry`` (CNCF distribution 2.x).
 
 Job images are pushed here with ``docker push`` exactly as they would be pushed to ECR, and the
-docker job runner pulls them from here. The stack's ECR API (``ecr.py``) reads what this registry
+docker job runner pulls them from here. The stack's ECR API (``ecr/models.py``) reads what this registry
 holds, so DescribeImages answers from the images that really exist rather than from a model of them.
 
 The registry runs as a child process of the stack's server, on 127.0.0.1 and a free port, with
@@ -19,28 +19,18 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from covalent_braket_plugin.executor.images import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
+
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 START_TIMEOUT_S = 30.0
 _START_ATTEMPTS = 3
 _HTTP_TIMEOUT_S = 30.0
-
-# Every manifest format the registry may hold; asked for all at once so it returns what was pushed
-# instead of down-converting to schema 1.
-IMAGE_MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-)
-INDEX_MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-)
-MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_MANIFEST_TYPES
 
 
 class RegistryUnavailableError(RuntimeError):
@@ -222,7 +212,7 @@ class LocalRegistry:
         """When the manifest was last pushed (the time the registry linked it into the repository)."""
         algorithm, _, hex_digest = digest.partition(":")
         link = self._manifests_dir(repository) / "revisions" / algorithm / hex_digest / "link"
-        return datetime.fromtimestamp(link.stat().st_mtime, tz=timezone.utc)
+        return datetime.fromtimestamp(link.stat().st_mtime, tz=UTC)
 
 
 def _children(path: Path) -> list[Path]:

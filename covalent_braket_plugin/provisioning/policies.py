@@ -12,7 +12,7 @@ Three documents:
 - :func:`job_role_trust_policy`: Braket, acting for this account only, may assume the job role;
 - :func:`job_role_policy`: what a running job needs (its runner, the Braket SDK in it, and Braket
   itself writing the job's logs and output), writing only where jobs put their outputs and never
-  to the runner's archives or the tasks (:func:`job_role_write_protection`);
+  to the runner's archives, the tasks or the input data (:func:`job_role_write_protection`);
 - :func:`user_policy`: what the executor client and the ``covalent-braket`` commands need.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 
 import botocore.session
 
+from covalent_braket_plugin.executor.input_data import INPUT_PREFIX
 from covalent_braket_plugin.executor.settings import BASE_IMAGE_ACCOUNT, BraketExecutorSettings
 from covalent_braket_plugin.executor.transfer import KEY_ROOT, RUNNER_PREFIX, TaskLocation
 
@@ -147,7 +148,7 @@ def job_role_policy(
     """The job role's inline policy: only the one bucket, repository, log group and this account's tasks.
 
     In the bucket a job reads anything but writes only output prefixes, and never the runner's
-    archives or a task (:func:`job_role_write_protection`).
+    archives, a task or the input data (:func:`job_role_write_protection`).
     """
     resources = _resources(bucket=bucket, repository=repository, region=region, account=account,
                            log_group=log_group)
@@ -164,7 +165,8 @@ def job_role_policy(
 
 
 def job_role_write_protection(*, bucket: str, region: str) -> dict[str, Any]:
-    """The Deny that keeps jobs from changing what later jobs run: the runner's archives and tasks.
+    """The Deny that keeps jobs from changing what later jobs run: the runner's archives, the tasks
+    and the shared input data.
 
     The Allow statements already grant writes only under output prefixes; an explicit Deny also
     wins over any other policy of the role (AmazonBraketJobsExecutionPolicy, say, which allows
@@ -174,7 +176,11 @@ def job_role_write_protection(*, bucket: str, region: str) -> dict[str, Any]:
     objects = f"arn:{partition(region)}:s3:::{bucket}"
     return {
         "Sid": "ProtectRunnerAndTasks", "Effect": "Deny", "Action": list(PROTECTED_WRITES),
-        "Resource": [f"{objects}/{RUNNER_PREFIX}*", f"{objects}/{ANY_ELECTRON.task_key}"],
+        "Resource": [
+            f"{objects}/{RUNNER_PREFIX}*",
+            f"{objects}/{ANY_ELECTRON.task_key}",
+            f"{objects}/{INPUT_PREFIX}/*",
+        ],
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from covalent_braket_plugin.executor import transfer
+from covalent_braket_plugin.executor import input_data, transfer
 from covalent_braket_plugin.provisioning import policies
 
 BUCKET = "amazon-braket-team-results"
@@ -198,9 +198,10 @@ def test_a_job_may_write_where_jobs_put_outputs() -> None:
         assert iam_decision(job_role(), "s3:PutObject", key) == "allowed", key
 
 
-def test_a_job_may_not_write_the_runner_or_a_task_even_with_the_managed_policy() -> None:
+def test_a_job_may_not_write_the_runner_a_task_or_inputs_even_with_the_managed_policy() -> None:
     with_managed = {**job_role(), "Statement": [*statements(job_role()), MANAGED_S3]}
-    protected = [transfer.runner_archive_key(), "covalent-braket/runner/0123/x.tar.gz", LOCATION.task_key]
+    protected = [transfer.runner_archive_key(), "covalent-braket/runner/0123/x.tar.gz", LOCATION.task_key,
+                 f"{input_data.INPUT_PREFIX}/ab12/data.csv"]
     for key in protected:
         for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
             assert iam_decision(job_role(), action, key) == "denied", (action, key)
@@ -209,7 +210,7 @@ def test_a_job_may_not_write_the_runner_or_a_task_even_with_the_managed_policy()
 
 
 def test_a_job_may_write_nothing_else_in_the_bucket() -> None:
-    others = ["covalent-braket/input/ab12/data.csv", "elsewhere.txt", f"{LOCATION.prefix}other", "jobs/x/y"]
+    others = ["covalent-braket/elsewhere", "elsewhere.txt", f"{LOCATION.prefix}other", "jobs/x/y"]
     for key in others:
         assert iam_decision(job_role(), "s3:PutObject", key) == "not allowed", key
 

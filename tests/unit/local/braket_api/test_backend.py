@@ -399,11 +399,14 @@ def test_cancel_job_cancels_its_waiting_tasks_and_only_them(
     job_arn = backend.create_job(job_params(), "us-east-1")["jobArn"]
     token = manager.submitted[0][1]
     mine = [
-        backend.create_quantum_task(task_params(f"q{i}", FORTE, jobToken=token), "us-east-1")["quantumTaskArn"]
+        backend.create_quantum_task(task_params(f"q{i}", FORTE, jobToken=token), "us-east-1")[
+            "quantumTaskArn"
+        ]
         for i in range(3)
     ]
     other = backend.create_quantum_task(task_params("other", FORTE), "us-east-1")["quantumTaskArn"]
-    assert {backend.get_quantum_task({"quantumTaskArn": a}, "us-east-1")["status"] for a in mine} == {"QUEUED"}
+    queued = {backend.get_quantum_task({"quantumTaskArn": a}, "us-east-1")["status"] for a in mine}
+    assert queued == {"QUEUED"}
     backend.cancel_job({"jobArn": job_arn}, "us-east-1")
     statuses = [backend.get_quantum_task({"quantumTaskArn": a}, "us-east-1")["status"] for a in mine]
     assert statuses == ["CANCELLED"] * 3
