@@ -26,6 +26,7 @@ from covalent_braket_plugin.provisioning.engine import ProvisioningError
 from covalent_braket_plugin.provisioning.resources import ResourceResult
 from covalent_braket_plugin.provisioning.setup import (
     DEFAULT_BUCKET,
+    DEFAULT_EXPIRE_DAYS,
     DEFAULT_KEEP_TAGGED,
     DEFAULT_REPOSITORY,
     DEFAULT_UNTAGGED_DAYS,
@@ -76,6 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--untagged-days", type=int, default=DEFAULT_UNTAGGED_DAYS, metavar="DAYS",
         help=f"lifecycle policy: expire untagged images after DAYS days (default: {DEFAULT_UNTAGGED_DAYS})",
     )
+    setup.add_argument(
+        "--expire-days", type=int, default=DEFAULT_EXPIRE_DAYS, metavar="DAYS",
+        help="S3 lifecycle rule: expire objects under covalent-braket/ (what a crashed client leaves) "
+        f"DAYS days after they were written (default: {DEFAULT_EXPIRE_DAYS})",
+    )
     setup.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
     add_json_flag(setup, "lines")
     setup.set_defaults(handler=run_setup)
@@ -111,6 +117,7 @@ def setup_options(args: argparse.Namespace) -> tuple[AwsSession, SetupOptions]:
         write_conf=not args.no_conf,
         keep_tagged_images=getattr(args, "keep_images", DEFAULT_KEEP_TAGGED),
         untagged_image_days=getattr(args, "untagged_days", DEFAULT_UNTAGGED_DAYS),
+        expire_days=getattr(args, "expire_days", DEFAULT_EXPIRE_DAYS),
     )
     options.validate()
     return aws, options

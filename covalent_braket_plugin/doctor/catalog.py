@@ -63,6 +63,9 @@ CHECKS: tuple[CheckInfo, ...] = (
     CheckInfo("s3.bucket", "bucket exists",
               "S3 HeadBucket on `s3_bucket_name` (without and with `ExpectedBucketOwner`)."),
     CheckInfo("s3.region", "bucket region", "The bucket is in the jobs' region."),
+    CheckInfo("s3.expiry", "bucket expiry",
+              "S3 GetBucketLifecycleConfiguration: an enabled rule expires the objects under "
+              "`covalent-braket/` that a client which died during an electron leaves behind."),
     CheckInfo("ecr.repository", "ECR repository",
               "The repository (or the `ecr_image_uri` image) the jobs' image comes from."),
     CheckInfo("ecr.name", "repository name",
@@ -163,6 +166,16 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("s3-region-unknown", "s3.region", Status.WARN,
             "S3 did not say which region bucket {bucket} is in",
             "Check by hand: `aws s3api get-bucket-location --bucket {bucket}` must name {region}."),
+    Problem("s3-no-expiry", "s3.expiry", Status.WARN,
+            "no lifecycle rule of bucket {bucket} expires objects under {prefix}: what a client that "
+            "died during an electron leaves there stays, and is billed, until deleted by hand",
+            "Run `covalent-braket setup` (it adds the rule {rule_id}, expiring them after 30 days; "
+            "--expire-days DAYS for another number), keeping the bucket's other lifecycle rules."),
+    Problem("s3-expiry-undecided", "s3.expiry", Status.WARN,
+            "the lifecycle configuration of bucket {bucket} could not be read: {error}",
+            "Allow s3:GetLifecycleConfiguration on arn:aws:s3:::{bucket} to check it, or check by hand: "
+            "`aws s3api get-bucket-lifecycle-configuration --bucket {bucket}` must show an enabled rule "
+            "expiring {prefix}."),
     # --- ECR -------------------------------------------------------------------------------------------
     Problem("ecr-repo-missing", "ecr.repository", Status.FAIL,
             "ECR repository {repository} does not exist in {region}",

@@ -64,6 +64,12 @@ from covalent_braket_plugin.provisioning.policies import (
     job_role_trust_policy,
     required_job_role_actions,
 )
+from covalent_braket_plugin.provisioning.s3 import (
+    EXPIRY_PREFIX,
+    EXPIRY_RULE_ID,
+    expiring_rule,
+    lifecycle_rules,
+)
 
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
 # answering with something other than AWS's format (an HTML error page) gives.
@@ -306,6 +312,19 @@ def check_bucket_region(ctx: Context) -> Outcome:
     if ctx.bucket_region != ctx.region:
         return problem("s3-wrong-region", bucket=bucket, bucket_region=ctx.bucket_region, region=ctx.region)
     return passed(f"{bucket} is in {ctx.bucket_region}, the jobs' region")
+
+
+def check_bucket_expiry(ctx: Context) -> Outcome:
+    bucket = _bucket_name(ctx)
+    fields = {"bucket": bucket, "prefix": EXPIRY_PREFIX}
+    try:
+        rule = expiring_rule(lifecycle_rules(ctx.client("s3"), bucket))
+    except AWS_ERRORS as error:
+        return problem("s3-expiry-undecided", error=_short(error), **fields)
+    if rule is None:
+        return problem("s3-no-expiry", rule_id=EXPIRY_RULE_ID, **fields)
+    return passed(f"rule {rule.get('ID', '(no id)')} expires {EXPIRY_PREFIX} after "
+                  f"{rule['Expiration']['Days']} days")
 
 
 # --- ECR -------------------------------------------------------------------------------------------------
@@ -625,6 +644,7 @@ CHECKS: tuple[Check, ...] = (
     Check("s3.name", ("conf.section",), check_bucket_name),
     Check("s3.bucket", ("s3.name", "aws.credentials", "aws.region"), check_bucket),
     Check("s3.region", ("s3.bucket",), check_bucket_region),
+    Check("s3.expiry", ("s3.bucket",), check_bucket_expiry),
     Check("ecr.repository", ("aws.credentials", "aws.region"), check_repository),
     Check("ecr.name", ("conf.settings",), check_repository_name),
     Check("role.exists", ("aws.credentials", "aws.region"), check_role),

@@ -277,6 +277,7 @@ SETUP_ACTIONS = (
     "s3:ListAllMyBuckets", "s3:ListBucket", "s3:CreateBucket", "s3:GetBucketLocation",
     "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
     "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
     "ecr:DescribeRepositories", "ecr:CreateRepository", "ecr:GetLifecyclePolicy", "ecr:PutLifecyclePolicy",
     "iam:GetRole", "iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
     "iam:ListAttachedRolePolicies",

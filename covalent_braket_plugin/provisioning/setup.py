@@ -1,9 +1,12 @@
 """``covalent-braket setup``: create what a first Braket job needs, in one account and region.
 
-Four steps, each converging one resource to what the plugin needs and reporting whether it was
-``created``, ``updated`` or already right (``unchanged``), so a second run changes nothing:
+Four steps, each converging what the plugin needs (the bucket's lifecycle rule is reported as a
+resource of its own) and reporting whether it was ``created``, ``updated`` or already right
+(``unchanged``), so a second run changes nothing:
 
-1. the S3 bucket (``amazon-braket-*``): all public access blocked, default encryption SSE-S3;
+1. the S3 bucket (``amazon-braket-*``): all public access blocked, default encryption SSE-S3, and a
+   lifecycle rule expiring what crashed clients leave under the plugin's prefix (merged into the
+   bucket's lifecycle configuration: its other rules are kept);
 2. the ECR repository (``amazon-braket*``): scan on push off, a lifecycle policy that expires
    untagged images and keeps the newest tagged ones;
 3. the job execution role under ``/service-role/``: Braket (for this account only) may assume it,
@@ -42,6 +45,9 @@ DEFAULT_REPOSITORY = str(BraketExecutorSettings.model_fields["ecr_repo_name"].de
 DEFAULT_KEEP_TAGGED = 20
 # Untagged images are leftovers of re-pushed tags; a day is long enough for a job still pulling one.
 DEFAULT_UNTAGGED_DAYS = 1
+# Objects under the plugin's prefix outlive their electron only when its client died first; a month
+# leaves time to fetch a result kept after a failure (covalent-braket jobs) before it expires.
+DEFAULT_EXPIRE_DAYS = 30
 # Settings of the executor and the setup flags that give them, for error messages.
 _FLAGS = {
     "s3_bucket_name": "--bucket",
@@ -64,6 +70,7 @@ class SetupOptions:
     keep_tagged_images: int = DEFAULT_KEEP_TAGGED
     untagged_image_days: int = DEFAULT_UNTAGGED_DAYS
     log_group: str = policies.DEFAULT_LOG_GROUP
+    expire_days: int = DEFAULT_EXPIRE_DAYS
 
     def validate(self) -> None:
         """Refuse what the executor would refuse and what setup cannot make, before any AWS call.
@@ -96,6 +103,8 @@ class SetupOptions:
             problems.append(f"--keep-images {self.keep_tagged_images}: keep at least 1 tagged image")
         if self.untagged_image_days < 1:
             problems.append(f"--untagged-days {self.untagged_image_days}: give a whole number of days >= 1")
+        if self.expire_days < 1:
+            problems.append(f"--expire-days {self.expire_days}: give a whole number of days >= 1")
         if problems:
             for setting, flag in _FLAGS.items():
                 problems = [problem.replace(setting, flag) for problem in problems]
@@ -125,6 +134,9 @@ class AccountSetup:
         )
         run.step("credentials", lambda: run.account_id)
         run.record(run.step("s3 bucket", lambda: s3.ensure_bucket(run, options.bucket)))
+        run.record(run.step(
+            "s3 lifecycle rule", lambda: s3.ensure_expiry(run, options.bucket, options.expire_days)
+        ))
         run.record(run.step("ecr repository", lambda: ecr.ensure_repository(
             run, options.repository, options.keep_tagged_images, options.untagged_image_days
         )))

@@ -164,7 +164,10 @@ COMMAND_LINE = {
     "prices": [HELP, ("--prices",), ("--json",)],  # added with the price list's provenance
     "cost": [HELP, ("dispatch_id",), ("--since",), ("--prices",), *ACCOUNT, ("--json",)],  # added for workflow costs
     "doctor": [HELP, *ACCOUNT, ("--conf",), ("--json",)],
-    "setup": [*ACCOUNT_RESOURCES, ("--keep-images",), ("--untagged-days",), ("--dry-run",), ("--json",)],
+    "setup": [
+        *ACCOUNT_RESOURCES, ("--keep-images",), ("--untagged-days",), ("--dry-run",), ("--json",),
+        ("--expire-days",),  # added with the expiry rule of the bucket
+    ],
     "iam-policy": [*ACCOUNT_RESOURCES, ("--account",), ("--which",)],
     "jobs": [HELP],
     "jobs list": [HELP, *ACCOUNT, ("--json",), ("--status",), ("--dispatch-id",), ("--since",)],

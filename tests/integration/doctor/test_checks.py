@@ -147,6 +147,34 @@ def test_a_role_braket_may_not_assume_fails(account: Account, capsys: pytest.Cap
     assert f"aws iam update-assume-role-policy --role-name {account.role}" in trust_result["fix"]
 
 
+def test_a_bucket_whose_prefix_never_expires_warns_naming_setup(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, results = doctor(account, capsys)
+    assert results["s3.expiry"]["status"] == "pass"
+    expiry = results["s3.expiry"]
+    assert expiry["message"] == "rule covalent-braket-expiry expires covalent-braket/ after 30 days"
+
+    s3 = account.client("s3")
+    s3.put_bucket_lifecycle_configuration(Bucket=account.bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 7}},
+    ]})
+    status, results = doctor(account, capsys)
+    assert status == 0  # a warning: jobs still run
+    expiry = results["s3.expiry"]
+    assert (expiry["status"], expiry["problem"]) == ("warn", "s3-no-expiry")
+    assert f"no lifecycle rule of bucket {account.bucket} expires objects under covalent-braket/" in (
+        expiry["message"])
+    assert "Run `covalent-braket setup`" in expiry["fix"] and "--expire-days" in expiry["fix"]
+
+    assert main(["setup", "--conf", str(account.conf), "--bucket", account.bucket, "--repository",
+                 account.repository, "--role-name", account.role]) == 0
+    status, results = doctor(account, capsys)
+    assert results["s3.expiry"]["status"] == "pass"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=account.bucket)["Rules"]
+    assert [rule["ID"] for rule in rules] == ["logs", "covalent-braket-expiry"]
+
+
 def test_an_unknown_covalent_conf_key_fails_naming_the_closest(
     account: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,8 +20,9 @@ from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.provisioning import policies
 from covalent_braket_plugin.provisioning.ecr import lifecycle_policy
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
-from covalent_braket_plugin.provisioning.s3 import PUBLIC_ACCESS_BLOCK
+from covalent_braket_plugin.provisioning.s3 import EXPIRY_RULE_ID, PUBLIC_ACCESS_BLOCK, expiry_rule
 from covalent_braket_plugin.provisioning.setup import (
+    DEFAULT_EXPIRE_DAYS,
     DEFAULT_KEEP_TAGGED,
     DEFAULT_UNTAGGED_DAYS,
     AccountSetup,
@@ -38,6 +39,8 @@ S3_ACTIONS = {
     "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
     "GetBucketEncryption": "GetEncryptionConfiguration",
     "PutBucketEncryption": "PutEncryptionConfiguration",
+    "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
 }
 
 
@@ -94,6 +97,7 @@ def resource_state(aws: Any, bucket: str, repository: str, role: str, region: st
         "encryption": s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"],
         "public_access": s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
         "location": s3.get_bucket_location(Bucket=bucket).get("LocationConstraint"),
+        "bucket_lifecycle": s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
         "repository": ecr.describe_repositories(repositoryNames=[repository])["repositories"][0],
         "lifecycle": json.loads(ecr.get_lifecycle_policy(repositoryName=repository)["lifecyclePolicyText"]),
         "role": iam.get_role(RoleName=role)["Role"],
@@ -115,8 +119,8 @@ def test_setup_on_an_empty_account_then_again(
     code, report = run_cli(capsys)
     assert code == 0 and report["error"] is None
     assert actions(report) == {
-        "s3 bucket": "created", "ecr repository": "created", "iam role": "created",
-        "covalent.conf": "updated",
+        "s3 bucket": "created", "s3 lifecycle rule": "created", "ecr repository": "created",
+        "iam role": "created", "covalent.conf": "updated",
     }
 
     bucket, repository = "amazon-braket-covalent-job-resources", "amazon-braket-covalent-job-images"
@@ -125,6 +129,7 @@ def test_setup_on_an_empty_account_then_again(
     assert state["encryption"]["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert state["public_access"] == PUBLIC_ACCESS_BLOCK
     assert state["location"] in (None, "us-east-1")
+    assert state["bucket_lifecycle"] == [expiry_rule(DEFAULT_EXPIRE_DAYS)]
     assert state["repository"]["imageScanningConfiguration"] == {"scanOnPush": False}
     assert state["lifecycle"] == lifecycle_policy(DEFAULT_KEEP_TAGGED, DEFAULT_UNTAGGED_DAYS)
     assert state["role"]["Path"] == "/service-role/"
@@ -163,8 +168,8 @@ def test_dry_run_reads_only_and_changes_nothing(
     recorder = Recorder()
     planned = AccountSetup(recorder.session, options).run(dry_run=True, log=lambda result: None)
     assert [(r.kind, r.action) for r in planned] == [
-        ("s3 bucket", "would create"), ("ecr repository", "would create"), ("iam role", "would create"),
-        ("covalent.conf", "would create"),
+        ("s3 bucket", "would create"), ("s3 lifecycle rule", "would create"),
+        ("ecr repository", "would create"), ("iam role", "would create"), ("covalent.conf", "would create"),
     ]
     assert recorder.calls and recorder.writes() == []
     assert "amazon-braket-dry-run" not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
@@ -273,7 +278,7 @@ def test_a_failing_step_keeps_what_earlier_steps_did(aws: Any, tmp_path: Path) -
     with pytest.raises(ProvisioningError) as raised:
         AccountSetup(boto3.session.Session(), options).run(log=lambda r: None)
     assert raised.value.step == "covalent.conf" and "--conf" in raised.value.fix
-    assert [r.action for r in raised.value.results] == ["created", "created", "created"]
+    assert [r.action for r in raised.value.results] == ["created", "created", "created", "created"]
     assert resource_state(aws, "amazon-braket-kept", "amazon-braket-kept", "KeptJobs")["role"]
     assert broken.read_text() == "[executors.braket\n"
 
@@ -293,10 +298,46 @@ def test_setup_needs_exactly_the_documented_actions(aws: Any, tmp_path: Path) ->
     s3, ecr, iam = aws("s3"), aws("ecr"), aws("iam")
     s3.delete_public_access_block(Bucket=name)
     s3.delete_bucket_encryption(Bucket=name)
+    s3.delete_bucket_lifecycle(Bucket=name)
     ecr.delete_lifecycle_policy(repositoryName=name)
     iam.update_assume_role_policy(RoleName="PermissionJobs",
                                   PolicyDocument=json.dumps(policies.job_role_trust_policy()))
     iam.delete_role_policy(RoleName="PermissionJobs", PolicyName=policies.JOB_ROLE_POLICY_NAME)
     updated = AccountSetup(recorder.session, options).run(log=lambda r: None)
-    assert [r.action for r in updated] == ["updated", "updated", "updated", "unchanged"]
+    assert [r.action for r in updated] == ["updated", "created", "updated", "updated", "unchanged"]
     assert recorder.iam_actions() == set(policies.SETUP_ACTIONS)
+
+
+def test_the_expiry_rule_joins_the_buckets_other_lifecycle_rules(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = "amazon-braket-lifecycle"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket)
+    theirs = [
+        {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 7}},
+        {"ID": "archive", "Filter": {"Prefix": "archive/"}, "Status": "Enabled",
+         "Transitions": [{"Days": 60, "StorageClass": "GLACIER"}]},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": theirs})
+    flags = ("--bucket", bucket, "--repository", bucket, "--role-name", "LifecycleJobs", "--no-conf")
+
+    code, report = run_cli(capsys, "--dry-run", "--expire-days", "12", *flags)
+    assert code == 0 and actions(report)["s3 lifecycle rule"] == "would create"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == theirs
+
+    code, report = run_cli(capsys, "--expire-days", "12", *flags)
+    assert code == 0 and actions(report)["s3 lifecycle rule"] == "created"
+    assert "2 other rule(s) kept" in report["results"][1]["detail"]
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == [*theirs, expiry_rule(12)]
+
+    code, report = run_cli(capsys, "--expire-days", "12", *flags)
+    assert actions(report)["s3 lifecycle rule"] == "unchanged"
+    code, report = run_cli(capsys, *flags)  # the default days: the rule is updated in place
+    assert actions(report)["s3 lifecycle rule"] == "updated"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules == [*theirs, expiry_rule(DEFAULT_EXPIRE_DAYS)]
+    assert [rule["ID"] for rule in rules].count(EXPIRY_RULE_ID) == 1
+
+    code = main(["setup", "--expire-days", "0", *flags])
+    assert code == 2 and "--expire-days 0" in capsys.readouterr().err

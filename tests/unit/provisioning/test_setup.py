@@ -16,8 +16,14 @@ from botocore.stub import Stubber
 from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.provisioning import s3 as s3_kind
 from covalent_braket_plugin.provisioning.engine import Provisioner, ProvisioningError
-from covalent_braket_plugin.provisioning.s3 import PUBLIC_ACCESS_BLOCK, SSE_S3
-from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
+from covalent_braket_plugin.provisioning.s3 import (
+    EXPIRY_PREFIX,
+    PUBLIC_ACCESS_BLOCK,
+    SSE_S3,
+    expiring_rule,
+    expiry_rule,
+)
+from covalent_braket_plugin.provisioning.setup import DEFAULT_EXPIRE_DAYS, AccountSetup, SetupOptions
 
 ACCOUNT = "210987654321"
 BUCKET = "amazon-braket-covalent-job-resources"
@@ -56,6 +62,10 @@ def existing_bucket(s3: Stubber) -> None:
     s3.add_response(
         "get_bucket_encryption", {"ServerSideEncryptionConfiguration": SSE_S3}, {"Bucket": BUCKET}
     )
+    s3.add_response(
+        "get_bucket_lifecycle_configuration", {"Rules": [expiry_rule(DEFAULT_EXPIRE_DAYS)]},
+        {"Bucket": BUCKET},
+    )
 
 
 def test_access_denied_names_the_step_and_keeps_the_earlier_ones(setup: StubbedSetup) -> None:
@@ -72,7 +82,9 @@ def test_access_denied_names_the_step_and_keeps_the_earlier_ones(setup: StubbedS
     assert error.step == "ecr repository"
     assert "access denied to DescribeRepositories" in error.problem
     assert "administrator" in error.fix and "run setup again" in error.fix
-    assert [(r.kind, r.action) for r in error.results] == [("s3 bucket", "unchanged")]
+    assert [(r.kind, r.action) for r in error.results] == [
+        ("s3 bucket", "unchanged"), ("s3 lifecycle rule", "unchanged"),
+    ]
     assert logged == error.results
     setup.stubs["iam"].assert_no_pending_responses()  # the role step never ran
 
@@ -101,3 +113,23 @@ def test_a_kms_encrypted_bucket_is_left_encrypted_with_kms(setup: StubbedSetup) 
     result = s3_kind.ensure_bucket(run, BUCKET)
     assert result.action == "unchanged"
     s3.assert_no_pending_responses()  # and no PutBucketEncryption was made
+
+
+@pytest.mark.parametrize(
+    ("rule", "covers"),
+    [
+        (expiry_rule(30), True),
+        ({"ID": "all", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 90}}, True),
+        ({"ID": "legacy", "Prefix": "", "Status": "Enabled", "Expiration": {"Days": 90}}, True),
+        ({"ID": "c", "Filter": {"Prefix": "cov"}, "Status": "Enabled", "Expiration": {"Days": 9}}, True),
+        ({**expiry_rule(30), "Status": "Disabled"}, False),
+        ({"ID": "runner", "Filter": {"Prefix": f"{EXPIRY_PREFIX}runner/"}, "Status": "Enabled",
+          "Expiration": {"Days": 9}}, False),
+        ({"ID": "tagged", "Filter": {"Tag": {"Key": "k", "Value": "v"}}, "Status": "Enabled",
+          "Expiration": {"Days": 9}}, False),
+        ({"ID": "abort-only", "Filter": {"Prefix": ""}, "Status": "Enabled",
+          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}, False),
+    ],
+)
+def test_only_an_enabled_expiration_of_the_whole_prefix_counts_as_expiry(rule: dict, covers: bool) -> None:
+    assert (expiring_rule([rule]) == rule) is covers
