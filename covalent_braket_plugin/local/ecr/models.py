@@ -130,14 +130,22 @@ class EcrBackend:
                 failures.append({"imageId": image_id, "failureCode": "UnsupportedImageType",
                                  "failureReason": f"the image's manifest is {image.manifest.media_type}"})
             else:
-                found.append({
-                    "registryId": self.account_id,
-                    "repositoryName": repository,
-                    "imageId": {"imageDigest": image.manifest.digest,
-                                **({"imageTag": image_id["imageTag"]} if "imageTag" in image_id else {})},
-                    "imageManifest": image.manifest.body.decode(),
-                    "imageManifestMediaType": image.manifest.media_type,
-                })
+                # Asked by tag, the image comes once with that tag; asked by digest alone, once per
+                # tag pointing at it (once without a tag when it has none), as ECR answers.
+                tags = [image_id["imageTag"]] if "imageTag" in image_id else image.tags or [None]
+                found.extend(
+                    {
+                        "registryId": params.get("registryId") or self.account_id,
+                        "repositoryName": repository,
+                        "imageId": {
+                            "imageDigest": image.manifest.digest,
+                            **({"imageTag": tag} if tag else {}),
+                        },
+                        "imageManifest": image.manifest.body.decode(),
+                        "imageManifestMediaType": image.manifest.media_type,
+                    }
+                    for tag in tags
+                )
         return {"images": found, "failures": failures}
 
     def batch_delete_image(self, params: dict[str, Any], region: str) -> dict[str, Any]:

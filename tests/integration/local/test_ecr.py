@@ -93,8 +93,11 @@ def test_a_pushed_image_is_visible_through_describe_images(
     assert sorted(ids, key=lambda i: i["imageTag"]) == [
         {"imageDigest": digest, "imageTag": "latest"}, {"imageDigest": digest, "imageTag": "v1"}
     ]
-    (image,) = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
-    assert '"layers"' in image["imageManifest"]
+    # By digest, ECR answers once per tag of the image, each imageId with its tag.
+    images = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])["images"]
+    assert sorted(image["imageId"]["imageTag"] for image in images) == ["latest", "v1"]
+    assert all(image["imageId"]["imageDigest"] == digest for image in images)
+    assert all('"layers"' in image["imageManifest"] for image in images)
 
 
 def test_a_missing_tag_is_image_not_found(
@@ -140,3 +143,4 @@ def test_repositories_themselves_live_in_moto(ecr: Any, repository: str) -> None
     (described,) = ecr.describe_repositories(repositoryNames=[repository])["repositories"]
     assert described["repositoryUri"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}"
     assert ecr.describe_images(repositoryName=repository)["imageDetails"] == []
+
