@@ -35,8 +35,11 @@ from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.executor import budget, cost, job_spec, runtime, stop, transfer
+from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.images import ImageBuilder
 from covalent_braket_plugin.executor.input_data import stage_channels
+from covalent_braket_plugin.executor.job_tasks import report as tasks_report
+from covalent_braket_plugin.executor.metrics import report as metrics_report
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings, validated_retries
 from covalent_braket_plugin.tasks.cost import ElectronCost
@@ -76,6 +79,7 @@ class _Uploaded:
     source_uri: str
     source_sha256: str
     input_data: dict[str, str]
+    checkpoint_uri: str
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,10 @@ class BraketExecutor(AsyncBaseExecutor):
             await rt.blocking(
                 stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id, settings.input_data
             ),
+            await rt.blocking(
+                prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
+                settings.checkpoints,
+            ),
         )
 
     async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
@@ -257,6 +265,7 @@ class BraketExecutor(AsyncBaseExecutor):
             task_uri=uploaded.task_uri,
             task_sha256=uploaded.task_sha256,
             input_data=uploaded.input_data,
+            checkpoint_uri=uploaded.checkpoint_uri,
             tags={
                 **settings.tags,
                 job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),
@@ -353,6 +362,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 )
                 print(outputs.stdout, end="", file=self.task_stdout)
                 print(outputs.stderr, end="", file=self.task_stderr)
+                print(await rt.blocking(_job_reports, aws, settings, job), end="", file=self.task_stdout)
                 if outputs.result is not None:
                     return await rt.blocking(transfer.load_result, outputs.result)
             except Exception as error:
@@ -463,6 +473,24 @@ def _describe(record: dict[str, Any]) -> str:
     if status == "QUEUED" and queue.get("position") not in (None, "None"):
         return f"QUEUED, position {queue['position']} in {queue.get('queue', 'the queue')}"
     return status
+
+
+def _job_reports(aws: AwsSession, settings: BraketExecutorSettings, job: dict[str, Any]) -> str:
+    """The lines the electron's output ends with: its job's metrics and quantum tasks, summarised.
+
+    What cannot be read is logged, never the electron's failure.
+    """
+    reports = {
+        "metrics": lambda: metrics_report(aws.client("logs"), settings.log_group_name, job["jobName"]),
+        "quantum tasks": lambda: tasks_report(aws.client("braket"), job["jobArn"]),
+    }
+    lines = []
+    for subject, read in reports.items():
+        try:
+            lines.append(read())
+        except Exception as error:  # a summary is a courtesy: the electron's outcome stands without it
+            app_log.warning(f"Could not read the {subject} of Braket job {job['jobArn']}: {error}")
+    return "".join(lines)
 
 
 def _retrieve_outcome(task: asyncio.Future) -> None:

@@ -202,6 +202,12 @@ class BraketExecutorSettings(BaseModel):
         "Inside the electron a channel is the folder `covalent_braket_plugin.input_path(name)` "
         "(`$AMZN_BRAKET_INPUT_DIR/<name>`). A table or a JSON object.",
     )
+    checkpoints: bool = Field(
+        False,
+        description="Give each attempt of an electron a checkpoint location (Braket's checkpointConfig) "
+        "holding the previous attempt's checkpoints, so that `braket.jobs.load_job_checkpoint()` in a "
+        "retried electron resumes where the failed attempt saved (`save_job_checkpoint`).",
+    )
 
     max_cost_usd: float | None = Field(
         None,

@@ -324,8 +324,9 @@ def test_run_returns_the_result_and_the_remote_output(monkeypatch: pytest.Monkey
     # One search per status check; GetJob only to ask a job still QUEUED for its place in the queue;
     # once it ended, GetJob, its tasks and a tag for its bill.
     names = ["create_job", "search_jobs", "search_jobs", "get_job", "search_jobs", "search_jobs"]
-    assert fake.names() == [*names, "get_job", "search_quantum_tasks", "tag_resource"]
-    assert fake.calls[-1][1]["tags"] == {"covalent:cost": "v1 job=ml.m5.large*1*60000"}
+    # Then the job's tasks once more, for the summary per device that ends the output.
+    assert fake.names() == [*names, "get_job", "search_quantum_tasks", "tag_resource", "search_quantum_tasks"]
+    assert fake.calls[-2][1]["tags"] == {"covalent:cost": "v1 job=ml.m5.large*1*60000"}
     assert fake.calls[3][1]["additionalAttributeNames"] == ["QueueInfo"]
 
 
@@ -611,7 +612,9 @@ def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.Monk
     # cancel and after the end) before its bill
     ended = fake.names().index("get_job")
     assert fake.names()[ended - 1 : ended + 1] == ["search_jobs", "get_job"]
-    assert fake.names()[ended + 1 :] == ["search_quantum_tasks", "search_quantum_tasks", "tag_resource"]
+    assert fake.names()[ended + 1 :] == [
+        "search_quantum_tasks", "search_quantum_tasks", "tag_resource", "search_quantum_tasks"
+    ]
     assert _task_keys(aws["s3"]) == []
 
 
