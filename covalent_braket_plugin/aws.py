@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 """The retry configuration of every client: botocore's standard mode with 10 attempts, so throttling
 and short outages are ridden out the same way by the executor and by every command."""
-CHECK_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=30
-)
-"""For checks that report an unreachable service instead of waiting it out (``covalent-braket
-doctor``): two quick attempts and short timeouts."""
+CHECK_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(connect_timeout=10, read_timeout=30))
+"""For ``covalent-braket doctor``: the executor's retries, so a check does not report a fault the
+executor rides out, with short timeouts, so an endpoint that never answers is reported within
+minutes instead of after ten 60-second connection timeouts."""
 
 DEFAULT_CREDENTIALS_FILE = os.path.expanduser("~/.aws/credentials")
 

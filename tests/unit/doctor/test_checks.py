@@ -14,8 +14,10 @@ from typing import Any
 import boto3
 import docker.errors
 import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 
+from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.doctor import checks
 from covalent_braket_plugin.doctor.catalog import (
@@ -225,7 +227,22 @@ def test_missing_credentials_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "the default credential chain" in outcome.message
 
 
+def test_the_doctor_retries_as_the_executor_does(stubs: dict[str, Stubber]) -> None:
+    """A fault the executor rides out (10 attempts, standard mode) is not one the doctor reports."""
+    ctx = context(stubs)
+    stubs["sts"].add_response("get_caller_identity", {"Account": ACCOUNT, "Arn": "arn:aws:iam::x:user/u"})
+    assert checks.check_credentials(ctx).status is Status.PASS
+    assert ctx.session is not None
+    executors = AwsSession(region=REGION).client("iam").meta.config.retries
+    assert ctx.session.client("iam", REGION).meta.config.retries == executors
+    # botocore reads max_attempts=10 as ten retries after the first attempt.
+    assert executors == {"mode": "standard", "total_max_attempts": 11}
+
+
 def test_an_endpoint_that_does_not_answer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Connection refused is retried with back-off; one attempt keeps the test quick.
+    one_attempt = Config(retries={"mode": "standard", "max_attempts": 1})
+    monkeypatch.setattr(checks, "CHECK_CLIENT_CONFIG", one_attempt)
     with socket.socket() as closed:  # a port nothing listens on once the socket is closed
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
