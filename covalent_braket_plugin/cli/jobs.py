@@ -1,4 +1,5 @@
-"""``covalent-braket jobs``: list, read and cancel the Braket jobs the executor created, fetch a result.
+"""``covalent-braket jobs``: list, read and cancel the Braket jobs the executor created, fetch a result,
+print the metrics a job logged and its quantum tasks.
 
 The account is found as the executor finds it (covalent.conf's ``[executors.braket]``, with
 ``--region`` and ``--profile`` first); a job given by ARN is looked up in the region it names.
@@ -21,8 +22,10 @@ from covalent_braket_plugin.cli.common import (
     parse_since,
     print_json,
 )
+from covalent_braket_plugin.executor import job_tasks
 from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.inventory import jobs
+from covalent_braket_plugin.inventory.formatting import table
 
 REGION_HELP = "AWS region (default: covalent.conf's, else the profile's)"
 PROFILE_HELP = "AWS profile name (default: covalent.conf's, else boto3's)"
@@ -73,6 +76,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     result.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
     result.add_argument("--output", "-o", required=True, type=Path, metavar="FILE", help="where to write it")
     result.set_defaults(handler=run_result)
+
+    metrics = commands.add_parser(
+        "metrics", parents=[account, as_json],
+        help="the metrics a job logged with log_metric: one row per logged line, then a summary per metric",
+    )
+    metrics.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
+    metrics.set_defaults(handler=run_metrics)
+
+    tasks = commands.add_parser(
+        "tasks", parents=[account, as_json], help="a job's quantum tasks per device: count, shots, statuses"
+    )
+    tasks.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
+    tasks.set_defaults(handler=run_tasks)
 
 
 def _clients(args: argparse.Namespace) -> tuple[BraketExecutorSettings, Any, Any]:
@@ -139,3 +155,47 @@ def run_result(args: argparse.Namespace) -> int:
         return 0
 
     return guarded("covalent-braket jobs result", work)
+
+
+def run_metrics(args: argparse.Namespace) -> int:
+    def work() -> int:
+        # Imported here: the module loads the Braket SDK, which the other commands do without.
+        from covalent_braket_plugin.executor import metrics
+
+        settings, braket, logs = _clients(args)
+        job = jobs.resolve_job(braket, args.job)
+        read = metrics.read_metrics(logs, settings.log_group_name, job["jobName"])
+        summaries = metrics.summarize(read)
+        if args.json:
+            print_json({"job": job["jobArn"], "metrics": read,
+                        "summary": [summary.to_json() for summary in summaries]})
+        elif not summaries:
+            print(f"{job['jobName']} logged no metrics (braket.jobs.metrics.log_metric)")
+        else:
+            names = [*metrics.COLUMNS, *(summary.name for summary in summaries)]
+            rows = [["" if read[name][i] is None else f"{read[name][i]:g}" for name in names]
+                    for i in range(len(read["timestamp"]))]
+            print(table([name.upper() for name in names], rows))
+            print()
+            print("\n".join(summary.line() for summary in summaries))
+        return 0
+
+    return guarded("covalent-braket jobs metrics", work)
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    def work() -> int:
+        _, braket, _ = _clients(args)
+        job = jobs.resolve_job(braket, args.job)
+        devices = job_tasks.job_tasks(braket, job["jobArn"])
+        if args.json:
+            print_json({"job": job["jobArn"], "devices": [device.to_json() for device in devices]})
+        elif not devices:
+            print(f"{job['jobName']} created no quantum tasks")
+        else:
+            rows = [[device.device_arn, str(device.tasks), str(device.shots), device.status_text()]
+                    for device in devices]
+            print(table(["DEVICE", "TASKS", "SHOTS", "STATUSES"], rows))
+        return 0
+
+    return guarded("covalent-braket jobs tasks", work)

@@ -174,6 +174,8 @@ COMMAND_LINE = {
     "jobs logs": [HELP, *ACCOUNT, ("job",), ("--follow", "-f")],
     "jobs cancel": [HELP, *ACCOUNT, ("--json",), ("job",)],
     "jobs result": [HELP, *ACCOUNT, ("job",), ("--output", "-o")],  # added to fetch a kept result
+    "jobs metrics": [HELP, *ACCOUNT, ("--json",), ("job",)],  # added: what log_metric logged
+    "jobs tasks": [HELP, *ACCOUNT, ("--json",), ("job",)],  # added: the job's quantum tasks
     "images": [HELP],
     "images list": [HELP, *ACCOUNT, ("--json",)],
     "images prune": [HELP, *ACCOUNT, ("--json",), ("--older-than",), ("--dry-run",)],
