@@ -5,12 +5,17 @@ it was ``created``, ``updated`` or already right (``unchanged``), so running it 
 nothing the second time. The resources, all named after ``--name``:
 
 - IAM role ``<name>-role`` (trusted by lambda.amazonaws.com) with one least-privilege inline policy:
-  search, get and cancel Braket tasks; only the ledger table; only the webhook secret; its own logs;
+  search, get and cancel Braket tasks; get Braket jobs; only the ledger table; only the webhook
+  secret; only sending to its failure queue; its own logs;
 - DynamoDB table ``<name>-ledger`` (on-demand, TTL on ``expires_at``) unless ``ledger=False``;
+- SQS queue ``<name>-failures``: the function's on-failure destination, where Lambda puts an event
+  whose retries ran out (the handler raises only transient AWS errors, so those are what lands there);
 - Lambda function ``<name>`` (python3.12) whose zip is built from the *installed* package: the
   modules the handler really imports (found by importing it in a clean interpreter) and prices.json;
-- EventBridge rule ``<name>`` on the default bus for CREATED task changes only, its target and the
-  permission letting EventBridge invoke the function;
+  its asynchronous invocations are retried ``max_retry_attempts`` times for up to ``max_event_age_s``;
+- EventBridge rule ``<name>`` on the default bus for the changes the handler counts (every task's
+  CREATED, a simulator task's end, a hybrid job's end), its target and the permission letting
+  EventBridge invoke the function;
 - optionally a Braket spending limit per QPU device, a second line of defence enforced by Braket.
 
 Every setting is validated with the handler's own parser before any AWS call. Each resource kind is
@@ -28,6 +33,7 @@ import sys
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,9 +43,15 @@ import boto3
 import covalent_braket_plugin
 from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.guard import config as cfg
-from covalent_braket_plugin.guard.events import DETAIL_TYPE, SOURCE, TRIGGER_STATUS
+from covalent_braket_plugin.guard.events import (
+    DETAIL_TYPE,
+    JOB_DETAIL_TYPE,
+    SOURCE,
+    TERMINAL_STATUSES,
+    TRIGGER_STATUS,
+)
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
-from covalent_braket_plugin.provisioning import awslambda, dynamodb, events, iam, spending_limits
+from covalent_braket_plugin.provisioning import awslambda, dynamodb, events, iam, spending_limits, sqs
 from covalent_braket_plugin.provisioning.engine import (
     OPTIONS_STEP,
     Logger,
@@ -59,7 +71,28 @@ DATA_FILES = ("tasks/prices.json",)
 # The tag that marks spending limits (and the table) this deployment created.
 LIMIT_TAG = "covalent-braket-guard"
 
-EVENT_PATTERN = {"source": [SOURCE], "detail-type": [DETAIL_TYPE], "detail": {"status": [TRIGGER_STATUS]}}
+# Lambda's limits of asynchronous invocation, and the defaults the guard deploys with: every retry
+# Lambda allows, and events kept for as long as it allows (an event counted late is still counted).
+MAX_RETRY_ATTEMPTS = 2
+MIN_EVENT_AGE_S, MAX_EVENT_AGE_S = 60, 21_600
+# The total size of a function's environment variables Lambda accepts.
+ENVIRONMENT_LIMIT_BYTES = 4096
+# How many of the newest failed events `guard status` shows.
+FAILED_EVENTS_SHOWN = 3
+SIMULATOR_PREFIX = "arn:aws:braket:::device/quantum-simulator/"
+
+_TERMINAL = sorted(TERMINAL_STATUSES)
+EVENT_PATTERN = {
+    "source": [SOURCE],
+    "$or": [
+        {"detail-type": [DETAIL_TYPE], "detail": {"status": [TRIGGER_STATUS]}},
+        # A simulator task's end: its runtime replaces the minimum counted at creation.
+        {"detail-type": [DETAIL_TYPE],
+         "detail": {"status": _TERMINAL, "deviceArn": [{"prefix": SIMULATOR_PREFIX}]}},
+        # A hybrid job's end: its instance time.
+        {"detail-type": [JOB_DETAIL_TYPE], "detail": {"status": _TERMINAL}},
+    ],
+}
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -81,6 +114,13 @@ class GuardSettings:
     slack_secret_arn: str | None = None
     ledger: bool = True
     native_limit_usd: Decimal | None = None
+    device_limits: str | None = None
+    account_max_shots: int | None = None
+    account_max_cost_usd: Decimal | None = None
+    cancel_scope: str | None = None
+    price_overrides: str | None = None
+    max_retry_attempts: int = MAX_RETRY_ATTEMPTS
+    max_event_age_s: int = MAX_EVENT_AGE_S
 
     @property
     def role_name(self) -> str:
@@ -93,6 +133,10 @@ class GuardSettings:
     @property
     def table_name(self) -> str:
         return f"{self.name}-ledger"
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.name}-failures"
 
     def environment(self) -> dict[str, str]:
         """The function's variables, exactly as ``GuardConfig.from_environ`` reads them."""
@@ -109,6 +153,14 @@ class GuardSettings:
             env[cfg.SLACK_WEBHOOK_SECRET_ARN] = self.slack_secret_arn
         if self.ledger:
             env[cfg.LEDGER_TABLE] = self.table_name
+        optional = {
+            cfg.DEVICE_LIMITS: self.device_limits,
+            cfg.ACCOUNT_MAX_SHOTS: self.account_max_shots,
+            cfg.ACCOUNT_MAX_COST_USD: self.account_max_cost_usd,
+            cfg.CANCEL_SCOPE: self.cancel_scope,
+            cfg.PRICE_OVERRIDES: self.price_overrides,
+        }
+        env.update({name: str(value) for name, value in optional.items() if value is not None})
         return env
 
     def validate(self) -> None:
@@ -118,6 +170,21 @@ class GuardSettings:
             cfg.GuardConfig.from_environ(self.environment())
         except cfg.GuardConfigError as error:
             problems += error.problems
+        size = sum(len(key.encode()) + len(value.encode()) for key, value in self.environment().items())
+        if size > ENVIRONMENT_LIMIT_BYTES:
+            problems.append(
+                f"the function's settings take {size} bytes and Lambda allows {ENVIRONMENT_LIMIT_BYTES}: "
+                "shorten --price-overrides (only the devices you use) or --device-limits"
+            )
+        if not 0 <= self.max_retry_attempts <= MAX_RETRY_ATTEMPTS:
+            problems.append(
+                f"--retry-attempts {self.max_retry_attempts}: Lambda allows 0 to {MAX_RETRY_ATTEMPTS}"
+            )
+        if not MIN_EVENT_AGE_S <= self.max_event_age_s <= MAX_EVENT_AGE_S:
+            problems.append(
+                f"--max-event-age {self.max_event_age_s} s: Lambda allows {MIN_EVENT_AGE_S} s to "
+                f"{MAX_EVENT_AGE_S} s (1m to 6h)"
+            )
         if self.native_limit_usd is not None:
             if not qpu_devices(self.devices):
                 problems.append("--native-limit needs --devices naming a QPU (simulators have no limits)")
@@ -193,8 +260,11 @@ def build_zip() -> bytes:
     return buffer.getvalue()
 
 
-def role_policy(settings: GuardSettings, region: str, account: str, table_arn: str | None) -> dict[str, Any]:
-    """The function role's inline policy: only what the handler calls, on only the guard's resources."""
+def role_policy(
+    settings: GuardSettings, region: str, account: str, table_arn: str | None, queue_arn: str
+) -> dict[str, Any]:
+    """The function role's inline policy: only what the handler calls, on only the guard's resources,
+    and sending to its failure queue, which Lambda does as the function's role."""
     log_group = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{settings.name}"
     statements: list[dict[str, Any]] = [
         {"Sid": "FindTasks", "Effect": "Allow", "Action": ["braket:SearchQuantumTasks"], "Resource": "*"},
@@ -204,6 +274,13 @@ def role_policy(settings: GuardSettings, region: str, account: str, table_arn: s
             "Action": ["braket:GetQuantumTask", "braket:CancelQuantumTask"],
             "Resource": f"arn:aws:braket:{region}:{account}:quantum-task/*",
         },
+        {
+            "Sid": "ReadJobs",
+            "Effect": "Allow",
+            "Action": ["braket:GetJob"],
+            "Resource": f"arn:aws:braket:{region}:{account}:job/*",
+        },
+        {"Sid": "FailedEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn},
         {
             "Sid": "LogGroup",
             "Effect": "Allow",
@@ -238,6 +315,24 @@ def role_policy(settings: GuardSettings, region: str, account: str, table_arn: s
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def failed_event(message: sqs.Message) -> ResourceResult:
+    """One event Lambda gave up on, from the record it puts in the failure queue: the event (its kind and
+    the task or job it names), why Lambda gave up, when, after how many attempts, and the last error."""
+    record = message.body if isinstance(message.body, dict) else {}
+    event = record.get("requestPayload") if isinstance(record.get("requestPayload"), dict) else {}
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    subject = detail.get("quantumTaskArn") or detail.get("jobArn") or event.get("id") or "?"
+    context = record.get("requestContext") or {}
+    response = record.get("responsePayload") if isinstance(record.get("responsePayload"), dict) else {}
+    error = response.get("errorMessage") or (message.body if not record else "")
+    when = record.get("timestamp") or datetime.fromtimestamp(message.sent_ms / 1000, UTC).isoformat()
+    attempts = context.get("approximateInvokeCount", "?")
+    return ResourceResult(
+        "failed event", f"{event.get('detail-type', 'event')}: {subject}",
+        str(context.get("condition", "failed")), f"{when}, {attempts} attempt(s): {error}".rstrip(": "),
+    )
 
 
 def _devices_of(function: dict[str, Any] | None) -> list[str]:
@@ -289,8 +384,13 @@ class GuardDeployment:
         table_arn = None
         if settings.ledger:
             table_arn = run.step("dynamodb table", lambda: self._ensure_table(run, settings.table_name))
-        role_arn = run.step("iam role", lambda: self._ensure_role(run, settings, table_arn))
+        queue_arn = run.step("sqs queue", lambda: self._ensure_queue(run, settings.queue_name))
+        role_arn = run.step("iam role", lambda: self._ensure_role(run, settings, table_arn, queue_arn))
         function_arn = run.step("lambda function", lambda: self._ensure_function(run, settings, role_arn))
+        run.record(run.step("lambda async config", lambda: awslambda.ensure_async_invocation(
+            run, settings.name,
+            awslambda.AsyncInvocation(settings.max_retry_attempts, settings.max_event_age_s, queue_arn),
+        )))
         run.step("eventbridge rule", lambda: self._ensure_rule(run, settings.name, function_arn))
         if settings.native_limit_usd is not None:
             amount = settings.native_limit_usd
@@ -305,7 +405,7 @@ class GuardDeployment:
         return dynamodb.ensure_table(self._run(log=lambda result: None), self._table(table))
 
     def status(self, name: str = DEFAULT_NAME) -> list[ResourceResult]:
-        """What exists of the guard ``name`` now."""
+        """What exists of the guard ``name`` now, and the newest events its failure queue holds."""
         run, settings = self._run("guard status", log=lambda result: None), GuardSettings(name=name)
         results = [
             *iam.describe_role(run, settings.role_name, settings.policy_name),
@@ -316,14 +416,24 @@ class GuardDeployment:
             results.append(ResourceResult("lambda function", name, "missing"))
         else:
             env = function.get("Environment", {}).get("Variables", {})
-            shown = (cfg.MAX_SHOTS, cfg.MAX_COST_USD, cfg.DAY_TIMEZONE, cfg.DEVICE_ARNS, cfg.LEDGER_TABLE)
+            shown = (
+                cfg.MAX_SHOTS, cfg.MAX_COST_USD, cfg.DEVICE_LIMITS, cfg.ACCOUNT_MAX_SHOTS,
+                cfg.ACCOUNT_MAX_COST_USD, cfg.CANCEL_SCOPE, cfg.DAY_TIMEZONE, cfg.DEVICE_ARNS,
+                cfg.LEDGER_TABLE,
+            )
             limits = ", ".join(f"{k}={env[k]}" for k in shown if k in env)
             results.append(ResourceResult("lambda function", name, "present", limits))
             reserved = str(awslambda.reserved_concurrency(run, name) or "unreserved")
             label = awslambda.concurrency_label(name)
             results.append(ResourceResult("lambda concurrency", label, "present", reserved))
             results.append(awslambda.describe_permission(run, name, _permission_id(name)))
+            results.append(awslambda.describe_async_invocation(run, name))
         results.append(events.describe_rule(run, name))
+        queue, count = sqs.describe_queue(run, settings.queue_name)
+        results.append(queue)
+        if count:
+            newest = sqs.peek(run, settings.queue_name, FAILED_EVENTS_SHOWN)
+            results += [failed_event(message) for message in newest]
         devices = qpu_devices(_devices_of(function))
         for limit in spending_limits.owned_spending_limits(run, devices, LIMIT_TAG, name):
             results.append(spending_limits.describe_spending_limit(limit))
@@ -347,6 +457,7 @@ class GuardDeployment:
         exists = function is not None
         run.record(run.step("lambda function", lambda: awslambda.remove_function(run, name, exists)))
         run.record(run.step("dynamodb table", lambda: dynamodb.remove_table(run, settings.table_name)))
+        run.record(run.step("sqs queue", lambda: sqs.remove_queue(run, settings.queue_name)))
         run.record(run.step("iam role", lambda: iam.remove_role(run, settings.role_name)))
         return run.results
 
@@ -361,12 +472,20 @@ class GuardDeployment:
         run.record(result)
         return arn
 
-    def _ensure_role(self, run: Provisioner, settings: GuardSettings, table_arn: str | None) -> str:
+    @staticmethod
+    def _ensure_queue(run: Provisioner, name: str) -> str:
+        arn, result = sqs.ensure_queue(run, sqs.Queue(name, tags=((LIMIT_TAG, name),)))
+        run.record(result)
+        return arn
+
+    def _ensure_role(
+        self, run: Provisioner, settings: GuardSettings, table_arn: str | None, queue_arn: str
+    ) -> str:
         role = iam.Role(
             name=settings.role_name,
             trust=TRUST_POLICY,
             policy_name=settings.policy_name,
-            policy=role_policy(settings, run.region, run.account_id, table_arn),
+            policy=role_policy(settings, run.region, run.account_id, table_arn, queue_arn),
             description="Runs the covalent-braket cost guard Lambda function",
         )
         outcome = iam.ensure_role(run, role)
@@ -391,8 +510,8 @@ class GuardDeployment:
     def _ensure_rule(self, run: Provisioner, name: str, function_arn: str) -> None:
         rule_arn, result = events.ensure_rule(
             run, name, EVENT_PATTERN,
-            description="New Amazon Braket quantum tasks, for the covalent-braket cost guard",
-            detail="CREATED task state changes",
+            description="Braket task and job state changes the covalent-braket cost guard counts",
+            detail="task CREATED, simulator task and job terminal state changes",
         )
         run.record(
             result,

@@ -1,4 +1,5 @@
-"""Lambda functions: code and configuration, reserved concurrency, and who may invoke them."""
+"""Lambda functions: code and configuration, reserved concurrency, who may invoke them, and what
+becomes of an asynchronous invocation that keeps failing."""
 
 from __future__ import annotations
 
@@ -133,6 +134,65 @@ def ensure_concurrency(run: Provisioner, name: str, reserved: int | None) -> Res
         else:
             lambda_.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
     return ResourceResult("lambda concurrency", concurrency_label(name), run.did("updated"), shown)
+
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """How Lambda retries an event sent asynchronously (as EventBridge sends them), and where an event
+    goes when its retries run out or it grew too old (``on_failure_arn``; without one it is dropped)."""
+
+    max_retry_attempts: int
+    max_event_age_s: int
+    on_failure_arn: str | None = None
+
+    def configuration(self) -> dict[str, Any]:
+        """The settings compared with GetFunctionEventInvokeConfig's answer and sent on put."""
+        destination = {"OnFailure": {"Destination": self.on_failure_arn}} if self.on_failure_arn else {}
+        return {
+            "MaximumRetryAttempts": self.max_retry_attempts,
+            "MaximumEventAgeInSeconds": self.max_event_age_s,
+            "DestinationConfig": destination,
+        }
+
+    def describe(self) -> str:
+        where = f"failures to {self.on_failure_arn}" if self.on_failure_arn else "failures dropped"
+        return f"{self.max_retry_attempts} retries, events up to {self.max_event_age_s} s old, {where}"
+
+
+def async_invocation(run: Provisioner, name: str) -> AsyncInvocation | None:
+    """The function's asynchronous invocation settings, None when none were set (or no function)."""
+    answer = unless_missing(lambda: run.client("lambda").get_function_event_invoke_config(FunctionName=name))
+    if answer is None:
+        return None
+    return AsyncInvocation(
+        int(answer.get("MaximumRetryAttempts", 2)),
+        int(answer.get("MaximumEventAgeInSeconds", 21600)),
+        answer.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+    )
+
+
+def async_invocation_label(name: str) -> str:
+    return f"{name} async invocation"
+
+
+def ensure_async_invocation(run: Provisioner, name: str, wanted: AsyncInvocation) -> ResourceResult:
+    """Set the function's retries, event age and on-failure destination to ``wanted``."""
+    current = async_invocation(run, name)
+    label, detail = async_invocation_label(name), wanted.describe()
+    if current == wanted:
+        return ResourceResult("lambda async config", label, "unchanged", detail)
+    if not run.dry_run:
+        # Put replaces the whole configuration: a setting not given returns to Lambda's default.
+        run.client("lambda").put_function_event_invoke_config(FunctionName=name, **wanted.configuration())
+    action = "created" if current is None else "updated"
+    return ResourceResult("lambda async config", label, run.did(action), detail)
+
+
+def describe_async_invocation(run: Provisioner, name: str) -> ResourceResult:
+    current = async_invocation(run, name)
+    if current is None:
+        return ResourceResult("lambda async config", async_invocation_label(name), "missing")
+    return ResourceResult("lambda async config", async_invocation_label(name), "present", current.describe())
 
 
 def permission_source(run: Provisioner, name: str, sid: str) -> str | None:

@@ -28,7 +28,10 @@ class ResourceResult:
         return f"{self.kind:<18} {self.name:<60} {self.action}{detail}"
 
 
-_NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException"})
+_NOT_FOUND_CODES = frozenset({
+    "ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
+    "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",  # SQS, JSON and query wording
+})
 
 
 def same_document(left: Any, right: Any) -> bool:
@@ -41,5 +44,5 @@ def same_document(left: Any, right: Any) -> bool:
 
 
 def not_found(error: ClientError) -> bool:
-    """True when the error says the resource does not exist (IAM, Lambda, ECR, EventBridge wording)."""
+    """True when the error says the resource does not exist (IAM, Lambda, ECR, EventBridge, SQS wording)."""
     return error.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES

@@ -158,6 +158,14 @@ COMMAND_LINE = {
         ("--slack-secret-arn",),
         ("--ledger", "--no-ledger"),
         ("--native-limit",),
+        # added with the guard's whole bill and its failure queue
+        ("--device-limits",),
+        ("--account-max-shots",),
+        ("--account-max-cost-usd",),
+        ("--cancel-scope",),
+        ("--price-overrides",),
+        ("--retry-attempts",),
+        ("--max-event-age",),
     ],
     "guard status": GUARD,
     "guard remove": [*GUARD, ("--dry-run",)],  # added by the reshaping

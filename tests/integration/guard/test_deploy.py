@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -145,7 +146,9 @@ def test_deploy_redeploy_change_and_remove(aws: Any) -> None:
         ("lambda function", "guard-a"),
         ("lambda concurrency", "guard-a reserved concurrency"),
         ("lambda permission", "guard-a-events"),
+        ("lambda async config", "guard-a async invocation"),
         ("eventbridge rule", "guard-a"),
+        ("sqs queue", "guard-a-failures"),
     }
     assert set(status.values()) == {"present"}
 
@@ -279,3 +282,96 @@ def test_a_dry_run_reads_only_and_says_what_would_change(
     assert "would delete" in printed and printed.rstrip().endswith("dry run: nothing was changed")
     assert set(actions(deployment.status("guard-d")).values()) == {"present"}
     deployment.remove("guard-d", log=lambda result: None)
+
+
+def lambda_failure_record(task_arn: str, when: str, error: str) -> str:
+    """The record Lambda puts in an on-failure destination when an event's retries ran out."""
+    return json.dumps({
+        "version": "1.0", "timestamp": when,
+        "requestContext": {
+            "requestId": "req", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:g",
+            "condition": "RetriesExhausted", "approximateInvokeCount": 3,
+        },
+        "requestPayload": {"source": "aws.braket", "detail-type": "Braket Task State Change",
+                           "detail": {"quantumTaskArn": task_arn, "status": "CREATED"}},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": error, "errorType": "ClientError"},
+    })
+
+
+def test_failed_events_go_to_a_queue_deploy_makes_and_status_shows_without_consuming(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = boto3.session.Session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    deployment = GuardDeployment(session)
+    limits = json.dumps({FORTE: {"max_shots": 300}})
+    settings = GuardSettings(  # account and device limits only: a guard of its own
+        name="guard-e", device_limits=limits, account_max_cost_usd=Decimal("50"), cancel_scope="all",
+        max_retry_attempts=1, max_event_age_s=3600,
+    )
+
+    planned = actions(deployment.deploy(settings, log=lambda result: None, dry_run=True))
+    assert [call for call in calls if not call.startswith(READS)] == []
+    assert planned[("sqs queue", "guard-e-failures")] == "would create"
+    assert planned[("lambda async config", "guard-e async invocation")] == "would create"
+
+    deployed = actions(deployment.deploy(settings, log=lambda result: None))
+    assert deployed.keys() == planned.keys() and deployed[("sqs queue", "guard-e-failures")] == "created"
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName="guard-e-failures")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert queue["MessageRetentionPeriod"] == "1209600" and queue["SqsManagedSseEnabled"] == "true"
+    invoke = aws("lambda").get_function_event_invoke_config(FunctionName="guard-e")
+    assert (invoke["MaximumRetryAttempts"], invoke["MaximumEventAgeInSeconds"]) == (1, 3600)
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == queue["QueueArn"]
+    variables = aws("lambda").get_function_configuration(FunctionName="guard-e")["Environment"]["Variables"]
+    assert variables == {
+        "DAY_TIMEZONE": "UTC", "LEDGER_TABLE": "guard-e-ledger", "DEVICE_LIMITS": limits,
+        "ACCOUNT_MAX_COST_USD": "50", "CANCEL_SCOPE": "all",
+    }
+    policy = aws("iam").get_role_policy(RoleName="guard-e-role", PolicyName="guard-e-policy")
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert by_sid["ReadJobs"]["Action"] == ["braket:GetJob"]
+    assert by_sid["FailedEvents"] == {"Sid": "FailedEvents", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                                      "Resource": queue["QueueArn"]}
+    again = actions(deployment.deploy(settings, log=lambda result: None))
+    assert set(again.values()) == {"unchanged"}
+
+    # Nothing failed yet: the queue is there, empty.
+    status = {(r.kind, r.name): r for r in deployment.status("guard-e")}
+    assert status[("sqs queue", "guard-e-failures")].detail == "0 message(s)"
+    invocation = status[("lambda async config", "guard-e async invocation")].detail
+    assert invocation == f"1 retries, events up to 3600 s old, failures to {queue['QueueArn']}"
+    assert not any(kind == "failed event" for kind, _ in status)
+
+    # Lambda gives up on five events (here its records are put as Lambda puts them).
+    for number in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=lambda_failure_record(
+            f"arn:aws:braket:us-east-1:123456789012:quantum-task/t{number}", f"2026-12-01T10:0{number}:00Z",
+            f"ThrottlingException {number}",
+        ))
+        time.sleep(0.01)  # distinct SentTimestamps, so "newest" is well defined
+    for _ in range(2):  # looking twice shows the same: nothing is consumed
+        args = argparse.ArgumentParser()
+        cli.register(args.add_subparsers(dest="command", required=True))
+        parsed = args.parse_args(["guard", "status", "--name", "guard-e", "--json"])
+        assert parsed.handler(parsed) == 0
+        shown = json.loads(capsys.readouterr().out)
+        queue_line = next(r for r in shown if r["kind"] == "sqs queue")
+        assert queue_line["detail"] == "5 message(s)"
+        failed = [r for r in shown if r["kind"] == "failed event"]
+        assert [r["name"].rsplit("/", 1)[-1] for r in failed] == ["t4", "t3", "t2"]
+        assert {r["action"] for r in failed} == {"RetriesExhausted"}
+        assert failed[0]["detail"] == "2026-12-01T10:04:00Z, 3 attempt(s): ThrottlingException 4"
+    count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert count["Attributes"]["ApproximateNumberOfMessages"] == "5"
+
+    calls.clear()
+    dry = actions(deployment.remove("guard-e", log=lambda result: None, dry_run=True))
+    assert dry[("sqs queue", "guard-e-failures")] == "would delete"
+    assert [call for call in calls if not call.startswith(READS)] == []
+    removed = actions(deployment.remove("guard-e", log=lambda result: None))
+    assert removed[("sqs queue", "guard-e-failures")] == "deleted"
+    assert set(actions(deployment.status("guard-e")).values()) == {"missing"}
