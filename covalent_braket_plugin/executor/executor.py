@@ -37,6 +37,7 @@ from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.executor import budget, cost, job_spec, runtime, stop, transfer
 from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.images import ImageBuilder
+from covalent_braket_plugin.executor.include_modules import with_modules
 from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.job_tasks import report as tasks_report
 from covalent_braket_plugin.executor.metrics import report as metrics_report
@@ -136,7 +137,8 @@ class BraketExecutor(AsyncBaseExecutor):
         aws = await rt.blocking(rt.session, settings)
         keep = False
         try:
-            uploaded = await self._upload(aws, settings, task, (function, args, kwargs))
+            call = (with_modules(function, settings.include_modules), args, kwargs)
+            uploaded = await self._upload(aws, settings, task, call)
             job = await self._submit(aws, settings, task, uploaded)
             follower = budget.Follower(
                 aws.client("braket"), settings, prices, rt.spend, task.dispatch_id, job.arn, rt.blocking

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from covalent_braket_plugin.errors import ExecutorConfigError
-from covalent_braket_plugin.executor import input_data
+from covalent_braket_plugin.executor import include_modules, input_data
 from covalent_braket_plugin.executor.naming import bucket_name_problem, is_image_reference
 
 # Braket's device ARNs: simulators have no region, QPUs name theirs.
@@ -207,6 +207,13 @@ class BraketExecutorSettings(BaseModel):
         description="Give each attempt of an electron a checkpoint location (Braket's checkpointConfig) "
         "holding the previous attempt's checkpoints, so that `braket.jobs.load_job_checkpoint()` in a "
         "retried electron resumes where the failed attempt saved (`save_job_checkpoint`).",
+    )
+    include_modules: list[str] = Field(
+        default_factory=list,
+        description="Local modules or packages (dotted names) whose .py files ship with each electron: "
+        "importable in the job under the same names and pickled by value, so `inspect.getsource` "
+        "works on their functions (CUDA-Q kernels, AutoQASM). A list, or one string separated by "
+        "commas or spaces.",
     )
 
     max_cost_usd: float | None = Field(
@@ -453,6 +460,18 @@ class BraketExecutorSettings(BaseModel):
     @classmethod
     def _input_data_valid(cls, value: dict[str, str]) -> dict[str, str]:
         return input_data.check_input_data(value)
+
+    @field_validator("include_modules", mode="before")
+    @classmethod
+    def _include_modules_from_string(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):  # modules may be given as modules, as @hybrid_job takes them
+            return [getattr(item, "__name__", item) for item in value]
+        return _split_words(getattr(value, "__name__", value))
+
+    @field_validator("include_modules")
+    @classmethod
+    def _include_modules_valid(cls, value: list[str]) -> list[str]:
+        return sorted({include_modules.check_module(name) for name in value})
 
     @field_validator("max_cost_usd", "dispatch_max_cost_usd")
     @classmethod
