@@ -1,6 +1,8 @@
-"""Benchmark: API calls and time of the day summary and of the cost guard, on the local Braket stack.
+"""Benchmark: API calls and time of the day summary, the cost guard and a workflow's cost report,
+on the local Braket stack.
 
-Run: ``python bench/monitor.py [--tasks 10000] [--guard-events 1000]``
+Run: ``python bench/monitor.py [--tasks 10000] [--guard-events 1000] [--electrons 100]
+[--tasks-per-electron 100] [--sections summary guard cost] [--quick]``
 
 1. Stores ``--tasks`` QPU tasks (held QUEUED, some cancelled) on three devices, then counts one
    device's day two ways: ``AmazonBraketlib.summary`` (server-side filters, 100 per page: the
@@ -8,9 +10,20 @@ Run: ``python bench/monitor.py [--tasks 10000] [--guard-events 1000]``
    filtered by device only, date and status checked on the client, one pass per status).
 2. Replays a burst of ``--guard-events`` "Braket Task State Change" CREATED events for new tasks
    through the cost guard's handler, with and without its DynamoDB ledger table.
+3. On a stack of its own, runs ``--electrons`` hybrid jobs named and tagged as the executor does for
+   one dispatch's electrons (process runner, a few at a time); each job queues
+   ``--tasks-per-electron`` QPU tasks with its job token, as the SDK does inside a job (held QUEUED:
+   nothing is simulated). Then times the report of ``covalent-braket cost DISPATCH_ID``
+   (``inventory.costs.dispatch_cost``, median of three runs, client already made) before the jobs
+   carry the executor's cost tag (one GetJob per job) and after ``executor.cost.bill`` tagged them
+   as the executor does when a job ends (target: ceil(electrons / 100) SearchJobs pages plus
+   ceil(tasks per electron / 100) SearchQuantumTasks pages per electron). The baseline, in the same
+   run on the same stack: reading every record, one GetJob per electron and one GetQuantumTask per
+   task (the ARNs handed over for free), priced the same way; both must give the same costs.
 
 API calls are counted with a botocore ``before-send`` hook on the clients used, so retries count too.
-Figures are printed, never asserted: speed depends on the machine.
+Figures are printed, never asserted: speed depends on the machine (its CPUs and load average are
+printed with them) and on the local stack, whose searches scan every stored record.
 """
 
 from __future__ import annotations
@@ -19,7 +32,9 @@ import argparse
 import json
 import math
 import os
+import textwrap
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,9 +43,22 @@ from typing import Any
 
 import boto3
 
+from covalent_braket_plugin.aws import AwsSession
+from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin.executor.cost import bill
+from covalent_braket_plugin.inventory.costs import dispatch_cost
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.tasks import AmazonBraketlib
 from covalent_braket_plugin.tasks.braketlib import LEGACY_STATUS_TYPES
+from covalent_braket_plugin.tasks.cost import (
+    ElectronCost,
+    Usage,
+    device_usage,
+    iter_job_tasks,
+    job_usage,
+    price_usage,
+)
+from covalent_braket_plugin.tasks.pricing import PriceTable
 from covalent_braket_plugin.tasks.search import iter_tasks
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
@@ -44,6 +72,38 @@ ACTION = json.dumps({
     "source": "OPENQASM 3.0;\nbit[1] b;\nqubit[1] q;\nh q[0];\nb[0] = measure q[0];",
 })
 SHOTS = 100
+SEARCH_PAGE = 100
+JOBS_AT_ONCE = 8
+"""Cost section: jobs running at a time (process runner; more only queue for the same CPU)."""
+JOB_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:bench"
+JOB_SOURCE_KEY = "bench/cost_job.py"
+JOB_SOURCE = textwrap.dedent(
+    '''
+    """A hybrid job that queues its quantum tasks as the SDK does in a job: each carries the job's token."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+
+    def queue_tasks(tasks: int) -> None:
+        braket = boto3.client("braket")
+        name = os.environ["AMZN_BRAKET_JOB_NAME"]
+
+        def create(_: int) -> None:
+            braket.create_quantum_task(
+                action=ACTION,
+                deviceArn=os.environ["AMZN_BRAKET_DEVICE_ARN"],
+                shots=SHOTS,
+                outputS3Bucket=os.environ["AMZN_BRAKET_OUT_S3_BUCKET"],
+                outputS3KeyPrefix=f"jobs/{name}/tasks",
+                jobToken=os.environ["AMZN_BRAKET_JOB_TOKEN"],
+            )
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(create, range(tasks)))
+    '''
+)
 
 
 class CallCounter:
@@ -214,21 +274,172 @@ def task_event(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- the cost report of a dispatch ----------------------------------------------------------------
+def run_electron_job(
+    braket: Any, role_arn: str, dispatch_id: str, node_id: int, tasks: int
+) -> dict[str, Any]:
+    """Create the job of one electron, named and tagged as the executor does, and wait for its end."""
+    name = job_spec.job_name(dispatch_id, node_id, 1)
+    arn = braket.create_job(
+        clientToken=name,
+        jobName=name,
+        roleArn=role_arn,
+        algorithmSpecification={
+            "scriptModeConfig": {
+                "entryPoint": "cost_job:queue_tasks",
+                "s3Uri": f"s3://{BUCKET}/{JOB_SOURCE_KEY}",
+                "compressionType": "NONE",
+            },
+            "containerImage": {"uri": JOB_IMAGE},
+        },
+        deviceConfig={"device": FORTE},
+        instanceConfig={"instanceType": "ml.m5.large", "volumeSizeInGb": 30, "instanceCount": 1},
+        stoppingCondition={"maxRuntimeInSeconds": 3600},
+        outputDataConfig={"s3Path": f"s3://{BUCKET}/bench/jobs/{name}"},
+        hyperParameters={"tasks": str(tasks)},
+        tags={job_spec.TAG_DISPATCH_ID: dispatch_id, job_spec.TAG_NODE_ID: str(node_id)},
+    )["jobArn"]
+    while (record := braket.get_job(jobArn=arn))["status"] not in job_spec.TERMINAL_STATUSES:
+        time.sleep(0.5)
+    return record
+
+
+def per_record_costs(
+    braket: Any, job_arns: list[str], task_arns: dict[str, list[str]], prices: PriceTable
+) -> list[ElectronCost]:
+    """The baseline: each job and task read by itself (GetJob, GetQuantumTask), priced as the report is."""
+    costs = []
+    for arn in job_arns:
+        tasks = [braket.get_quantum_task(quantumTaskArn=task) for task in task_arns[arn]]
+        usage = Usage(job_usage(braket.get_job(jobArn=arn)), device_usage(tasks, prices))
+        costs.append(price_usage(usage, prices))
+    return costs
+
+
+def bench_cost(stack: LocalStack, session: boto3.Session, electrons: int, tasks_per_electron: int) -> None:
+    braket = session.client("braket")
+    role_arn = stack.create_jobs_role()
+    session.client("s3").put_object(
+        Bucket=BUCKET, Key=JOB_SOURCE_KEY, Body=f"ACTION = {ACTION!r}\nSHOTS = {SHOTS}\n{JOB_SOURCE}".encode()
+    )
+    dispatch_id = str(uuid.uuid4())
+    total = electrons * tasks_per_electron
+    print(
+        f"\ncost report of one dispatch: {electrons} electrons x {tasks_per_electron} QPU tasks = "
+        f"{total} tasks (dispatch {dispatch_id})"
+    )
+
+    def run(node_id: int) -> dict[str, Any]:
+        return run_electron_job(braket, role_arn, dispatch_id, node_id, tasks_per_electron)
+
+    with ThreadPoolExecutor(JOBS_AT_ONCE) as pool:
+        records, seconds = timed(lambda: list(pool.map(run, range(electrons))))
+    failed = [r for r in records if r["status"] != "COMPLETED"]
+    print(f"  {electrons} jobs ran ({JOBS_AT_ONCE} at a time, process runner) in {seconds:.1f} s")
+    if failed:
+        print(f"  {len(failed)} job(s) did not complete, e.g. {failed[0].get('failureReason')}: not measured")
+        return
+    job_arns = [r["jobArn"] for r in records]
+    task_arns = {arn: [t["quantumTaskArn"] for t in iter_job_tasks(braket, arn)] for arn in job_arns}
+    if sum(map(len, task_arns.values())) != total:
+        print(f"  the jobs own {sum(map(len, task_arns.values()))} tasks, not {total}: not measured")
+        return
+
+    prices = PriceTable.load()
+    aws = AwsSession(boto_session=session)
+    counter = CallCounter()
+    report_client = counter.attach(aws.client("braket"))
+    pages_per_job = max(math.ceil(tasks_per_electron / SEARCH_PAGE), 1)
+    target = math.ceil(electrons / SEARCH_PAGE) + electrons * pages_per_job
+    print(f"  {'method':<52} {'calls':>6} {'target':>6} {'seconds':>8}   calls by operation")
+
+    def report(label: str, calls: Counter[str], seconds: float, shown_target: int | None) -> None:
+        shown = "-" if shown_target is None else str(shown_target)
+        by_operation = dict(sorted(calls.items()))
+        print(f"  {label:<52} {sum(calls.values()):>6} {shown:>6} {seconds:>8.2f}   {by_operation}")
+
+    def measured_report(label: str, shown_target: int | None) -> Any:
+        """Three reports; the median one's calls and seconds are shown."""
+        runs = []
+        for _ in range(3):
+            counter.reset()
+            result, seconds = timed(lambda: dispatch_cost(report_client, dispatch_id, prices))
+            runs.append((seconds, result, Counter(counter.calls)))
+        seconds, result, calls = sorted(runs, key=lambda run: run[0])[1]
+        report(label, calls, seconds, shown_target)
+        return result
+
+    measured_report("cost DISPATCH_ID, jobs without the cost tag", target + electrons)
+    with ThreadPoolExecutor(JOBS_AT_ONCE) as pool:  # tag each job with its usage as the executor does
+        list(pool.map(lambda record: bill(aws, record, prices), records))
+    tagged = measured_report("cost DISPATCH_ID, jobs tagged by the executor", target)
+
+    counter.reset()
+    baseline, seconds = timed(lambda: per_record_costs(report_client, job_arns, task_arns, prices))
+    report("baseline: GetJob per electron + GetQuantumTask per task", Counter(counter.calls), seconds, None)
+    by_arn = {row.cost.usage.job.job_arn: row.cost.to_json() for row in tagged.electrons}
+    same = len(by_arn) == electrons and all(by_arn.get(c.usage.job.job_arn) == c.to_json() for c in baseline)
+    total = tagged.to_json()["total"] or "unknown"
+    print(f"  same cost for every electron both ways: {same}; total {total}, known part {tagged.known:.2f}")
+
+
+def start_stack(stack: LocalStack) -> boto3.Session:
+    """Point this process's boto3 at ``stack``, hold its QPU tasks QUEUED and make the bench's bucket."""
+    stack.set_faults(hold_qpu_tasks_s=86_400)  # QPU tasks stay QUEUED: nothing is simulated
+    os.environ.update(stack.environment())  # endpoint, test credentials and region for every client
+    session = boto3.Session()
+    session.client("s3").create_bucket(Bucket=BUCKET)
+    print(f"local stack at {stack.endpoint_url}")
+    return session
+
+
+SECTIONS = ("summary", "guard", "cost")
+QUICK = {"tasks": 1_000, "guard_events": 100, "electrons": 10, "tasks_per_electron": 100}
+FULL = {"tasks": 10_000, "guard_events": 1_000, "electrons": 100, "tasks_per_electron": 100}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tasks", type=int, default=10_000, help="tasks stored for the summary")
-    parser.add_argument("--guard-events", type=int, default=1_000, help="events in the guard burst")
+    parser.add_argument("--tasks", type=int, help=f"tasks stored for the summary (default {FULL['tasks']})")
+    parser.add_argument(
+        "--guard-events", type=int, help=f"events in the guard burst (default {FULL['guard_events']})"
+    )
+    parser.add_argument(
+        "--electrons", type=int, help=f"jobs of one dispatch (default {FULL['electrons']})"
+    )
+    parser.add_argument(
+        "--tasks-per-electron",
+        type=int,
+        help=f"quantum tasks each of those jobs queues (default {FULL['tasks_per_electron']})",
+    )
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small scale for a quick check, a minute or two: "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
+        + " (flags given win)",
+    )
     args = parser.parse_args()
-    with LocalStack(port=0, runner="process") as stack:
-        stack.set_faults(hold_qpu_tasks_s=86_400)  # QPU tasks stay QUEUED: nothing is simulated
-        os.environ.update(stack.environment())  # endpoint, test credentials and region for every client
-        session = boto3.Session()
-        session.client("s3").create_bucket(Bucket=BUCKET)
-        print(f"local stack at {stack.endpoint_url}")
-        bench_summary(stack, session, args.tasks)
-        bench_guard(stack, session, args.guard_events)
+    for name, full in FULL.items():
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK[name] if args.quick else full)
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    print(f"{len(os.sched_getaffinity(0))} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    if {"summary", "guard"} & set(args.sections):
+        with LocalStack(port=0, runner="process") as stack:
+            session = start_stack(stack)
+            if "summary" in args.sections:
+                bench_summary(stack, session, args.tasks)
+            if "guard" in args.sections:
+                bench_guard(stack, session, args.guard_events)
+    if "cost" in args.sections:
+        with LocalStack(port=0, runner="process") as stack:  # its own, so its searches scan its records only
+            bench_cost(stack, start_stack(stack), args.electrons, args.tasks_per_electron)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
