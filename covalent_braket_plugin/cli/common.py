@@ -2,7 +2,8 @@
 
 Exit statuses, the same for every command (docs/troubleshooting.md): 0 done, 2 the input was
 refused (a flag, covalent.conf, a name that matches nothing) before any AWS call, 1 AWS refused a
-request. Each message is one line (two with a fix) on stderr, never a traceback.
+request (or another service the command needs, such as the local stack, failed or is not there).
+Each message is one line (two with a fix) on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ class UsageError(ValueError):
     """A flag or the environment is wrong; the message names it and the fix."""
 
 
+class ServiceError(RuntimeError):
+    """A service the command needs, other than AWS (the local stack), failed or is not running."""
+
+
 def exit_status(error: Exception) -> int:
     """The exit status of a command that failed with ``error``."""
     if isinstance(error, ProvisioningError):
         return REFUSED_INPUT if error.refused_input else AWS_REFUSED
-    if isinstance(error, (ClientError, BotoCoreError)):
+    if isinstance(error, (ClientError, BotoCoreError, ServiceError)):
         return AWS_REFUSED
     return REFUSED_INPUT
 
@@ -60,12 +65,15 @@ def guarded(prefix: str, work: Callable[[], int]) -> int:
     """Run a command's ``work``; what it refuses or AWS refuses becomes a message and an exit status."""
     try:
         return work()
-    except (ProvisioningError, ClientError, BotoCoreError, ValueError, LookupError, OSError) as error:
+    except (
+        ProvisioningError, ClientError, BotoCoreError, ServiceError, ValueError, LookupError, OSError
+    ) as error:
         return fail(prefix, error)
 
 
 def print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2))
+    """``document`` as indented JSON; values JSON has no type for (times, decimals) as their text."""
+    print(json.dumps(document, indent=2, default=str))
 
 
 def add_json_flag(parser: argparse.ArgumentParser, instead_of: str = "a table") -> None:

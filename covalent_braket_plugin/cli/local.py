@@ -8,15 +8,14 @@ where the server keeps its ready file, pid file, logs, registry storage and job 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from covalent_braket_plugin.local.faults import add_fault_arguments, fault_changes
+from covalent_braket_plugin.cli.common import ServiceError, add_json_flag, guarded, print_json
+from covalent_braket_plugin.local.faults import FaultSettings, add_fault_arguments, fault_changes
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, RUNNERS, LocalStack, LocalStackError
 
 STATE_DIR_VARIABLE = "COVALENT_BRAKET_LOCAL_DIR"
@@ -44,7 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free one"
     )
-    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: loopback only)")
+    up.add_argument(
+        "--allow-remote", action="store_true",
+        help="let --host be an address other machines reach: they could run code as you with the stack's key",
+    )
     up.add_argument(
         "--runner", choices=RUNNERS, default="auto",
         help="how hybrid jobs run: docker containers, plain processes, or auto (docker if an engine answers)",
@@ -60,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     env.set_defaults(handler=_env)
 
     status = commands.add_parser("status", help="show the endpoint, faults, jobs and quantum tasks")
-    status.add_argument("--json", action="store_true", help="print the raw status document")
+    add_json_flag(status, "the tables (the raw status document)")
     status.set_defaults(handler=_status)
 
     faults = commands.add_parser("faults", help="show or change fault injection while the stack runs")
@@ -72,95 +75,113 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     down.set_defaults(handler=_down)
 
 
-def _attach() -> LocalStack:
-    return LocalStack.attach(state_dir())
+def _attach(fix: str = "") -> LocalStack:
+    """The running stack of the state dir.
+
+    Raises:
+        ServiceError: no stack runs there (the message ends with ``fix`` when given).
+    """
+    try:
+        return LocalStack.attach(state_dir())
+    except LocalStackError as error:
+        raise ServiceError(f"{error}{fix}") from None
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
+def _guarded(work: Callable[[], int]) -> int:
+    """``work`` under the exit statuses of every command: what the stack cannot do is status 1, a
+    setting it refuses (a fault rate above 1, say) status 2."""
+
+    def run() -> int:
+        try:
+            return work()
+        except LocalStackError as error:
+            raise ServiceError(str(error)) from None
+
+    return guarded("error", run)
 
 
 def _up(args: argparse.Namespace) -> int:
-    try:
-        running = _attach()
-    except LocalStackError:
-        running = None
-    if running is not None:
-        return _fail(
-            f"the local stack is already running at {running.endpoint_url} (pid {running.pid}); "
-            "stop it first with `covalent-braket local down`"
+    def work() -> int:
+        faults = fault_changes(args)
+        FaultSettings(**faults).validate()  # a bad setting is refused before anything starts
+        try:
+            running = _attach()
+        except ServiceError:
+            running = None
+        if running is not None:
+            raise ServiceError(
+                f"the local stack is already running at {running.endpoint_url} (pid {running.pid}); "
+                "stop it first with `covalent-braket local down`"
+            )
+        stack = LocalStack(
+            port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(),
+            faults=faults, registry_binary=args.registry_binary,
         )
-    stack = LocalStack(
-        port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(), faults=fault_changes(args),
-        registry_binary=args.registry_binary,
-    )
-    try:
         stack.start()
-    except (LocalStackError, ValueError) as exc:
-        return _fail(str(exc))
-    stack.detach()
-    registry = stack.registry_address or f"none ({stack.info.get('registry_note')})"
-    print(f"Local Braket stack running at {stack.endpoint_url}")
-    print(f"  runner: {stack.info.get('runner')}   registry: {registry}   state: {stack.state_dir}")
-    print('  point boto3 and the Braket SDK at it: eval "$(covalent-braket local env)"')
-    print("  stop it: covalent-braket local down")
-    return 0
+        stack.detach()
+        registry = stack.registry_address or f"none ({stack.info.get('registry_note')})"
+        print(f"Local Braket stack running at {stack.endpoint_url}")
+        print(f"  runner: {stack.info.get('runner')}   registry: {registry}   state: {stack.state_dir}")
+        print('  point boto3 and the Braket SDK at it: eval "$(covalent-braket local env)"')
+        print("  stop it: covalent-braket local down")
+        return 0
+
+    return _guarded(work)
 
 
 def _env(args: argparse.Namespace) -> int:
-    try:
-        stack = _attach()
-    except LocalStackError as exc:
-        return _fail(f"{exc}; start it with `covalent-braket local up`")
-    print(f"unset {' '.join(CONFLICTING_VARIABLES)}")
-    for name, value in stack.environment().items():
-        print(f"export {name}={shlex.quote(value)}")
-    return 0
+    def work() -> int:
+        stack = _attach("; start it with `covalent-braket local up`")
+        print(f"unset {' '.join(CONFLICTING_VARIABLES)}")
+        for name, value in stack.environment().items():
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
+
+    return _guarded(work)
 
 
 def _status(args: argparse.Namespace) -> int:
-    try:
+    def work() -> int:
         status = _attach().status()
-    except LocalStackError as exc:
-        return _fail(str(exc))
-    if args.json:
-        print(json.dumps(status, indent=2, default=str))
+        if args.json:
+            print_json(status)
+            return 0
+        registry = status.get("registry") or f"none ({status.get('registry_note')})"
+        print(f"endpoint: {status.get('endpoint_url')}   pid: {status.get('pid')}")
+        print(f"runner:   {status.get('runner')}   registry: {registry}")
+        print("faults:   " + _settings(status.get("faults") or {}))
+        for title, key, columns in (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "tasks", TASK_COLUMNS)):
+            section = status.get(key) or {}
+            counts = ", ".join(f"{state} {n}" for state, n in sorted((section.get("byStatus") or {}).items()))
+            print(f"\n{title}: {section.get('total', 0)}" + (f" ({counts})" if counts else ""))
+            if section.get("items"):
+                print(_table(section["items"], columns))
         return 0
-    registry = status.get("registry") or f"none ({status.get('registry_note')})"
-    print(f"endpoint: {status.get('endpoint_url')}   pid: {status.get('pid')}")
-    print(f"runner:   {status.get('runner')}   registry: {registry}")
-    print("faults:   " + _settings(status.get("faults") or {}))
-    for title, key, columns in (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "tasks", TASK_COLUMNS)):
-        section = status.get(key) or {}
-        counts = ", ".join(f"{state} {n}" for state, n in sorted((section.get("byStatus") or {}).items()))
-        print(f"\n{title}: {section.get('total', 0)}" + (f" ({counts})" if counts else ""))
-        if section.get("items"):
-            print(_table(section["items"], columns))
-    return 0
+
+    return _guarded(work)
 
 
 def _faults(args: argparse.Namespace) -> int:
-    try:
+    def work() -> int:
         stack = _attach()
         settings = stack.reset_faults() if args.reset else stack.faults()
         if changes := fault_changes(args):
             settings = stack.set_faults(**changes)
-    except (LocalStackError, ValueError) as exc:
-        return _fail(str(exc))
-    print(_settings(settings))
-    return 0
+        print(_settings(settings))
+        return 0
+
+    return _guarded(work)
 
 
 def _down(args: argparse.Namespace) -> int:
-    try:
+    def work() -> int:
         stack = _attach()
-    except LocalStackError as exc:
-        return _fail(str(exc))
-    endpoint, pid = stack.endpoint_url, stack.pid
-    stack.stop()
-    print(f"Stopped the local Braket stack at {endpoint} (pid {pid}) and everything it started.")
-    return 0
+        endpoint, pid = stack.endpoint_url, stack.pid
+        stack.stop()
+        print(f"Stopped the local Braket stack at {endpoint} (pid {pid}) and everything it started.")
+        return 0
+
+    return _guarded(work)
 
 
 def _settings(settings: dict[str, Any]) -> str:

@@ -8,11 +8,10 @@ source confirmed it.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
+from covalent_braket_plugin.cli.common import UsageError, add_json_flag, guarded, print_json
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 
 
@@ -24,18 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     prices.add_argument(
         "--prices", help=f"JSON file of prices that override the packaged ones (default: ${PRICES_ENV})"
     )
-    prices.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_json_flag(prices, "tables")
     prices.set_defaults(handler=run_prices)
 
 
 def run_prices(args: argparse.Namespace) -> int:
-    try:
-        table = PriceTable.load(args.prices)
-    except (OSError, ValueError) as error:
-        print(f"covalent-braket prices: --prices: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(to_json(table), indent=2) if args.json else to_text(table))
-    return 0
+    def work() -> int:
+        try:
+            table = PriceTable.load(args.prices)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--prices: {error}") from None
+        if args.json:
+            print_json(to_json(table))
+        else:
+            print(to_text(table))
+        return 0
+
+    return guarded("covalent-braket prices", work)
 
 
 def to_json(table: PriceTable) -> dict[str, object]:

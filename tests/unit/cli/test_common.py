@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from covalent_braket_plugin.cli.common import UsageError, aws_session, exit_status, guarded
+from covalent_braket_plugin.cli.common import ServiceError, UsageError, aws_session, exit_status, guarded
 from covalent_braket_plugin.executor.settings import ExecutorConfigError
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
 
@@ -24,6 +24,7 @@ DENIED = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Sear
         (ProvisioningError("iam role", "denied", "ask"), 1, "cmd: iam role: denied\n  fix: ask"),
         (DENIED, 1, "cmd: AWS refused: An error occurred (AccessDenied)"),
         (NoCredentialsError(), 1, "cmd: AWS refused: Unable to locate credentials"),
+        (ServiceError("the local stack is not running"), 1, "cmd: the local stack is not running"),
     ],
 )
 def test_each_failure_has_one_status_and_one_line(
