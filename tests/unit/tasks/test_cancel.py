@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
-import pytest
 from botocore.stub import Stubber
 
 from covalent_braket_plugin.tasks.cancel import cancel_tasks
 
 ARN = "arn:aws:braket:us-east-1:123456789012:quantum-task/{}"
-
-
-@pytest.fixture
-def braket() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "braket", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_each_outcome_lands_in_its_own_place(braket: tuple[object, Stubber]) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 from hypothesis import given
@@ -27,16 +25,6 @@ def summary(number: int, created: datetime, status: str = "QUEUED") -> dict:
         "outputS3Directory": f"tasks/{number}",
         "createdAt": created,
     }
-
-
-@pytest.fixture
-def braket() -> Iterator[tuple[object, Stubber]]:
-    client = boto3.client(
-        "braket", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_day_bounds_in_utc_cover_exactly_one_day() -> None:
