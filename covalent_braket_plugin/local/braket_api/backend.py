@@ -37,6 +37,7 @@ from covalent_braket_plugin.local.braket_api.errors import (
     internal,
     not_found,
     quota_exceeded,
+    retired,
     validation,
 )
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
@@ -285,6 +286,8 @@ class BraketBackend:
         device = DEVICES.get(params["deviceArn"])
         if device is None:
             raise validation(f"Device {params['deviceArn']} does not exist or is not available")
+        if device.is_retired:
+            raise retired(device.arn)
         key = ("task", params["clientToken"])
         with self._lock:
             if key in self._client_tokens:
@@ -537,6 +540,8 @@ class BraketBackend:
             raise validation(
                 f"Spending limits apply to QPUs only; {params['deviceArn']} is not a QPU this endpoint knows"
             )
+        if device.is_retired:
+            raise retired(device.arn)
         self._check_period(params.get("timePeriod"))
         key = ("limit", params["clientToken"])
         with self._lock:
@@ -617,6 +622,8 @@ class BraketBackend:
             raise validation(
                 f"Device {device} does not exist; use a Braket device ARN or local:<provider>/<sim>"
             )
+        if device in DEVICES and DEVICES[device].is_retired:
+            raise retired(device)
         self._check_associations(params.get("associations"), DEVICES.get(device))
         self._check_role(params["roleArn"])
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any
 
 from braket.device_schema.ionq.ionq_device_parameters_v1 import IonqDeviceParameters
 from braket.device_schema.iqm.iqm_device_parameters_v1 import IqmDeviceParameters
+from braket.device_schema.oqc.oqc_device_parameters_v1 import OqcDeviceParameters
 from braket.device_schema.rigetti.rigetti_device_parameters_v1 import RigettiDeviceParameters
 from braket.device_schema.simulators.gate_model_simulator_device_parameters_v1 import (
     GateModelSimulatorDeviceParameters,
@@ -41,6 +42,7 @@ class Device:
     native_gates: tuple[str, ...] = ()
     connectivity: dict[str, list[str]] = field(default_factory=dict)
     max_shots: int = 100_000
+    status: str = "ONLINE"  # "ONLINE" | "RETIRED"
 
     @property
     def region(self) -> str | None:
@@ -51,13 +53,18 @@ class Device:
     def is_qpu(self) -> bool:
         return self.device_type == "QPU"
 
+    @property
+    def is_retired(self) -> bool:
+        """Retired devices still answer GetDevice and SearchDevices, as on AWS, but take no work."""
+        return self.status == "RETIRED"
+
     def summary(self) -> dict[str, Any]:
         return {
             "deviceArn": self.arn,
             "deviceName": self.name,
             "providerName": self.provider,
             "deviceType": self.device_type,
-            "deviceStatus": "ONLINE",
+            "deviceStatus": self.status,
         }
 
 
@@ -70,9 +77,54 @@ def _line(count: int) -> dict[str, list[str]]:
     return graph
 
 
+def _ring(count: int) -> dict[str, list[str]]:
+    """A closed chain (OQC's Lucy)."""
+    graph = _line(count)
+    graph["0"].append(str(count - 1))
+    graph[str(count - 1)].append("0")
+    return graph
+
+
 _IONQ_GATES = ("gpi", "gpi2", "ms", "zz")
+_IONQ_TRAPPED_GATES = ("gpi", "gpi2", "ms")  # Harmony and Aria
 _IQM_GATES = ("cz", "prx")
 _RIGETTI_GATES = ("rx", "rz", "iswap")
+_ASPEN_GATES = ("rx", "rz", "cz", "cphaseshift", "xy")
+
+
+def _retired(arn: str, name: str, provider: str, qubits: int, gates: tuple[str, ...] = ()) -> Device:
+    """A device AWS has retired (the SDK's ``Devices`` names them with a leading underscore).
+
+    Retired gate-model devices keep a capabilities document of their provider's schema; the
+    annealing (D-Wave) and photonic (Xanadu) ones are not served, since the stack models neither.
+    """
+    if provider == "Amazon Braket":
+        return Device(arn, name, provider, "SIMULATOR", "braket_sv", qubits, status="RETIRED")
+    connectivity = {} if provider == "IonQ" else (_ring if provider == "OQC" else _line)(qubits)
+    return Device(arn, name, provider, "QPU", "braket_sv", qubits, gates, connectivity, status="RETIRED")
+
+
+_RIGETTI = "arn:aws:braket:{}::device/qpu/rigetti/{}"
+RETIRED = (
+    _retired("arn:aws:braket:::device/quantum-simulator/amazon/tn1", "TN1", "Amazon Braket", 50),
+    _retired("arn:aws:braket:us-east-1::device/qpu/ionq/Harmony", "Harmony", "IonQ", 11, _IONQ_TRAPPED_GATES),
+    _retired("arn:aws:braket:us-east-1::device/qpu/ionq/Aria-1", "Aria 1", "IonQ", 25, _IONQ_TRAPPED_GATES),
+    _retired("arn:aws:braket:us-east-1::device/qpu/ionq/Aria-2", "Aria 2", "IonQ", 25, _IONQ_TRAPPED_GATES),
+    _retired("arn:aws:braket:eu-west-2::device/qpu/oqc/Lucy", "Lucy", "OQC", 8, ("ecr", "i", "rz", "v", "x")),
+    *(
+        _retired(_RIGETTI.format("", name), name, "Rigetti", qubits, _ASPEN_GATES)
+        for name, qubits in (("Aspen-8", 31), ("Aspen-9", 32), ("Aspen-10", 40), ("Aspen-11", 40))
+    ),
+    *(
+        _retired(_RIGETTI.format("us-west-1", name), name, "Rigetti", qubits, _ASPEN_GATES)
+        for name, qubits in (("Aspen-M-1", 80), ("Aspen-M-2", 80), ("Aspen-M-3", 79))
+    ),
+    *(
+        _retired(_RIGETTI.format("us-west-1", name), name, "Rigetti", 84, _RIGETTI_GATES)
+        for name in ("Ankaa-2", "Ankaa-3")
+    ),
+)
+"""Retired devices, from the Braket SDK's ``braket.devices.Devices`` (``_``-prefixed members)."""
 
 DEVICES: dict[str, Device] = {
     d.arn: d
@@ -164,6 +216,7 @@ DEVICES: dict[str, Device] = {
             256,
             max_shots=1_000,
         ),
+        *RETIRED,
     )
 }
 
@@ -234,6 +287,7 @@ _GATE_QPU = {
     "IQM": ("braket.device_schema.iqm.iqm_device_capabilities", IqmDeviceParameters),
     "Rigetti": ("braket.device_schema.rigetti.rigetti_device_capabilities", RigettiDeviceParameters),
     "AQT": ("braket.device_schema.aqt.aqt_device_capabilities", GateModelSimulatorDeviceParameters),
+    "OQC": ("braket.device_schema.oqc.oqc_device_capabilities", OqcDeviceParameters),
 }
 
 

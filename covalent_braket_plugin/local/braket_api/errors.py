@@ -35,3 +35,8 @@ def quota_exceeded(message: str) -> BraketError:
 
 def internal(message: str = "An internal error occurred; try again.") -> BraketError:
     return BraketError("InternalServiceException", message)
+
+
+def retired(device_arn: str) -> BraketError:
+    """DeviceRetiredException (HTTP 410), the model's answer for work sent to a retired device."""
+    return BraketError("DeviceRetiredException", f"The specified device has been retired: {device_arn}")
