@@ -83,6 +83,7 @@ class JobSpec:
     input_data: dict[str, str] = field(default_factory=dict)
     """Input channels: channel name -> S3 URI (local data already uploaded)."""
     checkpoint_uri: str = ""
+    instance_count: int = 1
 
     def create_job_request(self) -> dict[str, Any]:
         """Keyword arguments of ``braket.create_job``.
@@ -107,7 +108,7 @@ class JobSpec:
             "instanceConfig": {
                 "instanceType": self.instance_type,
                 "volumeSizeInGb": self.volume_size_gb,
-                "instanceCount": 1,
+                "instanceCount": self.instance_count,
             },
             "stoppingCondition": {"maxRuntimeInSeconds": self.max_runtime_s},
             "outputDataConfig": {"s3Path": self.output_s3_path},
@@ -159,12 +160,22 @@ def electron_job(
             SOURCE_SHA256_KEY: source_sha256,
             OUTPUT_URI_KEY: location.uri(location.output_prefix),
             BUCKET_OWNER_KEY: account_id,
+            **distribution_hyperparameters(settings.distribution, settings.classical_device),
         },
         tags=dict(tags or {}),
         reservation_arn=settings.reservation_arn,
         input_data=dict(input_data or {}),
         checkpoint_uri=checkpoint_uri,
+        instance_count=settings.instance_count,
     )
+
+
+def distribution_hyperparameters(distribution: str, instance_type: str) -> dict[str, str]:
+    """The hyperparameters ``@hybrid_job``'s ``distribution`` sets: SageMaker's distributed data
+    parallel library, told the instance type, for ``"data_parallel"``; none otherwise."""
+    if distribution != "data_parallel":
+        return {}
+    return {"sagemaker_distributed_dataparallel_enabled": "true", "sagemaker_instance_type": instance_type}
 
 
 def create_job(braket: Any, spec: JobSpec) -> str:

@@ -55,6 +55,8 @@ MANAGED_ROLE_PREFIX = "AmazonBraketJobsExecutionRole"
 MANAGED_REPO_PREFIX = "amazon-braket"
 BASE_IMAGE_ACCOUNT = "292282985366"
 MAX_TIME_LIMIT_S = 432000
+# The instance types SageMaker's distributed data parallel library runs on (Braket's "data_parallel").
+DATA_PARALLEL_INSTANCE_TYPES = ("ml.p3.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge")
 # SageMaker training volumes go up to 16 TB.
 MAX_STORAGE_GB = 16384
 
@@ -214,6 +216,18 @@ class BraketExecutorSettings(BaseModel):
         "importable in the job under the same names and pickled by value, so `inspect.getsource` "
         "works on their functions (CUDA-Q kernels, AutoQASM). A list, or one string separated by "
         "commas or spaces.",
+    )
+    instance_count: int = Field(
+        1,
+        description="Instances of the job (`classical_device` each). The electron runs once on every "
+        "instance; the first instance's return value is the result, the others' output stays under "
+        "`rank-<k>/` of the job's output.",
+    )
+    distribution: str = Field(
+        "",
+        description='`"data_parallel"`: SageMaker\'s distributed data parallel library, as '
+        "`@hybrid_job`'s `distribution` sets it up; needs a `classical_device` it runs on "
+        f"({', '.join(DATA_PARALLEL_INSTANCE_TYPES)}). Empty: none.",
     )
 
     max_cost_usd: float | None = Field(
@@ -461,6 +475,20 @@ class BraketExecutorSettings(BaseModel):
     def _input_data_valid(cls, value: dict[str, str]) -> dict[str, str]:
         return input_data.check_input_data(value)
 
+    @field_validator("instance_count")
+    @classmethod
+    def _instance_count_valid(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"{value} instances cannot run a job; give a whole number from 1")
+        return value
+
+    @field_validator("distribution")
+    @classmethod
+    def _distribution_valid(cls, value: str) -> str:
+        if value not in ("", "data_parallel"):
+            raise ValueError(f"{value!r} is not a distribution; give 'data_parallel' or leave it empty")
+        return value
+
     @field_validator("include_modules", mode="before")
     @classmethod
     def _include_modules_from_string(cls, value: Any) -> Any:
@@ -482,6 +510,12 @@ class BraketExecutorSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> BraketExecutorSettings:
+        if self.distribution == "data_parallel" and self.classical_device not in DATA_PARALLEL_INSTANCE_TYPES:
+            raise ValueError(
+                f"distribution: 'data_parallel' does not run on classical_device {self.classical_device!r}; "
+                f"set classical_device to one of {', '.join(DATA_PARALLEL_INSTANCE_TYPES)}, or clear "
+                "distribution"
+            )
         qpu_region = device_region(self.quantum_device)
         if self.region and qpu_region and qpu_region != self.region:
             raise ValueError(

@@ -76,6 +76,25 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+def instance_rank(hp_file: str) -> int:
+    """This instance's place among the job's instances (0 for the first, and for a single instance).
+
+    Read from ``resourceconfig.json`` beside the hyperparameters file, where SageMaker, which runs
+    Braket's job instances, names the hosts and the current one.
+    """
+    try:
+        config = json.loads((Path(hp_file).parent / "resourceconfig.json").read_text())
+        return sorted(config["hosts"]).index(config["current_host"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def rank_output_uri(output_uri: str, rank: int) -> str:
+    """Where an instance writes: the job's output prefix for rank 0, whose result is the electron's;
+    ``rank-<k>/`` under it for the others, which run the electron too."""
+    return output_uri if rank == 0 else f"{output_uri.rstrip('/')}/rank-{rank}/"
+
+
 def failure_file(environ: Mapping[str, str] = os.environ) -> Path:
     """The job's failure file: ``<ml root>/output/failure``.
 
@@ -234,11 +253,12 @@ def main() -> None:
     """Run the electron the hyperparameters name; exit with status 1 when it (or its loading) fails."""
     error: BaseException | None = None
     try:
-        with open(os.environ.get("AMZN_BRAKET_HP_FILE", DEFAULT_HP_FILE)) as file:
+        hp_file = os.environ.get("AMZN_BRAKET_HP_FILE", DEFAULT_HP_FILE)
+        with open(hp_file) as file:
             hyperparameters = json.load(file)
         owner = hyperparameters.get(BUCKET_OWNER_KEY, "")
         s3 = boto3.client("s3")
-        output = _Output(s3, hyperparameters[OUTPUT_URI_KEY], owner)
+        output = _Output(s3, rank_output_uri(hyperparameters[OUTPUT_URI_KEY], instance_rank(hp_file)), owner)
         with _FdTee(1, sys.stdout) as stdout, _FdTee(2, sys.stderr) as stderr:
             result = tempfile.TemporaryFile()  # noqa: SIM115 - uploaded after the tees end
             try:
