@@ -43,6 +43,7 @@ from covalent_braket_plugin.local.braket_api.errors import (
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
 from covalent_braket_plugin.local.braket_api.programs import action_kind, measures_every_qubit, parse_program
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
+from covalent_braket_plugin.local.braket_api.pulse import native_gate_calibrations
 from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices
@@ -52,6 +53,8 @@ JOB_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 DEFAULT_MAX_RESULTS = 100
 MAX_JOB_EVENTS = 20  # JobEvents list max in the model
 _NO_END = datetime(9999, 12, 31, tzinfo=UTC)
+CALIBRATIONS_BUCKET = "amazon-braket-device-calibrations"
+"""The stack's S3 bucket of pulse devices' native gate calibrations (linked from GetDevice)."""
 # Which spend of a spending limit a QPU task counts in, by status; other statuses cost nothing.
 _SPEND_STATE = {"CREATED": "queued", "QUEUED": "queued", "RUNNING": "queued", "COMPLETED": "total"}
 
@@ -210,8 +213,39 @@ class BraketBackend:
         device = self._device(params["deviceArn"])
         with self._lock:
             if device.arn not in self._devices:
-                self._devices[device.arn] = get_device_document(device)
+                url = self._publish_calibrations(device) if device.has_pulse else None
+                self._devices[device.arn] = get_device_document(device, url)
             return dict(self._devices[device.arn])
+
+    def _publish_calibrations(self, device: Device) -> str | None:
+        """Put the device's native gate calibrations in the stack's S3 and return their URL.
+
+        AWS links them as a URL the SDK downloads without credentials; here it is the object's
+        path-style S3 URL on the stack's endpoint.
+        """
+        if self.services is None:
+            return None
+        key = f"{device.provider}/{device.name}/native-gate-calibrations.json"
+        document = native_gate_calibrations(device.qubit_count, device.connectivity)
+        s3 = self.services.client("s3")
+        try:
+            if self.default_region == "us-east-1":
+                s3.create_bucket(Bucket=CALIBRATIONS_BUCKET)
+            else:
+                s3.create_bucket(
+                    Bucket=CALIBRATIONS_BUCKET,
+                    CreateBucketConfiguration={"LocationConstraint": self.default_region},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        s3.put_object(
+            Bucket=CALIBRATIONS_BUCKET,
+            Key=key,
+            Body=json.dumps(document).encode(),
+            ContentType="application/json",
+        )
+        return f"{self.services.endpoint_url.rstrip('/')}/{CALIBRATIONS_BUCKET}/{key}"
 
     def search_devices(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         fields = {

@@ -24,6 +24,8 @@ from braket.device_schema.simulators.gate_model_simulator_device_parameters_v1 i
 )
 from braket.schema_common.schema_base import BraketSchemaBase
 
+from covalent_braket_plugin.local.braket_api.pulse import pulse_section
+
 OPENQASM = "braket.ir.openqasm.program"
 JAQCD = "braket.ir.jaqcd.program"
 AHS = "braket.ir.ahs.program"
@@ -52,6 +54,11 @@ class Device:
     @property
     def is_qpu(self) -> bool:
         return self.device_type == "QPU"
+
+    @property
+    def has_pulse(self) -> bool:
+        """Rigetti's QPUs offer pulse control (a ``pulse`` section and native gate calibrations)."""
+        return self.provider == "Rigetti" and not self.is_retired
 
     @property
     def is_retired(self) -> bool:
@@ -311,7 +318,7 @@ def _aqt_provider(device: Device) -> dict[str, Any]:
     }
 
 
-def _gate_qpu_capabilities(device: Device) -> dict[str, Any]:
+def _gate_qpu_capabilities(device: Device, calibrations_url: str | None) -> dict[str, Any]:
     schema_name, parameters = _GATE_QPU[device.provider]
     caps: dict[str, Any] = {
         "braketSchemaHeader": {"name": schema_name, "version": "2" if device.provider == "Rigetti" else "1"},
@@ -331,6 +338,8 @@ def _gate_qpu_capabilities(device: Device) -> dict[str, Any]:
         },
         "deviceParameters": json.loads(parameters.schema_json()),
     }
+    if device.has_pulse:
+        caps["pulse"] = pulse_section(device.qubit_count, device.connectivity, calibrations_url)
     if device.provider == "AQT":
         caps["provider"] = _aqt_provider(device)
         caps["standardized"] = {
@@ -437,14 +446,15 @@ def _ahs_capabilities(device: Device) -> dict[str, Any]:
     }
 
 
-def capabilities(device: Device) -> dict[str, Any]:
-    """The deviceCapabilities document of ``device`` (validated by the SDK's schema classes)."""
+def capabilities(device: Device, calibrations_url: str | None = None) -> dict[str, Any]:
+    """The deviceCapabilities document of ``device`` (validated by the SDK's schema classes);
+    ``calibrations_url`` is where a pulse device's native gate calibrations can be downloaded."""
     if not device.is_qpu:
         caps = _simulator_capabilities(device)
     elif device.simulator == "braket_ahs":
         caps = _ahs_capabilities(device)
     else:
-        caps = _gate_qpu_capabilities(device)
+        caps = _gate_qpu_capabilities(device, calibrations_url)
     BraketSchemaBase.parse_raw_schema(json.dumps(caps))
     return caps
 
@@ -462,11 +472,11 @@ def requires_all_qubits_measured(device_arn: str) -> bool:
     return bool(action.get("requiresAllQubitsMeasurement"))
 
 
-def get_device_document(device: Device) -> dict[str, Any]:
+def get_device_document(device: Device, calibrations_url: str | None = None) -> dict[str, Any]:
     """The GetDevice response of ``device``."""
     return {
         **device.summary(),
-        "deviceCapabilities": json.dumps(capabilities(device)),
+        "deviceCapabilities": json.dumps(capabilities(device, calibrations_url)),
         "deviceQueueInfo": [
             {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": "0", "queuePriority": "Normal"},
             {"queue": "QUANTUM_TASKS_QUEUE", "queueSize": "0", "queuePriority": "Priority"},

@@ -1,15 +1,18 @@
 """Devices as the unmodified Braket SDK sees them on AWS: retired devices still answer GetDevice and
-SearchDevices with status RETIRED and refuse work."""
+SearchDevices with status RETIRED and refuse work; Rigetti's QPU offers pulse control."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
+from urllib.parse import urlparse
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from braket.aws import AwsDevice, AwsQuantumJob
-from braket.circuits import Circuit
+from braket.circuits import Circuit, FreeParameter, Gate, QubitSet
 from braket.devices import Devices
 
 from covalent_braket_plugin.local.stack import LocalStack
@@ -73,3 +76,21 @@ def test_jobs_and_spending_limits_on_a_retired_device_are_refused(
         boto3.client("braket", region_name="us-west-1").create_spending_limit(
             deviceArn=Devices.Rigetti._AspenM3, spendingLimit="10"
         )
+
+
+def test_rigetti_cepheus_offers_pulse_control(braket_local_env: LocalStack) -> None:
+    device = AwsDevice(Devices.Rigetti.Cepheus1108Q)
+    ports, frames = device.ports, device.frames
+    assert len(ports) == 4 * 108 and {"q0_rf", "q0_ff", "q0_ro_tx", "q0_ro_rx"} <= set(ports)
+    assert frames["q0_rf_frame"].port == ports["q0_rf"]
+    assert frames["q0_q1_iswap_frame"].properties["qubitMappings"] == [0, 1]
+    # The calibrations link names an object of the stack's S3; the gateway serves only signed
+    # requests, so read it signed and give it to the SDK's own parser of that document.
+    url = urlparse(device.properties.pulse.nativeGateCalibrationsRef)
+    assert f"{url.scheme}://{url.netloc}" == braket_local_env.endpoint_url
+    bucket, key = url.path.lstrip("/").split("/", 1)
+    document = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    calibrations = device._parse_calibration_json(document)
+    assert "play(q0_rf_frame" in calibrations[(Gate.Rx(math.pi / 2), QubitSet(0))].to_ir()
+    assert (Gate.ISwap(), QubitSet([0, 1])) in calibrations
+    assert (Gate.Rz(FreeParameter("theta")), QubitSet(5)) in calibrations
