@@ -46,7 +46,7 @@ import boto3
 from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.executor.cost import bill
-from covalent_braket_plugin.inventory.costs import dispatch_cost
+from covalent_braket_plugin.inventory.costs import DispatchCost, dispatch_cost
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.tasks import AmazonBraketlib
 from covalent_braket_plugin.tasks.braketlib import LEGACY_STATUS_TYPES
@@ -358,7 +358,7 @@ def bench_cost(stack: LocalStack, session: boto3.Session, electrons: int, tasks_
         by_operation = dict(sorted(calls.items()))
         print(f"  {label:<52} {sum(calls.values()):>6} {shown:>6} {seconds:>8.2f}   {by_operation}")
 
-    def measured_report(label: str, shown_target: int | None) -> Any:
+    def measured_report(label: str, shown_target: int | None) -> DispatchCost:
         """Three reports; the median one's calls and seconds are shown."""
         runs = []
         for _ in range(3):
@@ -379,8 +379,8 @@ def bench_cost(stack: LocalStack, session: boto3.Session, electrons: int, tasks_
     report("baseline: GetJob per electron + GetQuantumTask per task", Counter(counter.calls), seconds, None)
     by_arn = {row.cost.usage.job.job_arn: row.cost.to_json() for row in tagged.electrons}
     same = len(by_arn) == electrons and all(by_arn.get(c.usage.job.job_arn) == c.to_json() for c in baseline)
-    total = tagged.to_json()["total"] or "unknown"
-    print(f"  same cost for every electron both ways: {same}; total {total}, known part {tagged.known:.2f}")
+    money = tagged.to_json()["total"] or "unknown"
+    print(f"  same cost for every electron both ways: {same}; total {money}, known part {tagged.known:.2f}")
 
 
 def start_stack(stack: LocalStack) -> boto3.Session:
