@@ -1,5 +1,6 @@
 """The Braket SDK in every job image: an electron on a plain Debian base image, with no pip_packages,
-runs a Bell circuit through the SDK, on the SDK's LocalSimulator and on the stack's SV1.
+runs a Bell circuit through the SDK, on the SDK's LocalSimulator and on the stack's SV1; and Covalent's
+own electron dependencies (deps_bash, deps_pip, call_before, call_after) run inside the job.
 
 The Debian base image (``job_base_image``) has no Braket SDK; the job image built on it must have
 the client's. Run as a script, this file is the client that dispatches the workflow and prints what
@@ -9,6 +10,7 @@ came back as JSON (see conftest.py).
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -49,9 +51,56 @@ def workflow(shots: int) -> dict[str, Any]:
     return bell(shots)
 
 
+def _before() -> None:
+    print("call_before ran in the job", flush=True)
+
+
+def _after() -> None:
+    print("call_after ran in the job", flush=True)
+
+
+# deps_bash writes a wheel that deps_pip installs: no package index needed inside the job.
+WHEEL = "/tmp/covdemo-1.0-py3-none-any.whl"
+MAKE_WHEEL = (
+    "import zipfile\n"
+    f"with zipfile.ZipFile({WHEEL!r}, 'w') as wheel:\n"
+    "    wheel.writestr('covdemo/__init__.py', 'VALUE = 7\\n')\n"
+    "    wheel.writestr('covdemo-1.0.dist-info/METADATA', "
+    "'Metadata-Version: 2.1\\nName: covdemo\\nVersion: 1.0\\n')\n"
+    "    wheel.writestr('covdemo-1.0.dist-info/WHEEL', "
+    "'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')\n"
+    "    wheel.writestr('covdemo-1.0.dist-info/RECORD', '')\n"
+)
+
+
+@ct.electron(
+    executor="braket",
+    deps_bash=ct.DepsBash([f"python3 -c {shlex.quote(MAKE_WHEEL)}"]),
+    deps_pip=ct.DepsPip([WHEEL]),
+    call_before=[ct.DepsCall(_before)],
+    call_after=[ct.DepsCall(_after)],
+)
+def with_dependencies() -> dict[str, Any]:
+    """What the electron's dependencies left in the job: a package deps_bash made and deps_pip installed."""
+    from importlib import metadata
+
+    import covdemo
+
+    return {"pip": metadata.version("covdemo"), "value": covdemo.VALUE}
+
+
+@ct.lattice
+def dependencies() -> dict[str, str]:
+    return with_dependencies()
+
+
 if __name__ == "__main__":
-    result = ct.get_result(ct.dispatch(workflow)(SHOTS), wait=True)
-    print(json.dumps({"status": str(result.status), "result": result.result, "error": result.error or ""}))
+    dispatched = ct.dispatch(dependencies)() if sys.argv[1:] == ["deps"] else ct.dispatch(workflow)(SHOTS)
+    result = ct.get_result(dispatched, wait=True)
+    node = result.get_node_result(0)
+    print(json.dumps({"status": str(result.status), "result": result.result, "error": result.error or "",
+                      "stdout": node["stdout"] or "", "node_error": node["error"] or "",
+                      "stderr": node["stderr"] or ""}))
     sys.exit(0)
 
 
@@ -95,3 +144,13 @@ def test_an_electron_on_a_debian_base_image_without_packages_runs_a_bell_circuit
     built = [image for image in docker_engine.images.list(name="covalent-braket-job")
              if image.labels.get(BRAKET_SDK_LABEL)]
     assert built and all(image.labels[BRAKET_SDK_LABEL] == client_sdk for image in built)
+
+
+def test_covalents_electron_dependencies_run_inside_the_job(
+    run_client: Callable[..., dict[str, Any]],
+) -> None:
+    outcome = run_client(__file__, "deps")
+    assert outcome["status"] == "COMPLETED", json.dumps(outcome, indent=1)
+    assert outcome["result"] == {"pip": "1.0", "value": 7}
+    stdout = outcome["stdout"]
+    assert stdout.index("call_before ran in the job") < stdout.index("call_after ran in the job"), stdout
