@@ -24,6 +24,7 @@ from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import placeholder_job_spec
 
 BUCKET = "amazon-braket-covalent-ops"
 ROLE = "AmazonBraketJobsExecutionRole"
@@ -86,17 +87,8 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     assert _run(hello, other, 0) == "hi"
     # A job made without the executor's tags is not the plugin's.
     braket = boto3.client("braket", **stack.client_kwargs())
-    stranger = job_spec.JobSpec(
-        name=f"stranger-{uuid.uuid4().hex[:12]}",
-        role_arn=f"arn:aws:iam::123456789012:role/{ROLE}",
-        image_uri=IMAGE,
-        source_uri=f"s3://{BUCKET}/nothing.tar.gz",
-        device="arn:aws:braket:::device/quantum-simulator/amazon/sv1",
-        instance_type="ml.m5.large",
-        volume_size_gb=30,
-        max_runtime_s=60,
-        output_s3_path=f"s3://{BUCKET}/stranger/",
-    )
+    role = f"arn:aws:iam::123456789012:role/{ROLE}"
+    stranger = placeholder_job_spec(f"stranger-{uuid.uuid4().hex[:12]}", role, IMAGE, BUCKET, "stranger")
     job_spec.create_job(braket, stranger)
 
     mine = _listed(capsys, "--dispatch-id", dispatch)

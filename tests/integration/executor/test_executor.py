@@ -24,6 +24,7 @@ from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import placeholder_job_spec
 
 BUCKET = "amazon-braket-covalent-integration"
 ROLE = "AmazonBraketJobsExecutionRole"
@@ -181,16 +182,8 @@ def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) 
     """What a CreateJob retried after a lost answer does: the job name is the idempotency token."""
     braket = boto3.client("braket", **stack.client_kwargs())
     name = job_spec.job_name(str(uuid.uuid4()), 5, 1)
-    spec = job_spec.JobSpec(
-        name=name,
-        role_arn=f"arn:aws:iam::123456789012:role/service-role/{ROLE}",
-        image_uri=IMAGE,
-        source_uri=f"s3://{BUCKET}/nothing.tar.gz",
-        device="arn:aws:braket:::device/quantum-simulator/amazon/sv1",
-        instance_type="ml.m5.large",
-        volume_size_gb=30,
-        max_runtime_s=60,
-        output_s3_path=f"s3://{BUCKET}/idempotency/",
+    spec = placeholder_job_spec(
+        name, f"arn:aws:iam::123456789012:role/service-role/{ROLE}", IMAGE, BUCKET, "idempotency"
     )
     first = job_spec.create_job(braket, spec)
     assert job_spec.create_job(braket, spec) == first

@@ -28,14 +28,11 @@ from covalent_braket_plugin.guard.deploy import EVENT_PATTERN, GuardDeployment
 from covalent_braket_plugin.guard.lambda_function import lambda_handler
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV
+from tests.integration.conftest import BELL
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"
 BUCKET = "amazon-braket-guard-tests"
-BELL = {
-    "braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
-    "source": "OPENQASM 3.0;\nbit[2] b;\nqubit[2] q;\nh q[0];\ncnot q[0], q[1];\nb = measure q;",
-}
 HOLD_S = 3600.0  # QPU tasks stay QUEUED for the whole test
 DELIVERY_WAIT_S = 60.0
 MAX_SHOTS = 250

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +29,6 @@ FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 READS = ("Get", "Describe", "List", "Search")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("guard-deploy")) as running:
-        yield running
 
 
 @pytest.fixture

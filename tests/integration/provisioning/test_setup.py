@@ -7,7 +7,6 @@ botocore's own events, so "a second run changes nothing" means it made no write 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,6 @@ S3_ACTIONS = {
     "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
     "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
 }
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("account")) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,17 +20,13 @@ import pytest
 from covalent_braket_plugin.cli import tasks as cli
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.tasks import AmazonBraketlib, PriceTable
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
+from tests.integration.conftest import BELL
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 IBEX = "arn:aws:braket:eu-north-1::device/qpu/aqt/Ibex-Q1"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 BUCKET = "amazon-braket-monitor-tests"
-BELL = {
-    "braketSchemaHeader": {"name": "braket.ir.openqasm.program", "version": "1"},
-    "source": "OPENQASM 3.0;\nbit[2] b;\nqubit[2] q;\nh q[0];\ncnot q[0], q[1];\nb = measure q;",
-}
 # (device, shots, result folder) of every task the module creates
 PLAN = [
     (FORTE, 100, "forte"), (FORTE, 100, "forte"), (FORTE, 100, "other"),
@@ -62,24 +57,7 @@ def statuses(braket: Any, arns: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("monitor-stack")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def environment(stack: LocalStack) -> Iterator[None]:
-    """Point boto3 at the stack for the module (the function-scoped monkeypatch cannot)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", PRICES_ENV):
-            patch.delenv(name, raising=False)
-        for name, value in stack.environment().items():
-            patch.setenv(name, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def created(stack: LocalStack, environment: None) -> dict[str, Any]:
+def created(stack: LocalStack, env: LocalStack) -> dict[str, Any]:
     """The tasks of ``PLAN``, QPU ones QUEUED and simulator ones COMPLETED."""
     stack.set_faults(hold_qpu_tasks_s=HOLD_S)
     boto3.client("s3", **stack.client_kwargs()).create_bucket(Bucket=BUCKET)

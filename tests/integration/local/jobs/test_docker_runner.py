@@ -20,10 +20,8 @@ from braket.aws import AwsQuantumJob
 from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.testing.pytest_plugin import point_at
-from tests.integration.local.jobs.test_sdk import (  # noqa: F401 - in_tmp_dir is a fixture
+from tests.integration.local.jobs.test_sdk import (
     TERMINAL,
-    in_tmp_dir,
     wait_for_file,
     wait_for_state,
     work_dir,
@@ -75,17 +73,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("jobs-docker")) as local:
         assert local.info["runner"] == "docker", local.info
         yield local
-
-
-@pytest.fixture(scope="module")
-def env(stack: LocalStack) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield point_at(stack, patch)
-
-
-@pytest.fixture(scope="module")
-def role_arn(env: LocalStack) -> str:
-    return env.create_jobs_role(f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import os
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from braket.aws import AwsQuantumJob
 from braket.jobs.config import StoppingCondition
 
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
@@ -57,35 +55,10 @@ JOB_SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(port=0, runner="process", state_dir=tmp_path_factory.mktemp("jobs-sdk")) as local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def env(stack: LocalStack) -> Iterator[LocalStack]:
-    """Point boto3 and the SDK in this process at the stack, as a user's shell would."""
-    with pytest.MonkeyPatch.context() as patch:
-        yield point_at(stack, patch)
-
-
-@pytest.fixture(scope="module")
-def role_arn(env: LocalStack) -> str:
-    return env.create_jobs_role(f"AmazonBraketJobsExecutionRole-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="module")
 def source_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("source") / "algorithm.py"
     path.write_text(JOB_SCRIPT)
     return path
-
-
-@pytest.fixture
-def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work in a temporary dir: ``AwsQuantumJob.result()`` leaves model.tar.gz in the current dir."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def create_job(source_file: Path, role_arn: str, function: str, **kwargs: Any) -> AwsQuantumJob:
@@ -144,6 +117,14 @@ def processes_working_in(directory: Path) -> list[int]:
     return found
 
 
+def assert_in_order(output: str, lines: list[str]) -> None:
+    position = 0
+    for line in lines:
+        position = output.find(line, position)
+        assert position >= 0, f"{line!r} missing, or out of order, in:\n{output}"
+        position += len(line)
+
+
 def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file, capsys, in_tmp_dir):
     job = create_job(source_file, role_arn, "bell", wait_until_complete=True)
 
@@ -155,6 +136,17 @@ def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file
     job.logs(poll_interval_seconds=0)
     output = capsys.readouterr().out
     assert "job says hello" in output and "counts" in output
+    # The lines of Braket's job container, in its order, as the SDK's own integration tests expect them.
+    expected = [
+        '"user_entry_point": "braket_container.py"',
+        "Invoking script with the following command:",
+        "braket_container.py",
+        "Running Code As Process",
+        "job says hello",
+        "Code Run Finished",
+        "sagemaker-training-toolkit INFO     Reporting training SUCCESS",
+    ]
+    assert_in_order(output, expected)
     tasks = job.get_tasks()
     assert len(tasks) == 1 and tasks[0].state() == "COMPLETED"
     metadata = job.metadata()
@@ -162,11 +154,18 @@ def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file
     assert [event["eventType"] for event in metadata["events"]][-1] == "COMPLETED"
 
 
-def test_failing_script_reports_the_exception(env, role_arn, source_file):
+def test_failing_script_reports_the_exception(env, role_arn, source_file, capsys):
     job = create_job(source_file, role_arn, "fail")
 
     assert wait_for_state(job, *TERMINAL) == "FAILED"
     assert "ValueError: the angle is out of range" in job.metadata()["failureReason"]
+    capsys.readouterr()
+    job.logs(poll_interval_seconds=0)
+    output = capsys.readouterr().out
+    expected = ["Running Code As Process", "ValueError: the angle is out of range", "Code Run Finished"]
+    assert_in_order(output, expected)
+    assert "sagemaker-training-toolkit ERROR    Reporting training FAILURE" in output
+    assert "Reporting training SUCCESS" not in output
 
 
 def test_failed_job_leaves_only_its_script_in_s3(env, role_arn, source_file):
