@@ -16,7 +16,8 @@ def test_documents_compare_by_content_whatever_their_form_or_key_order() -> None
 
 
 def test_not_found_codes_of_each_service_are_recognised_and_others_are_not() -> None:
-    for code in ("NoSuchEntity", "ResourceNotFoundException", "NoSuchEntityException"):
+    for code in ("NoSuchEntity", "ResourceNotFoundException", "NoSuchEntityException", "QueueDoesNotExist",
+                 "AWS.SimpleQueueService.NonExistentQueue"):
         assert not_found(_error(code))
     for code in ("AccessDenied", "ThrottlingException", "NoSuchBucket"):
         assert not not_found(_error(code))
