@@ -234,12 +234,13 @@ def run(ml_root: Path) -> int:
     unpack_source(source, compression, code)
     install_requirements(code)
     print(f"Running entry point {entry_point}", flush=True)
+    print("Running Code As Process", flush=True)
     child = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--ml-root", str(ml_root), "--run", entry_point],
         cwd=code,
         check=False,
     )
-    print("Code run finished", flush=True)
+    print("Code Run Finished", flush=True)
     return exit_status(child.returncode)
 
 

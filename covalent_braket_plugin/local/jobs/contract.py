@@ -46,6 +46,9 @@ class JobError(Exception):
 class Execution(Protocol):
     """One running job program, in a process or a container."""
 
+    command: list[str]
+    """The interpreter and the ``SAGEMAKER_PROGRAM`` it runs, as the container's log names them."""
+
     def lines(self) -> Iterator[str]:
         """Every line the program prints (stdout and stderr), until it exits."""
 

@@ -76,7 +76,8 @@ def sagemaker_program(image: Any) -> str | None:
 class DockerExecution:
     """A job's container; its log stream is split into lines."""
 
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, command: list[str]) -> None:
+        self.command = command
         self._container = container
 
     @property
@@ -162,10 +163,11 @@ class DockerRunner:
                 f"ClientError: the image {uri} does not set SAGEMAKER_PROGRAM; a Braket job image must name "
                 "its program with ENV SAGEMAKER_PROGRAM (Braket's images use braket_container.py)"
             )
+        command = ["python3", program]
         try:
             container = self._client.containers.run(
                 image.id,
-                command=["python3", program],
+                command=command,
                 detach=True,
                 network_mode="host",
                 working_dir=str(CONTAINER_ML_ROOT / "code"),
@@ -177,4 +179,4 @@ class DockerRunner:
             # The engine may have created the container before the error (a timed-out request).
             self.remove_all(job["jobArn"])
             raise JobError(f"InternalError: the container of image {uri} did not start: {exc}") from exc
-        return DockerExecution(container)
+        return DockerExecution(container, command)

@@ -42,7 +42,7 @@ from covalent_braket_plugin.local.jobs.contract import (
     truncate_reason,
 )
 from covalent_braket_plugin.local.jobs.docker_runner import DockerRunner, is_braket_image
-from covalent_braket_plugin.local.jobs.logs import LogShipper
+from covalent_braket_plugin.local.jobs.logs import LogShipper, toolkit_end_lines, toolkit_start_lines
 from covalent_braket_plugin.local.jobs.process_runner import ProcessRunner
 from covalent_braket_plugin.local.services import LocalServices
 
@@ -273,6 +273,8 @@ class JobManager:
         limit_s = max_runtime_s(job)
         with LogShipper(self._services.client("logs", region), log_stream_name(job)) as shipper:
             execution = runner.start(job, layout, env)
+            for line in toolkit_start_lines(job, env, execution.command):
+                shipper.write(line)
             try:
                 started_at = _now()
 
@@ -292,6 +294,9 @@ class JobManager:
                 if timed_out:
                     exit_code = execution.wait(None)
                 reader.join(OUTPUT_DRAIN_TIMEOUT_S)
+                if not timed_out and not run.cancelled.is_set():
+                    for line in toolkit_end_lines(exit_code):
+                        shipper.write(line)
             finally:
                 execution.close()
         if run.cancelled.is_set():

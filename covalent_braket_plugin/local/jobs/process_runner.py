@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from covalent_braket_plugin.executor.images import SCRIPT_MODE_PROGRAM
 from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout
 
@@ -68,6 +69,8 @@ class ProcessExecution:
     """
 
     def __init__(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+        # script mode stands in for Braket's braket_container.py, under that name in the log
+        self.command = [command[0], SCRIPT_MODE_PROGRAM]
         self._process = subprocess.Popen(
             command, cwd=cwd, env=child_environment(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
