@@ -27,8 +27,10 @@ from botocore.exceptions import ClientError
 from covalent_braket_plugin.local.braket_api.devices import (
     DEVICES,
     OPENQASM,
+    PROGRAM_SET,
     Device,
     get_device_document,
+    program_set_limits,
     requires_all_qubits_measured,
     supported_actions,
 )
@@ -41,7 +43,12 @@ from covalent_braket_plugin.local.braket_api.errors import (
     validation,
 )
 from covalent_braket_plugin.local.braket_api.events import EventPublisher
-from covalent_braket_plugin.local.braket_api.programs import action_kind, measures_every_qubit, parse_program
+from covalent_braket_plugin.local.braket_api.programs import (
+    action_kind,
+    executable_inputs,
+    measures_every_qubit,
+    parse_program,
+)
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
 from covalent_braket_plugin.local.braket_api.pulse import native_gate_calibrations
 from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
@@ -341,16 +348,22 @@ class BraketBackend:
                 f"Device {device.arn} does not support action {kind}; "
                 f"it supports {', '.join(sorted(supported))}"
             )
-        if (
-            kind == OPENQASM
-            and requires_all_qubits_measured(device.arn)
-            and not measures_every_qubit(program.source, program.inputs)
+        if kind == PROGRAM_SET:
+            openqasm = [(p.source, executable_inputs(p, 0)) for p in program.programs]
+        else:
+            openqasm = [(program.source, program.inputs)] if kind == OPENQASM else []
+        if requires_all_qubits_measured(device.arn) and not all(
+            measures_every_qubit(source, inputs) for source, inputs in openqasm
         ):
             raise validation(
                 "Device requires all qubits in the program to be measured. This may be caused by "
                 "declaring non-contiguous qubits or measuring partial qubits"
             )
         shots = params["shots"]
+        action_metadata: dict[str, Any] = {"actionType": kind, "programCount": len(openqasm) or 1}
+        if kind == PROGRAM_SET:
+            self._check_program_set(program, shots, device)
+            action_metadata["executableCount"] = program.num_executables
         low = 1 if device.is_qpu else 0
         if not low <= shots <= device.max_shots:
             raise validation(
@@ -383,7 +396,7 @@ class BraketBackend:
                 "jobArn": job_arn,
                 "associations": params.get("associations"),
                 "experimentalCapabilities": params.get("experimentalCapabilities"),
-                "actionMetadata": {"actionType": kind, "programCount": 1},
+                "actionMetadata": action_metadata,
                 "_cost": cost,
                 "_region": task_region,
             }
@@ -396,6 +409,22 @@ class BraketBackend:
             snapshot = dict(record)
         self.runner.submit(snapshot, device, action)
         return {"quantumTaskArn": arn}
+
+    @staticmethod
+    def _check_program_set(program_set: Any, shots: int, device: Device) -> None:
+        """The limits the device's program set action states, and shots that split evenly."""
+        limits = program_set_limits(device.arn)
+        count = program_set.num_executables
+        if count > limits["maximumExecutables"]:
+            raise validation(
+                f"The program set has {count} executables; {device.name} runs at most "
+                f"{limits['maximumExecutables']} in one quantum task"
+            )
+        if shots > limits["maximumTotalShots"] or shots % count:
+            raise validation(
+                f"Shots {shots} must be a multiple of the program set's {count} executables and at "
+                f"most {limits['maximumTotalShots']} on {device.name}"
+            )
 
     @staticmethod
     def _check_associations(associations: list[dict[str, Any]] | None, device: Device | None) -> None:

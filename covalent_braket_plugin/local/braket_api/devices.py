@@ -27,6 +27,7 @@ from braket.schema_common.schema_base import BraketSchemaBase
 from covalent_braket_plugin.local.braket_api.pulse import pulse_section
 
 OPENQASM = "braket.ir.openqasm.program"
+PROGRAM_SET = "braket.ir.openqasm.program_set"
 JAQCD = "braket.ir.jaqcd.program"
 AHS = "braket.ir.ahs.program"
 
@@ -470,6 +471,12 @@ def requires_all_qubits_measured(device_arn: str) -> bool:
     """Whether the device's OpenQASM programs must measure every qubit they declare."""
     action = capabilities(DEVICES[device_arn])["action"].get(OPENQASM, {})
     return bool(action.get("requiresAllQubitsMeasurement"))
+
+
+@cache
+def program_set_limits(device_arn: str) -> dict[str, Any]:
+    """The program set action of the device of ``device_arn`` (maximumExecutables, maximumTotalShots)."""
+    return dict(capabilities(DEVICES[device_arn])["action"][PROGRAM_SET])
 
 
 def get_device_document(device: Device, calibrations_url: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM
+from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM, PROGRAM_SET
 
 
 def action_kind(action: dict[str, Any]) -> str:
@@ -27,14 +27,22 @@ def parse_program(action: dict[str, Any]) -> Any:
         from braket.ir.jaqcd import Program
     elif kind == AHS:
         from braket.ir.ahs import Program
+    elif kind == PROGRAM_SET:
+        from braket.ir.openqasm import ProgramSet as Program
     else:
         raise ValueError(
-            f"unsupported action type {kind or '(no braketSchemaHeader)'}; use {OPENQASM}, {JAQCD} or {AHS}"
+            f"unsupported action type {kind or '(no braketSchemaHeader)'}; "
+            f"use {OPENQASM}, {PROGRAM_SET}, {JAQCD} or {AHS}"
         )
     try:
         return Program.parse_obj(action)
     except Exception as exc:
         raise ValueError(f"invalid {kind} action: {exc}") from None
+def executable_inputs(program: Any, index: int) -> dict[str, Any]:
+    """The inputs of a program set's program for its executable ``index``."""
+    return {name: values[index] for name, values in (program.inputs or {}).items()}
+
+
 _MEASURE = re.compile(r"\bmeasure\b")
 _REGISTER = re.compile(r"(?:^|;)\s*qubit\s*\[\s*(\d+)\s*\]\s*(\w+)\s*;", re.MULTILINE)
 _MEASURED = re.compile(r"\bmeasure\s+(\w+)\s*(?:\[\s*(\d+)\s*\])?\s*;")

@@ -15,6 +15,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -22,8 +23,9 @@ from typing import Any
 import numpy
 from braket.tasks import GateModelQuantumTaskResult
 
-from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM, Device
-from covalent_braket_plugin.local.braket_api.programs import action_kind, parse_program
+from covalent_braket_plugin.local.braket_api.devices import AHS, JAQCD, OPENQASM, PROGRAM_SET, Device
+from covalent_braket_plugin.local.braket_api.programs import action_kind, executable_inputs, parse_program
+from covalent_braket_plugin.local.braket_api.protocol import format_timestamp
 
 LOCAL_QUBIT_LIMITS = {"braket_sv": 26, "braket_dm": 13, "braket_ahs": 12}
 """Most qubits (atoms) the stack simulates per backend: a state vector of 26 qubits or a density
@@ -68,6 +70,8 @@ def simulate(
     (``LOCAL_QUBIT_LIMITS``), raise ValueError, which fails the task with that reason.
     """
     kind = action_kind(action)
+    if kind == PROGRAM_SET:
+        return _simulate_program_set(device, action, shots, task_arn, device_parameters)
     accepted = (AHS,) if device.simulator == "braket_ahs" else (OPENQASM, JAQCD)
     if kind not in accepted:
         raise ValueError(f"device {device.arn} does not support {kind}")
@@ -114,6 +118,66 @@ def simulate(
     if parameters:
         document["taskMetadata"]["deviceParameters"] = parameters
     return document
+
+
+def _simulate_program_set(
+    device: Device, action: dict[str, Any], shots: int, task_arn: str, device_parameters: str
+) -> dict[str, Any]:
+    """Run every executable of a program set (each program once per value of its inputs) with an
+    equal share of the shots; the ``ProgramSetTaskResult`` document, results inline."""
+    program_set = parse_program(action)
+    per_executable = shots // program_set.num_executables
+    created = format_timestamp(datetime.now(UTC))
+    program_results = []
+    for program, count in zip(program_set.programs, program_set.num_executables_per_program, strict=True):
+        executables = []
+        for index in range(count):
+            single = {
+                "braketSchemaHeader": {"name": OPENQASM, "version": "1"},
+                "source": program.source,
+                "inputs": executable_inputs(program, index),
+            }
+            document = simulate(device, single, per_executable, task_arn)
+            executables.append(
+                {
+                    "braketSchemaHeader": _header("program_set_executable_result"),
+                    "inputsIndex": index,
+                    "measurements": document["measurements"],
+                    "measuredQubits": document["measuredQubits"],
+                }
+            )
+        program_results.append(
+            {
+                "braketSchemaHeader": _header("program_result"),
+                "executableResults": executables,
+                "source": json.loads(program.json(exclude_none=True)),
+                "additionalMetadata": {"action": json.loads(program.json(exclude_none=True))},
+            }
+        )
+    metadata: dict[str, Any] = {
+        "braketSchemaHeader": _header("program_set_task_metadata"),
+        "id": task_arn,
+        "deviceId": device.arn,
+        "requestedShots": shots,
+        "successfulShots": per_executable * program_set.num_executables,
+        "programMetadata": [{"executables": [{}] * n} for n in program_set.num_executables_per_program],
+        "createdAt": created,
+        "endedAt": format_timestamp(datetime.now(UTC)),
+        "status": "COMPLETED",
+        "totalFailedExecutables": 0,
+    }
+    parameters = json.loads(device_parameters or "{}")
+    if parameters:
+        metadata["deviceParameters"] = parameters
+    return {
+        "braketSchemaHeader": _header("program_set_task_result"),
+        "programResults": program_results,
+        "taskMetadata": metadata,
+    }
+
+
+def _header(name: str) -> dict[str, str]:
+    return {"name": f"braket.task_result.{name}", "version": "1"}
 
 
 def _result_type_document(result_type: Any) -> dict[str, Any]:

@@ -100,3 +100,21 @@ def test_adjoint_gradients_the_stack_cannot_compute_fail_with_a_reason(
     }
     with pytest.raises(ValueError, match=reason):
         simulate(DEVICES[SV1], program, shots, "arn:task")
+
+
+def test_program_set_runs_each_executable_with_its_share_of_the_shots() -> None:
+    from braket.task_result import ProgramSetTaskResult
+
+    source = "OPENQASM 3.0; input float t; qubit[1] q; bit[1] c; rx(t) q[0]; c = measure q;"
+    action = {
+        "braketSchemaHeader": {"name": "braket.ir.openqasm.program_set", "version": "1"},
+        "programs": [{"source": source, "inputs": {"t": [0.0, 3.141592653589793]}}, openqasm(2)],
+    }
+    document = simulate(DEVICES[SV1], action, 30, "arn:task")
+    result = ProgramSetTaskResult.parse_raw_schema(json.dumps(document))
+    rotated, bell = result.programResults
+    assert [e.measurements for e in rotated.executableResults] == [[[0]] * 10, [[1]] * 10]
+    assert [e.inputsIndex for e in rotated.executableResults] == [0, 1]
+    assert len(bell.executableResults[0].measurements) == 10
+    assert result.taskMetadata.requestedShots == result.taskMetadata.successfulShots == 30
+    assert [len(p.executables) for p in result.taskMetadata.programMetadata] == [2, 1]
