@@ -32,11 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.job import runner
 
 KEY_ROOT = "covalent-braket"
+DOWNLOAD_CONFIG = TransferConfig(max_io_queue=8)
+"""boto3's managed download, with at most 8 chunks (of 256 KiB) waiting to be written: its default
+of 100 holds tens of MiB in memory when the network outruns the disk."""
 RUNNER_PREFIX = f"{KEY_ROOT}/runner/"
 """Where the runner's archives lie, one key per version, shared by every electron of that version."""
 
@@ -197,7 +201,11 @@ def download_result(s3: Any, location: TaskLocation, owner: str, path: Path) -> 
     """
     try:
         s3.download_file(
-            location.bucket, location.result_key, str(path), ExtraArgs={"ExpectedBucketOwner": owner}
+            location.bucket,
+            location.result_key,
+            str(path),
+            ExtraArgs={"ExpectedBucketOwner": owner},
+            Config=DOWNLOAD_CONFIG,
         )
     except ClientError as error:
         if _missing(error):

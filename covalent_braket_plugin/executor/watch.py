@@ -284,7 +284,11 @@ class JobWatcher:
                 continue
             self._reached(watched)
             now = time.monotonic()
-            await asyncio.gather(*(self._update(w, summaries.get(w.arn), now) for w in watched))
+            asks = [
+                (w, ask) for w in watched if (ask := self._triage(w, summaries.get(w.arn), now)) is not None
+            ]
+            if asks:
+                await asyncio.gather(*(self._ask(w, attributes) for w, attributes in asks))
 
     def _failed(self, watched: list[_Watched], error: Exception) -> None:
         """A call about ``watched`` failed: end their waits if retrying cannot help, else ride it out.
@@ -335,33 +339,42 @@ class JobWatcher:
                 job.reported = ("", None)  # the next record is reported again, after the notice
                 job.tell(f"Braket API reachable again after {lasted}")
 
-    async def _update(self, job: _Watched, summary: dict[str, Any] | None, now: float) -> None:
-        """Act on one job's summary: report it, ask GetJob what the summary lacks, end the wait."""
+    def _triage(self, job: _Watched, summary: dict[str, Any] | None, now: float) -> tuple[str, ...] | None:
+        """Act on one job's summary; what to ask GetJob about it (its ``additionalAttributeNames``)
+        when the summary is not enough, None when it is.
+
+        Synchronous, so a round costs the event loop no task per job: only the jobs that need a
+        GetJob (an unlisted job at its turn, a failure reason, a queue position) get one.
+        """
         if job.future.done():
-            return
+            return None
         due = job.take_turn(now)
+        if summary is None:
+            return () if due else None  # not listed (yet): ask about it alone, on its own back-off
+        job.created = summary["createdAt"].timestamp()
+        status = summary["status"]
+        if status in job_spec.TERMINAL_STATUSES and status != "COMPLETED" and "failureReason" not in summary:
+            return ()
+        if status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
+            return ("QueueInfo",)  # still queued since the last turn: worth a GetJob for its place
+        self._conclude(job, summary)
+        return None
+
+    async def _ask(self, job: _Watched, attributes: tuple[str, ...]) -> None:
         try:
-            if summary is None:
-                if not due:
-                    return
-                # Not listed (yet): ask about this job alone, on its own back-off.
-                summary = await self._call(job_spec.get_job, self.braket, job.arn)
-            else:
-                job.created = summary["createdAt"].timestamp()
-            record = summary
-            status = summary["status"]
-            ended_badly = status in job_spec.TERMINAL_STATUSES and status != "COMPLETED"
-            if ended_badly and "failureReason" not in summary:
-                record = await self._call(job_spec.get_job, self.braket, job.arn)
-            elif status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
-                # Still queued since the last turn: worth a GetJob for its place in the queue.
-                record = await self._call(job_spec.get_job, self.braket, job.arn, ("QueueInfo",))
+            record = await self._call(job_spec.get_job, self.braket, job.arn, attributes)
         except Exception as error:  # ridden out, or handed to the job's waiter
             self._failed([job], error)
             return
+        self._conclude(job, record)
+
+    def _conclude(self, job: _Watched, record: dict[str, Any]) -> None:
+        """Report the job's record and end its wait if it ended."""
+        if job.future.done():
+            return
         job.note_start(record)
         self._report(job, record)
-        if record["status"] in job_spec.TERMINAL_STATUSES and not job.future.done():
+        if record["status"] in job_spec.TERMINAL_STATUSES:
             job.future.set_result(record)
 
     @staticmethod
