@@ -65,8 +65,8 @@ def timed(count: int, threads: int, call: Callable[[int], Any]) -> float:
     return time.perf_counter() - start
 
 
-def completed(endpoint: str) -> int:
-    status = requests.get(f"{endpoint}/_local/status", timeout=30).json()
+def completed(stack: LocalStack) -> int:
+    status = stack.status()
     by_status = status.get("tasks", {}).get("byStatus", {})
     return int(by_status.get("COMPLETED", 0)) + int(by_status.get("FAILED", 0))
 
@@ -149,12 +149,12 @@ def run(stack: LocalStack, tasks: int, threads: int, simulations: int) -> None:
             deviceArn=SV1, shots=100, outputS3Bucket=bucket, outputS3KeyPrefix="bench", action=BELL
         )
 
-    before = completed(stack.endpoint_url)
+    before = completed(stack)
     window_start = datetime.now(UTC)
     start = time.perf_counter()
     created_s = timed(tasks, threads, create)
     window_end = datetime.now(UTC)
-    while completed(stack.endpoint_url) - before < tasks:
+    while completed(stack) - before < tasks:
         time.sleep(0.2)
     done_s = time.perf_counter() - start
     report("tasks     CreateQuantumTask", tasks, created_s)

@@ -115,7 +115,7 @@ def _up(args: argparse.Namespace) -> int:
             )
         stack = LocalStack(
             port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(),
-            faults=faults, registry_binary=args.registry_binary,
+            faults=faults, registry_binary=args.registry_binary, allow_remote=args.allow_remote,
         )
         stack.start()
         stack.detach()

@@ -1,7 +1,12 @@
 """The stack's admin API under ``/_local/``: health, fault injection and a status listing.
 
-It is plain JSON over HTTP (no signing) so that the CLI, ``LocalStack`` and a curious user with
-curl can all reach it:
+It is plain JSON over HTTP. Like every request to the stack, an admin request must be signed with
+the stack's key (the gateway checks it): it changes faults and lists every job and task. ``LocalStack``
+signs for the CLI; with curl, after ``eval "$(covalent-braket local env)"``::
+
+    curl --aws-sigv4 aws:amz:us-east-1:local --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        "$AWS_ENDPOINT_URL/_local/status"
+
 
 - ``GET /_local/health``: ``{"status": "ok"}`` once the stack serves requests.
 - ``GET|PUT|DELETE /_local/faults``: read, change (JSON object of settings) or reset fault injection.

@@ -30,11 +30,14 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from covalent_braket_plugin.local.admin import AdminApp
+from covalent_braket_plugin.local.auth import Verifier
 from covalent_braket_plugin.local.braket_api.backend import BraketBackend
 from covalent_braket_plugin.local.braket_api.responses import make_braket_app
+from covalent_braket_plugin.local.credentials import StackCredentials, private_dir
 from covalent_braket_plugin.local.ecr.responses import EcrApp
 from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault_arguments, fault_changes
 from covalent_braket_plugin.local.gateway import Gateway, OneAtATime, WSGIApp
+from covalent_braket_plugin.local.hosts import AllowedHosts, check_listen_address
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
@@ -50,6 +53,9 @@ class StartError(RuntimeError):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m covalent_braket_plugin.local.server")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--allow-remote", action="store_true", help="let --host name an address other machines can reach"
+    )
     parser.add_argument("--port", type=int, default=4566, help="0 picks a free port")
     parser.add_argument("--runner", choices=RUNNERS, default="auto")
     parser.add_argument("--state-dir", type=Path, required=True, help="work files of jobs and the registry")
@@ -64,18 +70,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def serve(args: argparse.Namespace) -> None:
     """Start every part of the stack, serve until SIGTERM/SIGINT, then stop every part."""
-    state_dir: Path = args.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        check_listen_address(args.host, args.allow_remote)
+    except ValueError as exc:
+        raise StartError(str(exc)) from exc
     try:
         faults = Faults(FaultSettings(**fault_changes(args)))
     except ValueError as exc:
         raise StartError(f"bad fault setting: {exc}") from exc
+    state_dir = private_dir(args.state_dir)
+    credentials = StackCredentials.load_or_create(state_dir)
     moto_app = DomainDispatcherApplication(create_backend_app)
     routes: dict[str, WSGIApp] = {}
     admin = AdminApp(faults)
-    server = _bind(args.host, args.port, Gateway(routes=routes, admin=admin, fallback=moto_app))
+    verifier = Verifier(credentials)
+    server = _bind(
+        args.host, args.port,
+        lambda port: Gateway(routes, admin, moto_app, hosts=AllowedHosts(args.host, port), verifier=verifier),
+    )
     endpoint = f"http://{args.host}:{server.server_address[1]}"
-    services = LocalServices(endpoint)
+    services = LocalServices(endpoint, credentials)
 
     with ExitStack() as cleanup:
         cleanup.callback(server.server_close)
@@ -114,16 +128,19 @@ def serve(args: argparse.Namespace) -> None:
         server.serve_forever()
 
 
-def _bind(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
-    """Listen on ``host:port``. The socket is bound here, not by werkzeug, because werkzeug answers a
-    busy port by printing its own advice and exiting; here it becomes a StartError that says what to do."""
+def _bind(host: str, port: int, app_on: Callable[[int], WSGIApp]) -> BaseWSGIServer:
+    """Listen on ``host:port`` and serve ``app_on(the port bound)`` (``port`` 0 picks one).
+
+    The socket is bound here, not by werkzeug, because werkzeug answers a busy port by printing its
+    own advice and exiting; here it becomes a StartError that says what to do."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
         listener.listen(128)
         return make_server(
-            host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            host, port, app_on(listener.getsockname()[1]), threaded=True, request_handler=MotoRequestHandler,
+            fd=listener.fileno(),
         )
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -23,8 +23,13 @@ from typing import Any
 import boto3
 import psutil
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from covalent_braket_plugin.local.credentials import StackCredentials, private_dir
 from covalent_braket_plugin.local.faults import fault_flags
+from covalent_braket_plugin.local.hosts import check_listen_address
 from covalent_braket_plugin.local.services import DEFAULT_REGION, client_environment
 
 START_TIMEOUT_S = 60.0
@@ -32,6 +37,8 @@ STOP_TIMEOUT_S = 90.0
 RUNNERS = ("auto", "docker", "process")
 READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
+ADMIN_SIGNING_NAME = "local"
+"""The service name admin requests are signed for (``curl --aws-sigv4 aws:amz:us-east-1:local``)."""
 
 # Variables that would make boto3 sign with other credentials than the stack's test ones.
 JOBS_ROLE_NAME = "AmazonBraketJobsExecutionRole"
@@ -58,6 +65,8 @@ class LocalStack:
 
     ``faults`` sets fault injection from the first request on (see ``FaultSettings`` for names);
     ``registry_binary`` names the registry program when it is not Debian's /usr/bin/docker-registry.
+    ``host`` must be a loopback address unless ``allow_remote`` (ValueError otherwise). Requests,
+    the admin API's included, are signed with the stack's key, read from its state dir.
     """
 
     def __init__(
@@ -69,10 +78,13 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         faults: dict[str, float] | None = None,
         registry_binary: Path | None = None,
+        allow_remote: bool = False,
     ) -> None:
+        check_listen_address(host, allow_remote)
         self.port = port
         self.runner = runner
         self.host = host
+        self.allow_remote = allow_remote
         self.region = region
         self.initial_faults = dict(faults or {})
         self.registry_binary = registry_binary
@@ -81,6 +93,7 @@ class LocalStack:
         chosen = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
         self.state_dir = chosen.absolute()
         self.info: dict[str, Any] = {}
+        self.credentials: StackCredentials | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -106,6 +119,12 @@ class LocalStack:
                 f"the local stack is not running (its server, pid {stack.info.get('pid')}, has exited; "
                 f"see {stack.state_dir / SERVER_LOG})"
             )
+        try:
+            stack.credentials = StackCredentials.load(stack.state_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise LocalStackError(
+                f"the local stack's credentials cannot be read from {stack.state_dir}: {exc}"
+            ) from exc
         return stack
 
     @property
@@ -122,7 +141,7 @@ class LocalStack:
         return self.info.get("pid")
 
     def start(self) -> LocalStack:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)
         ready_file = self.state_dir / READY_FILE
         ready_file.unlink(missing_ok=True)
         log_path = self.state_dir / SERVER_LOG
@@ -130,6 +149,7 @@ class LocalStack:
         command = [
             sys.executable, "-m", "covalent_braket_plugin.local.server",
             "--host", self.host, "--port", str(self.port), "--runner", self.runner,
+            *(["--allow-remote"] if self.allow_remote else []),
             "--state-dir", str(self.state_dir), "--ready-file", str(ready_file),
             *fault_flags(self.initial_faults),
             *(["--registry-binary", str(self.registry_binary)] if self.registry_binary else []),
@@ -151,6 +171,7 @@ class LocalStack:
                 )
             time.sleep(0.05)
         self.info = json.loads(ready_file.read_text())
+        self.credentials = StackCredentials.load(self.state_dir)
         return self
 
     def stop(self) -> None:
@@ -160,6 +181,7 @@ class LocalStack:
             _end_process_group(pid, self._process)
         self._process = None
         self.info = {}
+        self.credentials = None
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -178,8 +200,13 @@ class LocalStack:
         self.stop()
 
     def environment(self) -> dict[str, str]:
-        """Variables that point boto3 and the Braket SDK at this stack."""
-        return client_environment(self.endpoint_url, self.region)
+        """Variables that point boto3 and the Braket SDK at this stack, with its credentials."""
+        return client_environment(self.endpoint_url, self._require_credentials(), self.region)
+
+    def _require_credentials(self) -> StackCredentials:
+        if self.credentials is None:
+            raise LocalStackError("the local stack is not running")
+        return self.credentials
 
     def client_kwargs(self) -> dict[str, str]:
         """Keyword arguments for ``boto3.client(service, **kwargs)`` against this stack."""
@@ -223,17 +250,19 @@ class LocalStack:
 
     def set_faults(self, **settings: float) -> dict[str, float]:
         """Change fault injection at run time (see ``FaultSettings`` for the names); ValueError if refused."""
-        return self._admin("PUT", "faults", json=settings)
+        return self._admin("PUT", "faults", settings)
 
     def reset_faults(self) -> dict[str, float]:
         return self._admin("DELETE", "faults")
 
-    def _admin(self, method: str, resource: str, **kwargs: Any) -> dict[str, Any]:
+    def _admin(self, method: str, resource: str, json_body: object = None) -> dict[str, Any]:
         if not self.endpoint_url:
             raise LocalStackError("the local stack is not running")
+        url = f"{self.endpoint_url}/_local/{resource}"
+        body = json.dumps(json_body).encode() if json_body is not None else b""
+        headers = self._admin_headers(method, url, body)
         try:
-            url = f"{self.endpoint_url}/_local/{resource}"
-            response = requests.request(method, url, timeout=30, **kwargs)
+            response = requests.request(method, url, data=body, headers=headers, timeout=30)
         except requests.ConnectionError as exc:
             raise LocalStackError(f"the local stack does not answer at {self.endpoint_url}") from exc
         if response.status_code == 400:
@@ -241,6 +270,15 @@ class LocalStack:
         if response.status_code != 200:
             raise LocalStackError(f"{method} /_local/{resource}: HTTP {response.status_code} {response.text}")
         return response.json()
+
+    def _admin_headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """The headers of an admin request signed with the stack's key, as the stack requires of every
+        request; the credential scope names the service ``local``."""
+        credentials = self._require_credentials()
+        request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
+        key = Credentials(credentials.aws_access_key_id, credentials.aws_secret_access_key)
+        SigV4Auth(key, ADMIN_SIGNING_NAME, self.region).add_auth(request)
+        return dict(request.headers)
 
 
 def _alive(pid: int) -> bool:

@@ -6,8 +6,8 @@ Installed as the ``braket_local_stack`` pytest11 plugin, so any project that ins
 - ``braket_local_stack`` (session): a running ``LocalStack`` on a free port. Its job runner is
   ``process`` unless ``--braket-local-runner`` says otherwise, so the fixture needs no Docker engine.
 - ``braket_local_env`` (function): points boto3 and the Braket SDK at that stack for one test by
-  setting ``AWS_ENDPOINT_URL``, test credentials and the region, and hiding any profile or session
-  token that would otherwise win over them.
+  setting ``AWS_ENDPOINT_URL``, the stack's credentials and the region, and hiding any profile or
+  session token that would otherwise win over them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, LocalStack
@@ -54,6 +55,9 @@ def point_at(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
         monkeypatch.delenv(name)
     for name, value in stack.environment().items():
         monkeypatch.setenv(name, value)
+    # boto3.client() reuses one default session, which keeps the credentials it first found; each
+    # stack has a key of its own, so the next boto3.client() must read this stack's from the environment.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return stack
 
 

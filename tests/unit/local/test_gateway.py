@@ -1,4 +1,4 @@
-"""Routing of the stack's one endpoint by the SigV4 signing service."""
+"""The stack's one endpoint: who gets in (Host, SigV4 signature), then routing by the signing service."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
-from werkzeug.test import Client
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest
+from botocore.credentials import Credentials
+from werkzeug.test import Client, TestResponse
 
+from covalent_braket_plugin.local.auth import Verifier
+from covalent_braket_plugin.local.credentials import StackCredentials
 from covalent_braket_plugin.local.gateway import Gateway, signing_region, signing_service
+from covalent_braket_plugin.local.hosts import AllowedHosts
+
+ENDPOINT = "http://127.0.0.1:9"
+KEY = StackCredentials("AKIAEXAMPLEEXAMPLE00", "secret")
+SIGNER_KEY = Credentials(KEY.aws_access_key_id, KEY.aws_secret_access_key)
 
 
 def _named_app(name: str) -> Callable[..., Iterable[bytes]]:
@@ -27,9 +36,9 @@ def _signed_request(service: str, region: str = "eu-north-1") -> AWSPreparedRequ
     client = boto3.client(
         service,
         region_name=region,
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=KEY.aws_access_key_id,
+        aws_secret_access_key=KEY.aws_secret_access_key,
     )
 
     def capture(request: AWSPreparedRequest, **_: Any) -> None:
@@ -70,8 +79,17 @@ def client() -> Client:
         routes={"braket": _named_app("braket"), "ecr": _named_app("ecr")},
         admin=_named_app("admin"),
         fallback=_named_app("moto"),
+        hosts=AllowedHosts("127.0.0.1", 9),
+        verifier=Verifier(KEY),
     )
     return Client(gateway)
+
+
+def _send(client: Client, service: str, method: str, path: str) -> TestResponse:
+    """``method path`` signed with the stack's key for ``service``, as a SigV4 client signs it."""
+    request = AWSRequest(method=method, url=f"{ENDPOINT}{path}")
+    SigV4Auth(SIGNER_KEY, service, "us-east-1").add_auth(request)
+    return client.open(path, method=method, base_url=ENDPOINT, headers=dict(request.headers))
 
 
 @pytest.mark.parametrize(
@@ -80,9 +98,10 @@ def client() -> Client:
 def test_gateway_routes_by_signing_service(client: Client, service: str, expected: str) -> None:
     request = _signed_request(service)
     response = client.open(
-        request.url.replace("http://127.0.0.1:9", ""),
+        request.url.removeprefix(ENDPOINT),
         method=request.method,
-        headers=dict(request.headers),
+        base_url=ENDPOINT,
+        headers={k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()},
         data=request.body,
     )
     assert response.get_data(as_text=True) == expected
@@ -90,16 +109,27 @@ def test_gateway_routes_by_signing_service(client: Client, service: str, expecte
 
 def test_paths_shared_by_services_still_reach_the_signed_service(client: Client) -> None:
     # Braket's /job/... and an S3 bucket named "job" share a path; only the signature tells them apart.
-    scope = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{}/aws4_request, Signature=x"
-    assert client.get("/job/x", headers={"Authorization": scope.format("braket")}).text == "braket"
-    assert client.get("/job/x", headers={"Authorization": scope.format("s3")}).text == "moto"
+    assert _send(client, "braket", "GET", "/job/x").text == "braket"
+    assert _send(client, "s3", "GET", "/job/x").text == "moto"
 
 
-def test_admin_prefix_wins_over_any_signature(client: Client) -> None:
-    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/braket/aws4_request"}
-    assert client.get("/_local/health", headers=signed).text == "admin"
-    assert client.get("/_local/faults").text == "admin"
+def test_admin_prefix_wins_over_any_signing_service(client: Client) -> None:
+    assert _send(client, "braket", "GET", "/_local/health").text == "admin"
+    assert _send(client, "local", "GET", "/_local/faults").text == "admin"
 
 
-def test_unsigned_requests_go_to_moto(client: Client) -> None:
-    assert client.get("/").text == "moto"
+def test_unsigned_requests_are_refused_as_aws_refuses_them(client: Client) -> None:
+    for path in ("/", "/_local/status"):
+        response = client.get(path, base_url=ENDPOINT)
+        assert response.status_code == 403
+        assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_a_host_other_than_the_stacks_is_misdirected(client: Client) -> None:
+    # Signed correctly for the Host it names, but that host is not the stack (DNS rebinding).
+    request = AWSRequest(method="GET", url="http://attacker.example:9/_local/status")
+    SigV4Auth(SIGNER_KEY, "local", "us-east-1").add_auth(request)
+    headers = dict(request.headers)
+    response = client.get("/_local/status", base_url="http://attacker.example:9", headers=headers)
+    assert response.status_code == 421
+    assert "attacker.example" in response.json["message"]

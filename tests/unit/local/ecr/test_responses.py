@@ -21,6 +21,7 @@ from botocore.config import Config
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from covalent_braket_plugin.local.credentials import StackCredentials
 from covalent_braket_plugin.local.ecr.responses import EcrApp
 from covalent_braket_plugin.local.registry import Manifest
 from covalent_braket_plugin.local.services import LocalServices
@@ -29,6 +30,8 @@ DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 REPO = "amazon-braket-a"
+
+SERVICES = LocalServices("http://local.test", StackCredentials.generate())
 
 
 def _image_manifest(layer_sizes: list[int]) -> bytes:
@@ -161,7 +164,7 @@ def registry() -> StubRegistry:
 
 @pytest.fixture
 def ecr(registry: StubRegistry) -> Any:
-    app = EcrApp(LocalServices("http://local.test"), registry, fallback=stub_moto({REPO, "empty"}))
+    app = EcrApp(SERVICES, registry, fallback=stub_moto({REPO, "empty"}))
     return ecr_client(app)
 
 
@@ -301,7 +304,7 @@ def test_repository_operations_go_to_moto_unchanged(ecr: Any) -> None:
 
 
 def test_without_a_registry_image_calls_say_how_to_get_one() -> None:
-    app = EcrApp(LocalServices("http://local.test"), None, fallback=stub_moto({REPO}))
+    app = EcrApp(SERVICES, None, fallback=stub_moto({REPO}))
     ecr = ecr_client(app)
     for call in (ecr.get_authorization_token, lambda: ecr.describe_images(repositoryName=REPO)):
         with pytest.raises(ecr.exceptions.ServerException, match="apt-get install docker-registry"):
@@ -346,6 +349,6 @@ def test_a_failing_registry_is_a_server_exception(registry: StubRegistry) -> Non
         raise requests.ConnectionError("connection refused")
 
     registry.tags = broken  # type: ignore[method-assign]
-    ecr = ecr_client(EcrApp(LocalServices("http://local.test"), registry, fallback=stub_moto({REPO})))
+    ecr = ecr_client(EcrApp(SERVICES, registry, fallback=stub_moto({REPO})))
     with pytest.raises(ecr.exceptions.ServerException, match="registry failed: connection refused"):
         ecr.list_images(repositoryName=REPO)

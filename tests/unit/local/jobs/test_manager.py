@@ -122,7 +122,7 @@ def stack() -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def services(stack: LocalStack) -> LocalServices:
-    services = LocalServices(stack.endpoint_url)
+    services = LocalServices(stack.endpoint_url, stack.credentials)
     services.client("s3").create_bucket(Bucket=BUCKET)
     return services
 
