@@ -1,11 +1,11 @@
 """The metrics an electron logs with ``braket.jobs.metrics.log_metric``, read back after its job.
 
-``log_metric`` prints a ``Metrics - timestamp=...; <name>=<value>; iteration_number=...;`` line, which
-reaches the job's CloudWatch log (one stream per instance, ``<job name>/...``); ``AwsQuantumJob.metrics()``
-reads them from there. So does this module, asking CloudWatch Logs for those lines only
-(FilterLogEvents with the lines' fixed start as the pattern) and parsing them with the SDK's own
-parser, so both read a line the same way. The electron's output then ends with a summary per metric,
-and ``covalent-braket jobs metrics`` prints them all.
+``log_metric`` prints a ``Metrics - timestamp=...; <name>=<value>; iteration_number=...;`` line,
+which reaches the job's CloudWatch log (one stream per instance, ``<job name>/...``), where
+``AwsQuantumJob.metrics()`` reads them. So does this module: it asks CloudWatch Logs for those lines
+only (FilterLogEvents on the job's streams, with the lines' fixed start as the pattern) and parses
+them with the SDK's own parser, so both read a line the same way. The electron's output then ends
+with a summary per metric, and ``covalent-braket jobs metrics`` prints them all.
 """
 
 from __future__ import annotations
@@ -21,20 +21,31 @@ METRICS_PATTERN = '"Metrics - "'
 """CloudWatch Logs' filter pattern for the lines ``log_metric`` prints."""
 COLUMNS = ("timestamp", "iteration_number")
 """What the SDK's parser gives beside the metrics themselves."""
+MAX_STREAMS = 100
+"""FilterLogEvents names at most 100 streams a call."""
 
 
 def read_metrics(logs: Any, log_group: str, job_name: str) -> dict[str, list[Any]]:
     """The job's metrics as ``AwsQuantumJob.metrics()`` gives them: a column per metric name, with
-    ``timestamp`` and ``iteration_number`` columns, one row per logged value. Empty without any."""
+    ``timestamp`` and ``iteration_number`` columns, one row per logged value. Empty without any.
+
+    The job's streams are named first (DescribeLogStreams by the ``<job name>/`` prefix), then
+    searched by name, at most 100 names a call as FilterLogEvents takes them.
+    """
     parser = LogMetricsParser()
-    paginator = logs.get_paginator("filter_log_events")
-    pages = paginator.paginate(
-        logGroupName=log_group, logStreamNamePrefix=f"{job_name}/", filterPattern=METRICS_PATTERN
-    )
     try:
-        for page in pages:
-            for event in page.get("events", []):
-                parser.parse_log_message(str(event.get("timestamp", "")), event["message"])
+        streams = [stream["logStreamName"]
+                   for page in logs.get_paginator("describe_log_streams").paginate(
+                       logGroupName=log_group, logStreamNamePrefix=f"{job_name}/")
+                   for stream in page.get("logStreams", [])]
+        for first in range(0, len(streams), MAX_STREAMS):
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=log_group, logStreamNames=streams[first:first + MAX_STREAMS],
+                filterPattern=METRICS_PATTERN,
+            )
+            for page in pages:
+                for event in page.get("events", []):
+                    parser.parse_log_message(str(event.get("timestamp", "")), event["message"])
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return {}

@@ -18,7 +18,11 @@ def _logs() -> tuple[object, Stubber]:
 
 def test_metrics_are_the_log_metric_lines_of_every_stream_and_page() -> None:
     logs, stubber = _logs()
-    request = {"logGroupName": "/aws/braket/jobs", "logStreamNamePrefix": "job-a/",
+    streams = ["job-a/algo-1-1", "job-a/algo-2-1"]
+    found = {"logStreams": [{"logStreamName": name} for name in streams]}
+    stubber.add_response("describe_log_streams", found,
+                         {"logGroupName": "/aws/braket/jobs", "logStreamNamePrefix": "job-a/"})
+    request = {"logGroupName": "/aws/braket/jobs", "logStreamNames": streams,
                "filterPattern": metrics.METRICS_PATTERN}
     stubber.add_response("filter_log_events", {"nextToken": "t", "events": [
         {"timestamp": 1, "message": "Metrics - timestamp=10.0; energy=0.5; iteration_number=0;"},
@@ -39,8 +43,8 @@ def test_metrics_are_the_log_metric_lines_of_every_stream_and_page() -> None:
 
 def test_a_job_without_a_log_or_metrics_reports_nothing() -> None:
     logs, stubber = _logs()
-    stubber.add_client_error("filter_log_events", "ResourceNotFoundException")
-    stubber.add_response("filter_log_events", {"events": []})
+    stubber.add_client_error("describe_log_streams", "ResourceNotFoundException")  # no log group yet
+    stubber.add_response("describe_log_streams", {"logStreams": []})  # no stream of this job
     with stubber:
         assert metrics.report(logs, "/aws/braket/jobs", "job-a") == ""
         assert metrics.report(logs, "/aws/braket/jobs", "job-a") == ""
