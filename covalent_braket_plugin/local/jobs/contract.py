@@ -100,7 +100,12 @@ class JobLayout:
 
     @classmethod
     def create(cls, work_dir: Path, job: Mapping[str, Any]) -> JobLayout:
-        layout = cls(Path(work_dir) / f"{job['jobName']}-{job_id(job['jobArn'])}")
+        return cls.make(Path(work_dir) / f"{job['jobName']}-{job_id(job['jobArn'])}")
+
+    @classmethod
+    def make(cls, root: Path) -> JobLayout:
+        """The layout at ``root``, its directories created."""
+        layout = cls(root)
         for path in (layout.input_data, layout.config, layout.model, layout.output, layout.checkpoints,
                      layout.code):
             path.mkdir(parents=True, exist_ok=True)
@@ -117,6 +122,11 @@ class JobLayout:
     @property
     def hyperparameters_file(self) -> Path:
         return self.config / "hyperparameters.json"
+
+    @property
+    def resource_config_file(self) -> Path:
+        """SageMaker's description of the job's instances (see ``instances.resource_config``)."""
+        return self.config / "resourceconfig.json"
 
     @property
     def model(self) -> Path:

@@ -42,8 +42,8 @@ def toolkit_start_lines(job: Mapping[str, Any], env: Mapping[str, str], command:
     channels = [channel["channelName"] for channel in job.get("inputDataConfig") or []]
     training_env = {
         "channel_input_dirs": {name: f"{env['AMZN_BRAKET_INPUT_DIR']}/{name}" for name in channels},
-        "current_host": "algo-1",
-        "hosts": ["algo-1"],
+        "current_host": env.get("SM_CURRENT_HOST", "algo-1"),
+        "hosts": json.loads(env.get("SM_HOSTS", '["algo-1"]')),
         "hyperparameters": dict(job.get("hyperParameters") or {}),
         "input_config_dir": env["AMZN_BRAKET_HP_FILE"].rsplit("/", 1)[0],
         "input_data_config": {name: {"TrainingInputMode": "File"} for name in channels},

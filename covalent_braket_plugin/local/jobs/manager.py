@@ -26,8 +26,8 @@ import requests
 from covalent_braket_plugin.local import base_image
 from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
 from covalent_braket_plugin.local.faults import Faults
+from covalent_braket_plugin.local.jobs import instances
 from covalent_braket_plugin.local.jobs.contract import (
-    Execution,
     JobError,
     JobLayout,
     JobPaths,
@@ -35,14 +35,12 @@ from covalent_braket_plugin.local.jobs.contract import (
     failure_reason,
     job_environment,
     job_region,
-    log_stream_name,
     max_runtime_s,
     publish_outputs,
     stage_inputs,
     truncate_reason,
 )
 from covalent_braket_plugin.local.jobs.docker_runner import DockerRunner, is_braket_image
-from covalent_braket_plugin.local.jobs.logs import LogShipper, toolkit_end_lines, toolkit_start_lines
 from covalent_braket_plugin.local.jobs.process_runner import ProcessRunner
 from covalent_braket_plugin.local.services import LocalServices
 
@@ -106,16 +104,16 @@ def _cancelled(started_at: datetime | None = None) -> _Outcome:
 
 
 class _Run:
-    """One submitted job: its thread, its program once started, and whether it was cancelled."""
+    """One submitted job: its thread, its programs once started, and whether it was cancelled."""
 
     def __init__(self) -> None:
         self.cancelled = threading.Event()
         self.lock = threading.Lock()
-        self.execution: Execution | None = None
+        self.execution: instances.InstanceGroup | None = None
         self.finished = False
         self.thread: threading.Thread | None = None
 
-    def attach(self, execution: Execution, on_running: Callable[[], None]) -> bool:
+    def attach(self, execution: instances.InstanceGroup, on_running: Callable[[], None]) -> bool:
         """Remember the started program and report it running; False when a cancel came first.
 
         Both happen under the lock ``cancel`` takes, so a job is never reported RUNNING after the
@@ -264,44 +262,44 @@ class JobManager:
         layout = JobLayout.create(self._work_dir, job)
         region = job_region(arn)
         s3 = self._services.client("s3", region)
+        layouts = {host: instances.layout(layout, host) for host in instances.hosts(job)}
         self._event(arn, "DOWNLOADING_DATA", "Downloading input data and checkpoints")
-        stage_inputs(s3, job, layout)
+        for host, host_layout in layouts.items():
+            stage_inputs(s3, job, host_layout)
+            instances.write_resource_config(job, host_layout, host)
         if run.cancelled.is_set():
             return _cancelled()
-        paths = JobPaths.on_host(layout) if runner is self._process else JobPaths.in_container(job)
-        env = job_environment(job, job_token, paths, self._services.environment())
+        services_env = self._services.environment()
+        logs = self._services.client("logs", region)
         limit_s = max_runtime_s(job)
-        with LogShipper(self._services.client("logs", region), log_stream_name(job)) as shipper:
-            execution = runner.start(job, layout, env)
-            for line in toolkit_start_lines(job, env, execution.command):
-                shipper.write(line)
-            try:
-                started_at = _now()
+        group = instances.InstanceGroup()
+        try:
+            for host, host_layout in layouts.items():
+                on_host = runner is self._process
+                paths = JobPaths.on_host(host_layout) if on_host else JobPaths.in_container(job)
+                env = job_environment(job, job_token, paths, services_env) | instances.environment(job, host)
+                group.start(runner, job, host, host_layout, env, logs)
+            started_at = _now()
 
-                def report_running() -> None:
-                    store.update_job(arn, status="RUNNING", startedAt=started_at)
-                    self._event(arn, "RUNNING", "The job is running")
+            def report_running() -> None:
+                store.update_job(arn, status="RUNNING", startedAt=started_at)
+                self._event(arn, "RUNNING", "The job is running")
 
-                if not run.attach(execution, report_running):
-                    return _cancelled()
-                reader = threading.Thread(target=_ship_output, args=(execution, shipper), daemon=True)
-                reader.start()
-                exit_code = execution.wait(limit_s)
-                timed_out = exit_code is None
-                # The job ends with its program, as a container stops with its main process: whatever
-                # it left running (and holding its output open) goes too.
-                execution.kill()
-                if timed_out:
-                    exit_code = execution.wait(None)
-                reader.join(OUTPUT_DRAIN_TIMEOUT_S)
-                if not timed_out and not run.cancelled.is_set():
-                    for line in toolkit_end_lines(exit_code):
-                        shipper.write(line)
-            finally:
-                execution.close()
+            if not run.attach(group, report_running):
+                return _cancelled()
+            timed_out = group.wait(limit_s) is None
+            # The job ends with its programs, as a container stops with its main process: whatever
+            # they left running (and holding their output open) goes too, and so do the other
+            # instances once one failed.
+            group.kill()
+            group.drain(OUTPUT_DRAIN_TIMEOUT_S, report_end=not timed_out and not run.cancelled.is_set())
+        finally:
+            group.close()
         if run.cancelled.is_set():
             return _cancelled(started_at)
-        outcome = self._outcome(layout, exit_code, limit_s if timed_out else None, started_at)
+        ending = group.reporting()
+        outcome = self._outcome(ending.layout, ending.exit_code, limit_s if timed_out else None, started_at)
+        group.gather_outputs()
         self._event(arn, "UPLOADING_RESULTS", "Uploading results and checkpoints")
         try:
             publish_outputs(s3, job, layout, completed=outcome.status == "COMPLETED")
@@ -316,7 +314,9 @@ class JobManager:
         return outcome
 
     @staticmethod
-    def _outcome(layout: JobLayout, exit_code: int, limit_s: int | None, started_at: datetime) -> _Outcome:
+    def _outcome(
+        layout: JobLayout, exit_code: int | None, limit_s: int | None, started_at: datetime
+    ) -> _Outcome:
         """How a program that ran ended: stopped at ``limit_s``, failed, or completed."""
         if limit_s is not None:
             reason = (
@@ -345,11 +345,3 @@ class JobManager:
                 fields["failureReason"] = outcome.failure_reason
             self._event(job_arn, outcome.event_type, outcome.message)
             store.update_job(job_arn, **fields)
-
-
-def _ship_output(execution: Execution, shipper: LogShipper) -> None:
-    try:
-        for line in execution.lines():
-            shipper.write(line)
-    except Exception:
-        logger.exception("reading a job's output failed")
