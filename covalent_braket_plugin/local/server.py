@@ -41,7 +41,7 @@ from covalent_braket_plugin.local.hosts import AllowedHosts, check_listen_addres
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
-from covalent_braket_plugin.local.stack import RUNNERS
+from covalent_braket_plugin.local.stack import JOBS_DIR, RUNNERS
 
 PID_FILE = "server.pid"
 
@@ -102,7 +102,7 @@ def serve(args: argparse.Namespace) -> None:
             cleanup.callback(registry.stop)
         try:
             jobs = JobManager(
-                services=services, faults=faults, runner=args.runner, work_dir=state_dir / "jobs",
+                services=services, faults=faults, runner=args.runner, work_dir=state_dir / JOBS_DIR,
                 registry_address=registry.address if registry else None,
             )
         except RuntimeError as exc:  # --runner docker without an engine

@@ -30,6 +30,8 @@ from botocore.credentials import Credentials
 from covalent_braket_plugin.local.credentials import StackCredentials, private_dir
 from covalent_braket_plugin.local.faults import fault_flags
 from covalent_braket_plugin.local.hosts import check_listen_address
+from covalent_braket_plugin.local.jobs.manager import docker_client
+from covalent_braket_plugin.local.jobs.orphans import end_orphans
 from covalent_braket_plugin.local.services import DEFAULT_REGION, client_environment
 
 START_TIMEOUT_S = 60.0
@@ -37,6 +39,8 @@ STOP_TIMEOUT_S = 90.0
 RUNNERS = ("auto", "docker", "process")
 READY_FILE = "ready.json"
 SERVER_LOG = "server.log"
+JOBS_DIR = "jobs"
+"""The jobs' work dirs, under the state dir."""
 ADMIN_SIGNING_NAME = "local"
 """The service name admin requests are signed for (``curl --aws-sigv4 aws:amz:us-east-1:local``)."""
 
@@ -112,9 +116,11 @@ class LocalStack:
         if not _serves(pid, stack.state_dir):
             ready_file.unlink(missing_ok=True)
             if pid and not _alive(pid):
-                # A server that died without stopping (SIGKILL, crash) leaves its group behind: the
-                # registry, job processes. With the leader gone its group id cannot have been reused.
+                # A server that died without stopping (SIGKILL, crash) leaves its group behind (the
+                # registry; with the leader gone its group id cannot have been reused), and its jobs'
+                # programs, in sessions or containers of their own, which it recorded.
                 _kill_group(pid)
+                end_orphans(stack.state_dir / JOBS_DIR, docker_client)
             raise LocalStackError(
                 f"the local stack is not running (its server, pid {stack.info.get('pid')}, has exited; "
                 f"see {stack.state_dir / SERVER_LOG})"

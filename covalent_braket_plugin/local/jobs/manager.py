@@ -26,7 +26,7 @@ import requests
 from covalent_braket_plugin.local import base_image
 from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
 from covalent_braket_plugin.local.faults import Faults
-from covalent_braket_plugin.local.jobs import instances
+from covalent_braket_plugin.local.jobs import instances, orphans
 from covalent_braket_plugin.local.jobs.contract import (
     JobError,
     JobLayout,
@@ -157,6 +157,8 @@ class JobManager:
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # A server killed before this one left job programs running: end them before any job starts.
+        orphans.end_orphans(self._work_dir, docker_client)
         self._process = ProcessRunner()
         self._docker: DockerRunner | None = None
         if runner != "process":
@@ -273,12 +275,14 @@ class JobManager:
         logs = self._services.client("logs", region)
         limit_s = max_runtime_s(job)
         group = instances.InstanceGroup()
+        records: list[Path] = []
         try:
             for host, host_layout in layouts.items():
                 on_host = runner is self._process
                 paths = JobPaths.on_host(host_layout) if on_host else JobPaths.in_container(job)
                 env = job_environment(job, job_token, paths, services_env) | instances.environment(job, host)
-                group.start(runner, job, host, host_layout, env, logs)
+                execution = group.start(runner, job, host, host_layout, env, logs).execution
+                records.append(orphans.record(self._work_dir, instances.record_name(arn, host), execution))
             started_at = _now()
 
             def report_running() -> None:
@@ -295,6 +299,8 @@ class JobManager:
             group.drain(OUTPUT_DRAIN_TIMEOUT_S, report_end=not timed_out and not run.cancelled.is_set())
         finally:
             group.close()
+            for record in records:
+                record.unlink(missing_ok=True)
         if run.cancelled.is_set():
             return _cancelled(started_at)
         ending = group.reporting()
