@@ -80,6 +80,16 @@ def add_json_flag(parser: argparse.ArgumentParser, instead_of: str = "a table") 
     parser.add_argument("--json", action="store_true", help=f"print JSON instead of {instead_of}")
 
 
+def add_executor_account_flags(parser: argparse.ArgumentParser) -> None:
+    """``--region`` and ``--profile`` of commands whose defaults come from covalent.conf
+    (:func:`executor_session`)."""
+    add_account_flags(
+        parser,
+        "AWS region (default: covalent.conf's, else the profile's)",
+        "AWS profile name (default: covalent.conf's, else boto3's)",
+    )
+
+
 def add_account_flags(
     parser: argparse.ArgumentParser,
     region_help: str = "AWS region (default: the profile's or the environment's)",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from covalent_braket_plugin.cli.common import (
     UsageError,
-    add_account_flags,
+    add_executor_account_flags,
     add_json_flag,
     argument_type,
     executor_session,
@@ -24,9 +24,6 @@ from covalent_braket_plugin.cli.common import (
 )
 from covalent_braket_plugin.inventory import costs
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
-
-REGION_HELP = "AWS region (default: covalent.conf's, else the profile's)"
-PROFILE_HELP = "AWS profile name (default: covalent.conf's, else boto3's)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cost.add_argument(
         "--prices", help=f"JSON file of prices that override the packaged ones (default: ${PRICES_ENV})"
     )
-    add_account_flags(cost, REGION_HELP, PROFILE_HELP)
+    add_executor_account_flags(cost)
     add_json_flag(cost)
     cost.set_defaults(handler=run_cost)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from covalent_braket_plugin.cli.common import (
-    add_account_flags,
+    add_executor_account_flags,
     add_json_flag,
     argument_type,
     executor_session,
@@ -19,14 +19,13 @@ from covalent_braket_plugin.cli.common import (
     parse_duration,
     print_json,
 )
-from covalent_braket_plugin.cli.jobs import PROFILE_HELP, REGION_HELP
 from covalent_braket_plugin.inventory import images
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``images`` command group to the ``covalent-braket`` parser."""
     common = argparse.ArgumentParser(add_help=False)
-    add_account_flags(common, REGION_HELP, PROFILE_HELP)
+    add_executor_account_flags(common)
     add_json_flag(common)
 
     group = subparsers.add_parser("images", help="list and prune the job images in ECR")

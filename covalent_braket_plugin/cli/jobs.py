@@ -14,7 +14,7 @@ from typing import Any
 
 from covalent_braket_plugin.aws import region_of_arn
 from covalent_braket_plugin.cli.common import (
-    add_account_flags,
+    add_executor_account_flags,
     add_json_flag,
     argument_type,
     executor_session,
@@ -27,14 +27,11 @@ from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.inventory.formatting import table
 
-REGION_HELP = "AWS region (default: covalent.conf's, else the profile's)"
-PROFILE_HELP = "AWS profile name (default: covalent.conf's, else boto3's)"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``jobs`` command group to the ``covalent-braket`` parser."""
     account = argparse.ArgumentParser(add_help=False)
-    add_account_flags(account, REGION_HELP, PROFILE_HELP)
+    add_executor_account_flags(account)
     as_json = argparse.ArgumentParser(add_help=False)
     add_json_flag(as_json)
 
