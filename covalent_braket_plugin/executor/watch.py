@@ -60,6 +60,9 @@ WATCH_TICK_S = 1.0
 """The shortest interval between two searches that the call budget allows."""
 STATUS_CALLS_PER_JOB_MINUTE = 12
 """Searches a minute the watcher may spend per watched job."""
+TRIAGE_BATCH = 10
+"""Jobs acted on between two turns of the event loop: ending a job's wait wakes its electron, and a
+hundred of them at once would hold the loop for the whole round."""
 ARN_FILTER_MAX = 10
 """SearchJobs takes at most 10 values per filter."""
 SEARCH_PAGE_SIZE = 100
@@ -284,9 +287,14 @@ class JobWatcher:
                 continue
             self._reached(watched)
             now = time.monotonic()
-            asks = [
-                (w, ask) for w in watched if (ask := self._triage(w, summaries.get(w.arn), now)) is not None
-            ]
+            asks = []
+            for start in range(0, len(watched), TRIAGE_BATCH):
+                if start:
+                    await asyncio.sleep(0)  # let the loop run what the last batch's ends scheduled
+                batch = watched[start : start + TRIAGE_BATCH]
+                asks.extend(
+                    (w, ask) for w in batch if (ask := self._triage(w, summaries.get(w.arn), now)) is not None
+                )
             if asks:
                 await asyncio.gather(*(self._ask(w, attributes) for w, attributes in asks))
 
