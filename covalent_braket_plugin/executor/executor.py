@@ -132,7 +132,7 @@ class BraketExecutor(AsyncBaseExecutor):
         await self._checkpoint(task)
 
         rt = runtime.current()
-        prices = PriceTable.load()
+        prices = await rt.blocking(PriceTable.load)  # reads and parses files: off the event loop
         budget.check_before_create(settings, prices, rt.spend.total(task.dispatch_id))
         aws = await rt.blocking(rt.session, settings)
         keep = False
