@@ -103,7 +103,6 @@ class AuthFailure:
 @dataclass(frozen=True)
 class _Signature:
     access_key_id: str
-    date: str
     region: str
     service: str
     signed_headers: list[str]
@@ -230,8 +229,8 @@ def _signature(
     headers = signed.split(";")
     if "host" not in headers:
         raise ValueError("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-    key_id, date, region, service, _ = parts
-    return _Signature(key_id, date, region, service, headers, signature, timestamp, presigned, expires_s)
+    key_id, _, region, service, _ = parts
+    return _Signature(key_id, region, service, headers, signature, timestamp, presigned, expires_s)
 
 
 def _lateness(signature: _Signature) -> str:

@@ -133,3 +133,23 @@ def test_a_host_other_than_the_stacks_is_misdirected(client: Client) -> None:
     response = client.get("/_local/status", base_url="http://attacker.example:9", headers=headers)
     assert response.status_code == 421
     assert "attacker.example" in response.json["message"]
+
+
+def test_a_request_signed_long_ago_is_refused(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    import botocore.auth
+
+    long_ago = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: long_ago)
+    response = _send(client, "braket", "GET", "/devices")
+    assert response.status_code == 403
+    assert response.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert response.json["message"].startswith("Signature expired")
+
+
+def test_a_request_changed_after_signing_is_refused(client: Client) -> None:
+    request = AWSRequest(method="GET", url=f"{ENDPOINT}/job/mine")
+    SigV4Auth(SIGNER_KEY, "braket", "us-east-1").add_auth(request)
+    response = client.get("/job/someone-elses", base_url=ENDPOINT, headers=dict(request.headers))
+    assert (response.status_code, response.headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
