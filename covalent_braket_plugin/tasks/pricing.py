@@ -295,8 +295,11 @@ class PriceTable:
     def job_cost(self, instance_type: str, billable_ms: int, instance_count: int = 1) -> Decimal | None:
         """Instance time of a hybrid job: ``billableDuration`` (ms) x hourly price x instance count.
 
-        None when the instance type has no price, never zero.
+        None when the instance type has no price and the job was billed for some time: an unknown
+        price is never counted as zero, while no billed time costs nothing at any price.
         """
+        if billable_ms == 0:
+            return Decimal(0)
         price = self.instance_price(instance_type)
         if price is None or price.per_hour is None:
             return None

@@ -70,6 +70,13 @@ def _task_objects(stack: LocalStack, dispatch_id: str) -> list[str]:
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
+def _printed(executor: BraketExecutor) -> str:
+    """What the electron printed: its stdout less the cost line the executor ends every job's with."""
+    *printed, cost = executor.task_stdout.getvalue().splitlines(keepends=True)
+    assert cost.startswith("cost: "), cost
+    return "".join(printed)
+
+
 def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack) -> None:
     def square(x: int) -> int:
         import sys
@@ -81,7 +88,7 @@ def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack
     executor = _executor()
     metadata = _metadata()
     assert asyncio.run(executor.run(square, [7], {}, metadata)) == 49
-    assert executor.task_stdout.getvalue() == "squaring 7\n"
+    assert _printed(executor) == "squaring 7\n"
     assert executor.task_stderr.getvalue() == "to stderr\n"
 
     name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
@@ -103,7 +110,7 @@ def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -
     assert "return a / b" in message  # the electron's own line, from the job
     assert "ZeroDivisionError: division by zero" in message
     assert "ended FAILED" in message
-    assert executor.task_stdout.getvalue() == "dividing\n"
+    assert _printed(executor) == "dividing\n"
     assert "ZeroDivisionError" in executor.task_stderr.getvalue()
 
 
@@ -117,7 +124,7 @@ def test_a_job_that_dies_before_reporting_fails_with_its_cloudwatch_log(stack: L
     executor = _executor()
     with pytest.raises(TaskRuntimeError) as raised:
         asyncio.run(executor.run(die, [], {}, _metadata()))
-    assert executor.task_stdout.getvalue() == "the last words of the electron\n"  # sent before the exit
+    assert _printed(executor) == "the last words of the electron\n"  # sent before the exit
     message = str(raised.value)
     assert "The job ended before the electron reported a result or an error" in message
     # the job's log, read back from CloudWatch Logs, and the reason Braket gives
@@ -263,7 +270,8 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
     job = braket.get_job(jobArn=job_arn)
     assert job["status"] == "CANCELLED"
     if cancelled_when == "QUEUED":
-        assert "startedAt" not in job and stdout == ""
+        # nothing ran, so nothing was printed and nothing billed: the cost line says $0
+        assert "startedAt" not in job and stdout.startswith("cost: $0.00 ") and stdout.count("\n") == 1
 
 
 def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:

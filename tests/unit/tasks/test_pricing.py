@@ -170,6 +170,8 @@ def test_job_instance_types_are_listed_with_their_region(table: PriceTable) -> N
     # no figure could be confirmed: a job's instance time is unpriced rather than free
     assert table.job_cost("ml.m5.large", 180_000) is None
     assert table.job_cost("ml.unknown.type", 180_000) is None
+    # A job cancelled before it started was billed no time: nothing, whatever the price.
+    assert table.job_cost("ml.unknown.type", 0) == Decimal(0)
 
 
 def test_job_cost_is_billable_time_times_hourly_price_times_instances(tmp_path: Path) -> None:
