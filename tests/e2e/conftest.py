@@ -7,10 +7,12 @@ builds count only the builds of its own workflows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,26 +36,34 @@ def docker_stack(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -
         yield stack
 
 
-@pytest.fixture(scope="module")
-def covalent_server(
-    docker_stack: LocalStack, job_base_image: str, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def braket_server(
+    stack: LocalStack, home: Path, base_image: str, **settings: Any
 ) -> Iterator[CovalentServer]:
-    """A Covalent server in a home of its own, its ``[executors.braket]`` pointing at the local stack."""
+    """A Covalent server in ``home`` whose ``[executors.braket]`` points at ``stack``'s bucket and
+    repository, builds FROM ``base_image``, polls quickly, and has ``settings`` besides."""
     braket = {
         "s3_bucket_name": BUCKET,
         "region": "us-east-1",
         "ecr_repo_name": REPOSITORY,
-        "base_image": job_base_image,
-        "pip_packages": ["amazon-braket-sdk"],
+        "base_image": base_image,
         "poll_freq": 2.0,
         "initial_poll_freq": 0.5,
         "time_limit": 3600,
+        **settings,
     }
-    with CovalentServer(
-        tmp_path_factory.mktemp("covalent-home"),
-        executors={"braket": braket},
-        environment=docker_stack.environment(),
-    ) as server:
+    with CovalentServer(home, executors={"braket": braket}, environment=stack.environment()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def covalent_server(
+    docker_stack: LocalStack, job_base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CovalentServer]:
+    """A Covalent server in a home of its own, its ``[executors.braket]`` pointing at the local stack,
+    its jobs' images with the Braket SDK."""
+    home = tmp_path_factory.mktemp("covalent-home")
+    with braket_server(docker_stack, home, job_base_image, pip_packages=["amazon-braket-sdk"]) as server:
         yield server
 
 

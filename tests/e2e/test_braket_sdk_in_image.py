@@ -109,22 +109,9 @@ def covalent_server(
     docker_stack: LocalStack, job_base_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CovalentServer]:
     """This module's server: the Debian base image and no pip_packages at all."""
-    from .conftest import BUCKET, REPOSITORY  # here: the client script runs outside the package
+    from .conftest import braket_server  # here: the client script runs outside the package
 
-    braket = {
-        "s3_bucket_name": BUCKET,
-        "region": "us-east-1",
-        "ecr_repo_name": REPOSITORY,
-        "base_image": job_base_image,
-        "poll_freq": 2.0,
-        "initial_poll_freq": 0.5,
-        "time_limit": 3600,
-    }
-    with CovalentServer(
-        tmp_path_factory.mktemp("covalent-home"),
-        executors={"braket": braket},
-        environment=docker_stack.environment(),
-    ) as server:
+    with braket_server(docker_stack, tmp_path_factory.mktemp("covalent-home"), job_base_image) as server:
         yield server
 
 

@@ -7,7 +7,6 @@ URI so nothing is built, and the commands find the region through a covalent.con
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
 import time
@@ -20,41 +19,34 @@ import pytest
 from covalent._shared_files.exceptions import TaskCancelledError
 
 from covalent_braket_plugin import cli
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.inventory import jobs
-from covalent_braket_plugin.local.stack import LocalStack
-from tests.integration.conftest import placeholder_job_spec
+from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, LocalStack
+from tests.integration.conftest import (
+    HOST_PYTHON_IMAGE,
+    electron_metadata,
+    executor_for,
+    name_region_in_covalent_conf,
+    placeholder_job_spec,
+    with_bucket_and_role,
+)
 
 BUCKET = "amazon-braket-covalent-ops"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 WAIT_S = 120.0
 
 
 @pytest.fixture
 def stack(braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     """The stack with the executor's bucket and role, and a covalent.conf naming the region."""
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    (tmp_path / "covalent.conf").write_text(f'[executors.braket]\nregion = "{braket_local_env.region}"\n')
-    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
+    with_bucket_and_role(braket_local_env, BUCKET)
+    name_region_in_covalent_conf(braket_local_env.region, tmp_path, monkeypatch)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)  # the region must come from covalent.conf
     monkeypatch.delenv("AWS_REGION", raising=False)
     return braket_local_env
 
 
-def _executor() -> BraketExecutor:
-    return BraketExecutor(
-        s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.2, poll_freq=1.0
-    )
-
-
 def _run(function: Any, dispatch_id: str, node_id: int) -> Any:
-    metadata = {"dispatch_id": dispatch_id, "node_id": node_id, "results_dir": "/tmp"}
-    return asyncio.run(_executor().run(function, [], {}, metadata))
+    return asyncio.run(executor_for(BUCKET).run(function, [], {}, electron_metadata(dispatch_id, node_id)))
 
 
 def _command(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -87,8 +79,9 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     assert _run(hello, other, 0) == "hi"
     # A job made without the executor's tags is not the plugin's.
     braket = boto3.client("braket", **stack.client_kwargs())
-    role = f"arn:aws:iam::123456789012:role/{ROLE}"
-    stranger = placeholder_job_spec(f"stranger-{uuid.uuid4().hex[:12]}", role, IMAGE, BUCKET, "stranger")
+    role = f"arn:aws:iam::123456789012:role/{JOBS_ROLE_NAME}"
+    name = f"stranger-{uuid.uuid4().hex[:12]}"
+    stranger = placeholder_job_spec(name, role, HOST_PYTHON_IMAGE, BUCKET, "stranger")
     job_spec.create_job(braket, stranger)
 
     mine = _listed(capsys, "--dispatch-id", dispatch)

@@ -4,34 +4,31 @@ whose electron logged metrics and ran quantum tasks (process runner)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 
 from covalent_braket_plugin import cli
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import (
+    electron_metadata,
+    executor_for,
+    name_region_in_covalent_conf,
+    with_bucket_and_role,
+)
 
 BUCKET = "amazon-braket-covalent-ops"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 
 
 @pytest.fixture
 def stack(braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    (tmp_path / "covalent.conf").write_text(f'[executors.braket]\nregion = "{braket_local_env.region}"\n')
-    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
-    return braket_local_env
+    """The session's stack with the jobs commands' bucket, and a covalent.conf naming its region."""
+    name_region_in_covalent_conf(braket_local_env.region, tmp_path, monkeypatch)
+    return with_bucket_and_role(braket_local_env, BUCKET)
 
 
 def test_the_metrics_and_tasks_of_a_job(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,10 +45,7 @@ def test_the_metrics_and_tasks_of_a_job(stack: LocalStack, capsys: pytest.Captur
             log_metric("energy", 2.0 - step, iteration_number=step)
 
     dispatch_id = str(uuid.uuid4())
-    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                              initial_poll_freq=0.2, poll_freq=1.0)
-    metadata = {"dispatch_id": dispatch_id, "node_id": 0, "results_dir": "/tmp"}
-    asyncio.run(executor.run(optimise, [], {}, metadata))
+    asyncio.run(executor_for(BUCKET).run(optimise, [], {}, electron_metadata(dispatch_id)))
     name = job_spec.job_name(dispatch_id, 0, 1)
     capsys.readouterr()
 

@@ -5,33 +5,20 @@ from its checkpoint on the second, through the SDK's save_job_checkpoint / load_
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from typing import Any
 
 import boto3
 import pytest
 from covalent._shared_files.exceptions import TaskRuntimeError
 
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec, transfer
 from covalent_braket_plugin.executor.checkpoints import checkpoint_prefix
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 ITERATIONS = 10
 KILLED_AFTER = 4
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
 
 
 def test_an_electron_killed_on_its_first_attempt_resumes_from_its_checkpoint(stack: LocalStack) -> None:
@@ -54,11 +41,10 @@ def test_an_electron_killed_on_its_first_attempt_resumes_from_its_checkpoint(sta
                 os.kill(os.getpid(), signal.SIGKILL)  # the instance dies mid-loop
         return {"started": started, **state}
 
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 3, "results_dir": "/tmp"}
+    metadata = electron_metadata(node_id=3)
 
     def attempt() -> Any:
-        executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                                  initial_poll_freq=0.2, poll_freq=1.0, checkpoints=True)
+        executor = executor_for(BUCKET, checkpoints=True)
         return asyncio.run(executor.run(variational_loop, [ITERATIONS, KILLED_AFTER], {}, metadata))
 
     with pytest.raises(TaskRuntimeError):
@@ -81,9 +67,8 @@ def test_an_electron_killed_on_its_first_attempt_resumes_from_its_checkpoint(sta
 
 
 def test_without_the_setting_a_job_has_no_checkpoint_location(stack: LocalStack) -> None:
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
-    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                              initial_poll_freq=0.2, poll_freq=1.0)
+    metadata = electron_metadata()
+    executor = executor_for(BUCKET)
     assert asyncio.run(executor.run(lambda: 1, [], {}, metadata)) == 1
     braket = boto3.client("braket", **stack.client_kwargs())
     name = job_spec.job_name(metadata["dispatch_id"], 0, 1)

@@ -8,7 +8,6 @@ stack's own records (GetJob, SearchQuantumTasks, the simulators' results.json) a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -23,7 +22,6 @@ import cloudpickle
 import pytest
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.executor.budget import BudgetError
@@ -31,10 +29,14 @@ from covalent_braket_plugin.inventory import costs
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.tasks.cost import COST_TAG
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
+from tests.integration.conftest import (
+    electron_metadata,
+    executor_for,
+    name_region_in_covalent_conf,
+    with_bucket_and_role,
+)
 
 BUCKET = "amazon-braket-covalent-cost"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 M5_PER_HOUR = Decimal("0.23")  # an override: the packaged table has no confirmed instance price
@@ -48,29 +50,14 @@ def stack(
     braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LocalStack]:
     """The session's stack with the bucket and role, an instance price, and no faults left after."""
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
+    with_bucket_and_role(braket_local_env, BUCKET)
     override = tmp_path / "prices.json"
     override.write_text(json.dumps({"instances": {"ml.m5.large": {"per_hour": str(M5_PER_HOUR)}}}))
     monkeypatch.setenv(PRICES_ENV, str(override))
     # the cost command finds the account as the executor does: through covalent.conf
-    (tmp_path / "covalent.conf").write_text(f'[executors.braket]\nregion = "{braket_local_env.region}"\n')
-    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
+    name_region_in_covalent_conf(braket_local_env.region, tmp_path, monkeypatch)
     yield braket_local_env
     braket_local_env.reset_faults()
-
-
-def _executor(**options: Any) -> BraketExecutor:
-    return BraketExecutor(
-        s3_bucket_name=BUCKET,
-        region="us-east-1",
-        ecr_image_uri=IMAGE,
-        initial_poll_freq=0.2,
-        poll_freq=1.0,
-        **options,
-    )
 
 
 def _braket(stack: LocalStack) -> Any:
@@ -137,7 +124,7 @@ def test_a_dispatch_costs_what_the_stack_records_say(
     stack: LocalStack, capsys: pytest.CaptureFixture
 ) -> None:
     dispatch_id = str(uuid.uuid4())
-    executors = [_executor(), _executor()]
+    executors = [executor_for(BUCKET), executor_for(BUCKET)]
     work = [(3, 2, 10), (2, 1, 20)]
 
     async def dispatch() -> list[Any]:
@@ -147,7 +134,7 @@ def test_a_dispatch_costs_what_the_stack_records_say(
                     quantum,
                     list(args),
                     {},
-                    {"dispatch_id": dispatch_id, "node_id": node, "results_dir": "/tmp"},
+                    electron_metadata(dispatch_id, node),
                 )
                 for node, (executor, args) in enumerate(zip(executors, work, strict=True))
             )
@@ -178,9 +165,9 @@ def test_a_dispatch_costs_what_the_stack_records_say(
 
 
 def test_max_cost_usd_refuses_a_job_whose_instance_time_could_pass_it(stack: LocalStack) -> None:
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    metadata = electron_metadata()
     with pytest.raises(BudgetError) as refused:
-        asyncio.run(_executor(max_cost_usd=0.01, time_limit=600).run(lambda: 1, [], {}, metadata))
+        asyncio.run(executor_for(BUCKET, max_cost_usd=0.01, time_limit=600).run(lambda: 1, [], {}, metadata))
     message = str(refused.value)
     # 600 s at $0.23/h is $0.0383
     assert "max_cost_usd=0.01" in message and "time_limit 600 s x $0.23/h for ml.m5.large" in message
@@ -194,20 +181,22 @@ def test_a_budget_without_an_instance_price_is_refused(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(PRICES_ENV)
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    metadata = electron_metadata()
     with pytest.raises(
         BudgetError, match=r"max_cost_usd cannot be kept: the job instance type ml\.m5\.large"
     ):
-        asyncio.run(_executor(max_cost_usd=5).run(lambda: 1, [], {}, metadata))
+        asyncio.run(executor_for(BUCKET, max_cost_usd=5).run(lambda: 1, [], {}, metadata))
 
 
 def test_a_budget_stop_cancels_the_job_and_its_queued_tasks(stack: LocalStack) -> None:
     stack.set_faults(hold_qpu_tasks_s=600)
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    metadata = electron_metadata()
     # 3 Forte-1 tasks of 10 shots are 3 x $1.10: the budget of $1 is passed by the second one
     with pytest.raises(TaskRuntimeError) as stopped:
         asyncio.run(
-            _executor(max_cost_usd=1.0, time_limit=120).run(queue_on_forte_then_wait, [3], {}, metadata)
+            executor_for(BUCKET, max_cost_usd=1.0, time_limit=120).run(
+                queue_on_forte_then_wait, [3], {}, metadata
+            )
         )
     message = str(stopped.value)
     assert "stopped by its budget, max_cost_usd=1.0" in message and "cancelled" in message
@@ -235,11 +224,11 @@ def test_dispatch_max_cost_usd_stops_every_electron_of_the_dispatch(stack: Local
     async def dispatch() -> list[Any]:
         return await asyncio.gather(
             *(
-                _executor(dispatch_max_cost_usd=3.0, time_limit=90).run(
+                executor_for(BUCKET, dispatch_max_cost_usd=3.0, time_limit=90).run(
                     queue_on_forte_then_wait,
                     [2],
                     {},
-                    {"dispatch_id": dispatch_id, "node_id": node, "results_dir": "/tmp"},
+                    electron_metadata(dispatch_id, node),
                 )
                 for node in range(2)
             ),
@@ -262,7 +251,7 @@ def test_dispatch_max_cost_usd_stops_every_electron_of_the_dispatch(stack: Local
 def test_cancel_reaches_the_jobs_queued_tasks(stack: LocalStack) -> None:
     stack.set_faults(hold_qpu_tasks_s=600)
     braket = _braket(stack)
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    metadata = electron_metadata()
     name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
 
     def queued_tasks_of_the_job() -> str:
@@ -281,10 +270,10 @@ def test_cancel_reaches_the_jobs_queued_tasks(stack: LocalStack) -> None:
         raise AssertionError("the job's 3 tasks never queued")
 
     async def run_then_cancel() -> str:
-        executor = _executor(time_limit=300)
+        executor = executor_for(BUCKET, time_limit=300)
         run = asyncio.create_task(executor.run(queue_on_forte_then_wait, [3], {}, metadata))
         job_arn = await asyncio.to_thread(queued_tasks_of_the_job)
-        assert await _executor().cancel(metadata, job_arn) is True
+        assert await executor_for(BUCKET).cancel(metadata, job_arn) is True
         with pytest.raises(TaskCancelledError):
             await run
         return job_arn

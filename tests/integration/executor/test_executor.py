@@ -7,7 +7,6 @@ image; the executor is given a ready image URI (``ecr_image_uri``) so that nothi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -23,37 +22,14 @@ from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
-from covalent_braket_plugin.local.stack import LocalStack
-from tests.integration.conftest import placeholder_job_spec
-
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    """The session's local stack with the bucket and the job execution role the executor needs."""
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
-
-
-def _executor(**options: Any) -> BraketExecutor:
-    return BraketExecutor(
-        s3_bucket_name=BUCKET,
-        region="us-east-1",
-        ecr_image_uri=IMAGE,
-        initial_poll_freq=0.2,
-        poll_freq=1.0,
-        **options,
-    )
-
-
-def _metadata() -> dict[str, Any]:
-    return {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, LocalStack
+from tests.integration.conftest import (
+    HOST_PYTHON_IMAGE,
+    electron_metadata,
+    executor_for,
+    placeholder_job_spec,
+)
+from tests.integration.executor.conftest import BUCKET
 
 
 def _jobs_named(stack: LocalStack, name: str) -> list[dict[str, Any]]:
@@ -85,8 +61,8 @@ def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack
         print("to stderr", file=sys.stderr)
         return x * x
 
-    executor = _executor()
-    metadata = _metadata()
+    executor = executor_for(BUCKET)
+    metadata = electron_metadata()
     assert asyncio.run(executor.run(square, [7], {}, metadata)) == 49
     assert _printed(executor) == "squaring 7\n"
     assert executor.task_stderr.getvalue() == "to stderr\n"
@@ -102,9 +78,9 @@ def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -
         print("dividing")
         return a / b
 
-    executor = _executor()
+    executor = executor_for(BUCKET)
     with pytest.raises(TaskRuntimeError) as raised:
-        asyncio.run(executor.run(divide, [1, 0], {}, _metadata()))
+        asyncio.run(executor.run(divide, [1, 0], {}, electron_metadata()))
     message = str(raised.value)
     assert "Traceback (most recent call last)" in message
     assert "return a / b" in message  # the electron's own line, from the job
@@ -121,9 +97,9 @@ def test_a_job_that_dies_before_reporting_fails_with_its_cloudwatch_log(stack: L
         print("the last words of the electron", flush=True)
         os._exit(3)  # no exception, no error report: the process is simply gone
 
-    executor = _executor()
+    executor = executor_for(BUCKET)
     with pytest.raises(TaskRuntimeError) as raised:
-        asyncio.run(executor.run(die, [], {}, _metadata()))
+        asyncio.run(executor.run(die, [], {}, electron_metadata()))
     assert _printed(executor) == "the last words of the electron\n"  # sent before the exit
     message = str(raised.value)
     assert "The job ended before the electron reported a result or an error" in message
@@ -146,8 +122,10 @@ def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_resul
         return i, os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0))
 
     async def run_all() -> list[tuple[int, int, list[int]]]:
-        executor = _executor()
-        return await asyncio.gather(*(executor.run(niceness, [i], {}, _metadata()) for i in range(count)))
+        executor = executor_for(BUCKET)
+        return await asyncio.gather(
+            *(executor.run(niceness, [i], {}, electron_metadata()) for i in range(count))
+        )
 
     lines: list[str] = []
     monkeypatch.setattr(runtime.current(), "progress", Progress.quiet(lines.append))  # the executor's log
@@ -158,8 +136,8 @@ def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_resul
 
 
 def test_cleanup_false_keeps_the_objects_of_the_task(stack: LocalStack) -> None:
-    metadata = _metadata()
-    assert asyncio.run(_executor(cleanup=False).run(lambda: "kept", [], {}, metadata)) == "kept"
+    metadata = electron_metadata()
+    assert asyncio.run(executor_for(BUCKET, cleanup=False).run(lambda: "kept", [], {}, metadata)) == "kept"
     names = {key.rsplit("/", 1)[-1] for key in _task_objects(stack, metadata["dispatch_id"])}
     assert {"task.pkl", "result.pkl", "stdout.log", "stderr.log"} <= names
 
@@ -169,10 +147,12 @@ def test_throttling_and_server_errors_are_retried_and_make_exactly_one_job(
 ) -> None:
     """Eight electrons at once make enough Braket calls (a CreateJob each, the watcher's searches)
     that some surely meet a fault: at 40 % faults, all of ten calls pass with a chance of 0.6 %."""
-    metadata = [_metadata() for _ in range(8)]
+    metadata = [electron_metadata() for _ in range(8)]
 
     async def run_all() -> list[int]:
-        return await asyncio.gather(*(_executor().run(lambda x: x + 1, [41], {}, each) for each in metadata))
+        return await asyncio.gather(
+            *(executor_for(BUCKET).run(lambda x: x + 1, [41], {}, each) for each in metadata)
+        )
 
     stack.set_faults(throttle_rate=0.2, error_rate=0.2)
     try:
@@ -189,9 +169,8 @@ def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) 
     """What a CreateJob retried after a lost answer does: the job name is the idempotency token."""
     braket = boto3.client("braket", **stack.client_kwargs())
     name = job_spec.job_name(str(uuid.uuid4()), 5, 1)
-    spec = placeholder_job_spec(
-        name, f"arn:aws:iam::123456789012:role/service-role/{ROLE}", IMAGE, BUCKET, "idempotency"
-    )
+    role = f"arn:aws:iam::123456789012:role/service-role/{JOBS_ROLE_NAME}"
+    spec = placeholder_job_spec(name, role, HOST_PYTHON_IMAGE, BUCKET, "idempotency")
     first = job_spec.create_job(braket, spec)
     assert job_spec.create_job(braket, spec) == first
     assert [job["jobArn"] for job in _jobs_named(stack, name)] == [first]
@@ -240,10 +219,10 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
         return "never"
 
     async def dispatch_then_cancel() -> tuple[tuple[Any, str, str, Any], str]:
-        executor = _executor()
+        executor = executor_for(BUCKET)
         dispatcher = Dispatcher(executor)
         server = asyncio.create_task(dispatcher.serve())
-        metadata = _metadata()
+        metadata = electron_metadata()
         execution = asyncio.create_task(
             executor.execute(sleepy, [], {}, metadata["dispatch_id"], "/tmp", metadata["node_id"])
         )
@@ -254,7 +233,7 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
             await asyncio.sleep(0.2)
         dispatcher.cancel_requested = True
         if cancelled_when == "RUNNING":
-            canceller = _executor().from_dict(json.loads(json.dumps(_executor().to_dict())))
+            canceller = executor_for(BUCKET).from_dict(json.loads(json.dumps(executor_for(BUCKET).to_dict())))
             assert await canceller.cancel(metadata, dispatcher.job_handle) is True
         outcome = await execution
         await server
@@ -275,7 +254,7 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
 
 
 def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:
-    metadata = _metadata()
-    assert asyncio.run(_executor().run(lambda: 1, [], {}, metadata)) == 1
+    metadata = electron_metadata()
+    assert asyncio.run(executor_for(BUCKET).run(lambda: 1, [], {}, metadata)) == 1
     [job] = _jobs_named(stack, job_spec.job_name(metadata["dispatch_id"], 0, 1))
-    assert asyncio.run(_executor().cancel(metadata, job["jobArn"])) is False
+    assert asyncio.run(executor_for(BUCKET).cancel(metadata, job["jobArn"])) is False

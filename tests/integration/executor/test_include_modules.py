@@ -5,34 +5,21 @@ the module's folder)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import textwrap
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 HELPER = '''
 def cost(angle):
     """A function a source-reading library would compile."""
     return angle * 2
 '''
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
 
 
 def test_inspect_getsource_on_a_helper_of_an_included_module(
@@ -49,8 +36,7 @@ def test_inspect_getsource_on_a_helper_of_an_included_module(
 
         return inspect.getsource(helper), importlib.import_module(helper.__module__).cost(0.25)
 
-    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                              initial_poll_freq=0.2, poll_freq=1.0, include_modules=[module])
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    executor = executor_for(BUCKET, include_modules=[module])
+    metadata = electron_metadata()
     source = textwrap.dedent(HELPER).lstrip("\n")
     assert asyncio.run(executor.run(electron, [], {}, metadata)) == (source, 0.5)

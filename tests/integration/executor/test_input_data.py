@@ -4,31 +4,17 @@ channels, with the data uploaded once however many electrons name it (process ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from covalent_braket_plugin import input_path
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import input_data
 from covalent_braket_plugin.local.stack import LocalStack
-
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
 
 def test_an_electron_reads_local_data_through_its_input_channels(stack: LocalStack, tmp_path: Path) -> None:
@@ -47,12 +33,8 @@ def test_an_electron_reads_local_data_through_its_input_channels(stack: LocalSta
         }
 
     def run() -> dict[str, Any]:
-        executor = BraketExecutor(
-            s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.2,
-            poll_freq=1.0, input_data={"angles": str(angles), "folder": str(folder)},
-        )
-        metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
-        return asyncio.run(executor.run(read_channels, [], {}, metadata))
+        executor = executor_for(BUCKET, input_data={"angles": str(angles), "folder": str(folder)})
+        return asyncio.run(executor.run(read_channels, [], {}, electron_metadata()))
 
     assert run() == {"angles": angles.read_text(), "folder": ["a.csv", "sub/b.csv"]}
     s3 = boto3.client("s3", **stack.client_kwargs())

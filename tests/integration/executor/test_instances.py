@@ -4,30 +4,15 @@ on a host of its own, and rank 0's return value is the electron's result."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from pathlib import Path
 
 import boto3
-import pytest
 
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.local.jobs.logs import LOG_GROUP
 from covalent_braket_plugin.local.stack import LocalStack
-
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
 
 def test_both_ranks_of_a_two_instance_electron_run(stack: LocalStack, tmp_path: Path) -> None:
@@ -45,9 +30,8 @@ def test_both_ranks_of_a_two_instance_electron_run(stack: LocalStack, tmp_path: 
 
     ranks = tmp_path / "ranks"
     ranks.mkdir()
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": str(tmp_path)}
-    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                              initial_poll_freq=0.2, poll_freq=1.0, instance_count=2)
+    metadata = electron_metadata(results_dir=str(tmp_path))
+    executor = executor_for(BUCKET, instance_count=2)
 
     result = asyncio.run(executor.run(each_rank, [str(ranks)], {}, metadata))
 

@@ -4,28 +4,13 @@ and the quantum tasks it ran (found by the job's ARN) end the electron's output 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 
 import boto3
-import pytest
 
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec, job_tasks, metrics
 from covalent_braket_plugin.local.stack import LocalStack
-
-BUCKET = "amazon-braket-covalent-integration"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
-
-
-@pytest.fixture
-def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
 
 def test_metrics_and_quantum_tasks_end_the_electrons_output(stack: LocalStack) -> None:
@@ -43,9 +28,8 @@ def test_metrics_and_quantum_tasks_end_the_electrons_output(stack: LocalStack) -
         log_metric("fidelity", 0.5)
         return sum(counts.values())
 
-    executor = BraketExecutor(s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE,
-                              initial_poll_freq=0.2, poll_freq=1.0)
-    metadata = {"dispatch_id": str(uuid.uuid4()), "node_id": 0, "results_dir": "/tmp"}
+    executor = executor_for(BUCKET)
+    metadata = electron_metadata()
     assert asyncio.run(executor.run(optimise, [3], {}, metadata)) == 10
 
     stdout = executor.task_stdout.getvalue()

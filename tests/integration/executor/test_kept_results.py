@@ -4,7 +4,6 @@ the object stays in S3, and ``covalent-braket jobs result`` fetches it to a file
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import uuid
 from pathlib import Path
@@ -14,24 +13,23 @@ import cloudpickle
 import pytest
 
 from covalent_braket_plugin import cli
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec, transfer
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import (
+    electron_metadata,
+    executor_for,
+    name_region_in_covalent_conf,
+    with_bucket_and_role,
+)
 
 BUCKET = "amazon-braket-covalent-kept"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 
 
 @pytest.fixture
 def stack(braket_local_env: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    (tmp_path / "covalent.conf").write_text(f'[executors.braket]\nregion = "{braket_local_env.region}"\n')
-    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
-    return braket_local_env
+    """The session's stack with this module's bucket, and a covalent.conf for ``jobs result``."""
+    name_region_in_covalent_conf(braket_local_env.region, tmp_path, monkeypatch)
+    return with_bucket_and_role(braket_local_env, BUCKET)
 
 
 def test_a_result_the_client_cannot_load_is_kept_and_can_be_fetched(
@@ -51,10 +49,8 @@ def test_a_result_the_client_cannot_load_is_kept_and_can_be_fetched(
         return importlib.import_module(name).Answer()
 
     dispatch_id = str(uuid.uuid4())
-    executor = BraketExecutor(
-        s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.2, poll_freq=1.0
-    )
-    metadata = {"dispatch_id": dispatch_id, "node_id": 0, "results_dir": "/tmp"}
+    executor = executor_for(BUCKET)
+    metadata = electron_metadata(dispatch_id)
     with pytest.raises(transfer.ResultNotLoaded) as raised:
         asyncio.run(executor.run(make_an_instance_of_a_job_module, [module], {}, metadata))
 
@@ -93,10 +89,8 @@ def test_fetching_the_result_of_a_job_that_kept_none_says_why(
     stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dispatch_id = str(uuid.uuid4())
-    executor = BraketExecutor(
-        s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.2, poll_freq=1.0
-    )
-    metadata = {"dispatch_id": dispatch_id, "node_id": 0, "results_dir": "/tmp"}
+    executor = executor_for(BUCKET)
+    metadata = electron_metadata(dispatch_id)
     assert asyncio.run(executor.run(lambda: 7, [], {}, metadata)) == 7  # collected, then cleaned up
 
     name = job_spec.job_name(dispatch_id, 0, 1)

@@ -10,7 +10,6 @@ what is tested is what happens after the retries are spent, which is the same wi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import Counter
@@ -21,14 +20,12 @@ import pytest
 from botocore.config import Config
 
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.stack import LocalStack
+from tests.integration.conftest import electron_metadata, executor_for, with_bucket_and_role
 
 BUCKET = "amazon-braket-covalent-outages"
-ROLE = "AmazonBraketJobsExecutionRole"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
 QUICK_RETRIES = Config(retries={"mode": "standard", "max_attempts": 2})
 OUTAGE_S = 12.0
 """Several failed searches of two quick attempts each, and a few rounds of the watcher's back-off."""
@@ -38,11 +35,8 @@ JOB_S = OUTAGE_S + 14.0
 
 @pytest.fixture
 def stack(braket_local_env: LocalStack) -> LocalStack:
-    s3 = boto3.client("s3", **braket_local_env.client_kwargs())
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=BUCKET)
-    braket_local_env.create_jobs_role(ROLE)
-    return braket_local_env
+    """The session's stack with a bucket of this module's own, whose objects the tests list."""
+    return with_bucket_and_role(braket_local_env, BUCKET)
 
 
 @pytest.fixture
@@ -96,14 +90,12 @@ def test_jobs_running_through_an_api_outage_come_back_uncancelled(
     dispatch_ids = [str(uuid.uuid4()) for _ in range(2)]
     names = [job_spec.job_name(dispatch_id, 0, 1) for dispatch_id in dispatch_ids]
     lines: list[str] = []
-    executor = BraketExecutor(
-        s3_bucket_name=BUCKET, region="us-east-1", ecr_image_uri=IMAGE, initial_poll_freq=0.5, poll_freq=2.0
-    )
+    executor = executor_for(BUCKET, initial_poll_freq=0.5, poll_freq=2.0)
 
     async def scenario() -> tuple[list[int], list[str]]:
         electrons = asyncio.gather(
             *(
-                executor.run(sleeper, [i, JOB_S], {}, {"dispatch_id": d, "node_id": 0, "results_dir": "/tmp"})
+                executor.run(sleeper, [i, JOB_S], {}, electron_metadata(d))
                 for i, d in enumerate(dispatch_ids)
             )
         )

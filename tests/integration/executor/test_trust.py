@@ -23,11 +23,8 @@ from covalent._shared_files.exceptions import TaskRuntimeError
 from covalent_braket_plugin.executor import job_spec, runtime, transfer
 from covalent_braket_plugin.job import runner
 from covalent_braket_plugin.local.stack import LocalStack
-from tests.integration.executor import test_executor
-from tests.integration.executor.test_executor import BUCKET, _executor, _metadata
-
-stack = test_executor.stack
-"""The local stack with the executor's bucket and job role (the fixture of the executor's tests)."""
+from tests.integration.conftest import electron_metadata, executor_for
+from tests.integration.executor.conftest import BUCKET
 
 
 def forged_runner(marker: Path) -> bytes:
@@ -50,7 +47,7 @@ def _archive_in_bucket(stack: LocalStack) -> bytes:
 
 
 def _run(function: Any, *args: Any, **options: Any) -> Any:
-    return asyncio.run(_executor(**options).run(function, list(args), {}, _metadata()))
+    return asyncio.run(executor_for(BUCKET, **options).run(function, list(args), {}, electron_metadata()))
 
 
 def _after_runner_upload(monkeypatch: pytest.MonkeyPatch, attack: Any) -> None:
@@ -113,9 +110,9 @@ def test_a_job_whose_runner_archive_changed_after_upload_fails_saying_so(
     marker = tmp_path / "forged"
     forged = forged_runner(marker)
     _after_runner_upload(monkeypatch, lambda s3, key: s3.put_object(Bucket=BUCKET, Key=key, Body=forged))
-    metadata = _metadata()
+    metadata = electron_metadata()
     with runtime.fresh(), pytest.raises(TaskRuntimeError) as raised:
-        asyncio.run(_executor(cleanup=False).run(lambda: "never", [], {}, metadata))
+        asyncio.run(executor_for(BUCKET, cleanup=False).run(lambda: "never", [], {}, metadata))
     assert not marker.exists()
     message = str(raised.value)
     assert "ended FAILED" in message
@@ -139,11 +136,11 @@ def test_a_task_rewritten_between_upload_and_job_start_is_never_unpickled(
         location = transfer.TaskLocation.for_task(BUCKET, metadata["dispatch_id"], 0, job_name)
         s3.put_object(Bucket=BUCKET, Key=location.task_key, Body=cloudpickle.dumps((forged_electron, [], {})))
 
-    metadata = _metadata()
+    metadata = electron_metadata()
     job_name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
     _after_runner_upload(monkeypatch, rewrite_the_task)
     with runtime.fresh(), pytest.raises(TaskRuntimeError) as raised:
-        asyncio.run(_executor().run(lambda: "genuine", [], {}, metadata))
+        asyncio.run(executor_for(BUCKET).run(lambda: "genuine", [], {}, metadata))
     assert not marker.exists()
     message = str(raised.value)
     assert f"{runner.TaskIntegrityError.__name__}: s3://{BUCKET}/" in message
