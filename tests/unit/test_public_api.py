@@ -123,6 +123,7 @@ COMMAND_LINE = {
         HELP,
         ("--port",),
         ("--host",),
+        ("--allow-remote",),  # added with the stack's credentials: a non-loopback --host needs it
         ("--runner",),
         ("--registry-binary",),
         ("--throttle-rate",),
@@ -170,7 +171,8 @@ COMMAND_LINE = {
     "guard status": GUARD,
     "guard remove": [*GUARD, ("--dry-run",)],  # added by the reshaping
     "prices": [HELP, ("--prices",), ("--json",)],  # added with the price list's provenance
-    "cost": [HELP, ("dispatch_id",), ("--since",), ("--prices",), *ACCOUNT, ("--json",)],  # added for workflow costs
+    # added for workflow costs
+    "cost": [HELP, ("dispatch_id",), ("--since",), ("--prices",), *ACCOUNT, ("--json",)],
     "doctor": [HELP, *ACCOUNT, ("--conf",), ("--json",)],
     "setup": [
         *ACCOUNT_RESOURCES, ("--keep-images",), ("--untagged-days",), ("--dry-run",), ("--json",),
