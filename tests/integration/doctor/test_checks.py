@@ -21,7 +21,7 @@ import pytest
 import toml
 
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.executor.images import client_python_minor
+from covalent_braket_plugin.executor.images import BRAKET_SDK_LABEL, client_python_minor
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
 
@@ -193,7 +193,8 @@ def push_labelled_image(account: Account, engine: docker.DockerClient, base: str
     registry = ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
     reference, tag = f"{registry}/{account.repository}", f"py{python.replace('.', '')}"
     dockerfile = (f"FROM {base}\nLABEL io.covalent-braket.python=\"{python}\" "
-                  f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\"\n")
+                  f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\" "
+                  f"{BRAKET_SDK_LABEL}=\"{metadata.version('amazon-braket-sdk')}\"\n")
     engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{reference}:{tag}", rm=True)
     try:
         for line in engine.api.push(reference, tag=tag, stream=True, decode=True,
@@ -215,7 +216,8 @@ def test_a_ready_image_of_the_client_python_passes(
     assert status == 0, results
     assert results["ecr.repository"]["message"] == f"ecr_image_uri {uri} is in ECR"
     assert results["image.versions"]["message"].startswith(
-        f"{uri} has Python {client_python_minor()} and covalent {metadata.version('covalent')}")
+        f"{uri} has Python {client_python_minor()}, covalent {metadata.version('covalent')} and "
+        f"amazon-braket-sdk {metadata.version('amazon-braket-sdk')}")
 
 
 def test_an_image_of_another_python_fails_naming_both_versions(
