@@ -48,6 +48,10 @@ _AUTHORIZATION = re.compile(
 
 _INVALID_TOKEN = "The security token included in the request is invalid."
 _NO_KEY = "The AWS Access Key Id you provided does not exist in our records."
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
 _SKEWED = "The difference between the request time and the current time is too large."
 # (code, HTTP status, message) of each refusal, by the error family of the signing service's protocol.
 _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
@@ -57,8 +61,7 @@ _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
         "unknown_key": ("UnrecognizedClientException", 403, _INVALID_TOKEN),
         "bad_signature": (
             "InvalidSignatureException", 403,
-            "The request signature we calculated does not match the signature you provided. Check your AWS "
-            "Secret Access Key and signing method. Consult the service documentation for details.",
+            _MISMATCH,
         ),
         "skewed": ("InvalidSignatureException", 403, "{detail}"),
         "expired": ("InvalidSignatureException", 403, "{detail}"),
@@ -69,8 +72,7 @@ _ERRORS: dict[str, dict[str, tuple[str, int, str]]] = {
         "unknown_key": ("InvalidClientTokenId", 403, _INVALID_TOKEN),
         "bad_signature": (
             "SignatureDoesNotMatch", 403,
-            "The request signature we calculated does not match the signature you provided. Check your AWS "
-            "Secret Access Key and signing method. Consult the service documentation for details.",
+            _MISMATCH,
         ),
         "skewed": ("SignatureDoesNotMatch", 403, "{detail}"),
         "expired": ("SignatureDoesNotMatch", 403, "{detail}"),
