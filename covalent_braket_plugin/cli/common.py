@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.errors import ExecutorConfigError
-from covalent_braket_plugin.executor.covalent_conf import read_executor_section
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.covalent_conf import configured_settings
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
 
 REFUSED_INPUT = 2
@@ -125,9 +125,8 @@ def load_settings(
         ExecutorConfigError: a setting of the file (or a flag) is invalid; the message names it.
         ValueError: covalent.conf is not TOML.
     """
-    section = read_executor_section(conf_path) or {}
-    flags = {name: value for name, value in (("region", region), ("profile", profile)) if value}
-    return BraketExecutorSettings.from_options(**{**section, **flags})
+    flags = given({"region": region, "profile": profile})
+    return BraketExecutorSettings.from_options(**{**configured_settings(conf_path), **flags})
 
 
 def executor_session(args: argparse.Namespace) -> tuple[BraketExecutorSettings, AwsSession]:

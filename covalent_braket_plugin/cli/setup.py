@@ -100,7 +100,7 @@ def setup_options(args: argparse.Namespace) -> tuple[AwsSession, SetupOptions]:
     section: dict[str, Any] = {}
     if not args.no_conf:
         try:
-            section = covalent_conf.read_executor_section(args.conf) or {}
+            section = covalent_conf.configured_settings(args.conf)
         except ValueError as error:
             raise UsageError(f"{error} (or pass --conf PATH / --no-conf)") from None
     aws = aws_session(args.profile, args.region or section.get("region"))

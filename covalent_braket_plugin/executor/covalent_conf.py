@@ -17,7 +17,7 @@ from typing import Any
 import filelock
 import toml
 
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given
 
 SECTION = ("executors", "braket")
 LOCK_TIMEOUT_S = 10.0
@@ -59,6 +59,16 @@ def read_executor_section(path: Path | None = None) -> dict[str, Any] | None:
             return None
         section = section[key]
     return dict(section) if isinstance(section, dict) else None
+
+
+def configured_settings(path: Path | None = None) -> dict[str, Any]:
+    """The settings ``[executors.braket]`` of covalent.conf gives: its keys that hold a value
+    (:func:`~covalent_braket_plugin.executor.settings.given`); nothing when the file or section is missing.
+
+    Raises:
+        ValueError: the file is not TOML.
+    """
+    return given(read_executor_section(path) or {})
 
 
 def unknown_keys(section: Mapping[str, Any]) -> list[str]:

@@ -42,7 +42,7 @@ from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.job_tasks import report as tasks_report
 from covalent_braket_plugin.executor.metrics import report as metrics_report
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, validated_retries
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given, validated_retries
 from covalent_braket_plugin.tasks.cost import ElectronCost
 from covalent_braket_plugin.tasks.pricing import PriceTable
 
@@ -102,9 +102,7 @@ class BraketExecutor(AsyncBaseExecutor):
     """
 
     def __init__(self, log_stdout: str = "", log_stderr: str = "", retries: int = 0, **options: Any) -> None:
-        settings = BraketExecutorSettings.from_options(
-            **{**_configured_options(), **{k: v for k, v in options.items() if v is not None}}
-        )
+        settings = BraketExecutorSettings.from_options(**{**_configured_options(), **given(options)})
         super().__init__(
             log_stdout=log_stdout,
             log_stderr=log_stderr,

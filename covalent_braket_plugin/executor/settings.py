@@ -15,6 +15,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, get_args
 
@@ -95,6 +96,22 @@ def device_region(device: str) -> str | None:
     """The region a QPU ARN names, or None for simulators and local devices (they run anywhere)."""
     match = _DEVICE_ARN.match(device)
     return (match.group("region") or None) if match else None
+
+
+def given(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that set something: None, an empty and a blank string mean "not set".
+
+    TOML has no null, so covalent writes each plugin default that is empty into covalent.conf as
+    ``""`` (``region = ""``) once it is imported. Taken as given, such a value would hide what comes
+    after it (a keyword argument's over covalent.conf's, covalent.conf's region over the profile's or
+    AWS_DEFAULT_REGION) or be refused instead of keeping its default (``s3_bucket_name = ""``). Every
+    reader of settings goes through here, so "empty" means the same wherever a value comes from.
+    """
+    return {
+        key: value
+        for key, value in options.items()
+        if value is not None and not (isinstance(value, str) and not value.strip())
+    }
 
 
 def default_base_image(region: str) -> str:
@@ -245,13 +262,13 @@ class BraketExecutorSettings(BaseModel):
     def from_options(cls, **options: Any) -> BraketExecutorSettings:
         """Validate ``options`` (covalent.conf keys or keyword arguments) into settings.
 
-        A value of None means "not set": the setting keeps its default.
+        A value that is not set (:func:`given`) keeps the setting's default.
 
         Raises:
             ExecutorConfigError: with one line per unknown key or invalid value, each naming the
                 setting and its fix.
         """
-        options = {key: value for key, value in options.items() if value is not None}
+        options = given(options)
         unknown = sorted(set(options) - set(cls.model_fields))
         if unknown:
             raise ExecutorConfigError(
@@ -630,7 +647,9 @@ def settings_reference_markdown() -> str:
         "",
         "`BraketExecutor` takes these settings as keyword arguments or from `[executors.braket]` in",
         "covalent.conf. Every key of earlier releases of the plugin is accepted. Invalid values fail",
-        "before any AWS call, with a message naming the setting and its fix.",
+        "before any AWS call, with a message naming the setting and its fix. An empty value (`\"\"`, as",
+        "covalent writes the plugin's empty defaults into covalent.conf) sets nothing: a keyword argument",
+        "left empty takes covalent.conf's value, and a key of covalent.conf left empty the default.",
         "",
         "| Setting | Type | Default | Meaning |",
         "| --- | --- | --- | --- |",

@@ -83,6 +83,9 @@ def test_settings_come_from_covalent_conf_and_flags_win(tmp_path: Path) -> None:
         load_settings(conf_path=tmp_path / "missing.conf").ecr_repo_name
         == "amazon-braket-covalent-job-images"
     )
+    conf.write_text('[executors.braket]\nregion = ""\necr_repo_name = ""\n')  # as covalent writes defaults
+    assert load_settings(conf_path=conf).ecr_repo_name == "amazon-braket-covalent-job-images"
+    assert load_settings(region="us-west-1", conf_path=conf).region == "us-west-1"
     conf.write_text('[executors.braket]\nregion = "mars-1"\n')
     with pytest.raises(ValueError, match="region: 'mars-1' is not an AWS region name"):
         load_settings(conf_path=conf)

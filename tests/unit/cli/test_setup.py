@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import toml
 
+from covalent_braket_plugin import braket as entry_point
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.provisioning import policies
 from covalent_braket_plugin.provisioning.ecr import lifecycle_policy
@@ -78,6 +80,20 @@ def test_setup_refuses_bad_flags_before_any_aws_call(capsys: pytest.CaptureFixtu
 def test_setup_without_a_region_says_how_to_give_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["setup"]) == 2
     assert "--region" in capsys.readouterr().err
+
+
+def test_setup_takes_the_environments_region_over_covalent_confs_empty_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # covalent.conf as covalent writes it once imported: every plugin default, region = "".
+    conf_file = tmp_path / "covalent" / "covalent.conf"
+    conf_file.parent.mkdir()
+    conf_file.write_text(toml.dumps({"executors": {"braket": entry_point._EXECUTOR_PLUGIN_DEFAULTS}}))
+    assert 'region = ""' in conf_file.read_text()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # as `covalent-braket local env` exports it
+    assert main(["setup", "--json"]) == 1  # past the options, at the first AWS call (none answers here)
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"]["step"] == "credentials"
 
 
 def test_setup_with_an_unknown_profile_names_it(capsys: pytest.CaptureFixture[str]) -> None:

@@ -238,6 +238,15 @@ def test_settings_come_from_covalent_conf_with_keyword_arguments_winning(
     assert executor.time_limit == 300  # Covalent's own attribute carries the job's time limit
 
 
+def test_an_empty_keyword_argument_leaves_the_setting_to_covalent_conf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configured = {"executors.braket": OPTIONS}
+    monkeypatch.setattr(f"{EXECUTOR_MODULE}.get_config", lambda key: configured.get(key, {}))
+    executor = BraketExecutor(region="", s3_bucket_name=" ")
+    assert (executor.region, executor.s3_bucket_name) == (REGION, BUCKET)
+
+
 def test_every_key_of_the_0_3_plugin_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(f"{EXECUTOR_MODULE}._configured_options", dict)
     old = {

@@ -85,6 +85,13 @@ def test_none_keeps_the_default() -> None:
     assert settings_of(region=None, storage=None) == settings_of()
 
 
+def test_an_empty_value_is_not_set_and_keeps_the_default() -> None:
+    # covalent.conf holds the plugin's empty defaults as "" (TOML has no null): they set nothing.
+    empty = {name: "" for name in BraketExecutorSettings.model_fields}
+    assert settings_of(**empty) == settings_of()
+    assert settings_of(s3_bucket_name="  ", region=" ") == settings_of()  # blank is empty too
+
+
 def test_string_values_from_covalent_conf_are_converted() -> None:
     settings = settings_of(
         storage="40", time_limit="600", poll_freq="2.5", cleanup="false",
@@ -116,7 +123,6 @@ def test_string_values_from_covalent_conf_are_converted() -> None:
         ({"poll_freq": 0}, ["poll_freq", "greater than 0"]),
         ({"poll_freq": -5}, ["poll_freq", "greater than 0"]),
         ({"initial_poll_freq": 0}, ["initial_poll_freq", "greater than 0"]),
-        ({"braket_job_execution_role_name": ""}, ["braket_job_execution_role_name", "its ARN"]),
         ({"braket_job_execution_role_name": "a b"}, ["braket_job_execution_role_name", "not an IAM role"]),
         ({"region": "mars-1"}, ["region", "like 'us-east-1'"]),
         ({"region": "ap-south-1"}, ["region", "not offered in ap-south-1", "us-east-1"]),
