@@ -34,6 +34,7 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
+from covalent_braket_plugin.errors import BucketNotFoundError
 from covalent_braket_plugin.executor import budget, cost, job_spec, runtime, stop, transfer
 from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.images import ImageBuilder
@@ -158,6 +159,9 @@ class BraketExecutor(AsyncBaseExecutor):
         except transfer.ResultNotLoaded:
             keep = True  # the result the user paid for stays in S3 until it is fetched
             raise
+        except BucketNotFoundError:
+            keep = True  # there is no bucket to clean up
+            raise
         finally:
             if settings.cleanup and not keep:
                 await self._clean_up(aws, task.location)
@@ -192,35 +196,38 @@ class BraketExecutor(AsyncBaseExecutor):
         """Pickle the call, make sure the job image exists, then put the task and the runner in S3.
 
         The image comes before the upload: an environment that cannot be built (a Python version
-        that differs from the client's, a bad pip package) fails with nothing left in S3.
+        that differs from the client's, a bad pip package) fails with nothing left in S3. A bucket
+        that does not exist fails the first upload with :class:`BucketNotFoundError`.
         """
         rt = runtime.current()
-        async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
-            pickled = await rt.blocking(transfer.pickle_task, call, scratch / "task.pkl")
-            image_uri = await self._image(aws, settings, task)
+        with transfer.bucket_required(settings.s3_bucket_name, aws.region):
+            async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
+                pickled = await rt.blocking(transfer.pickle_task, call, scratch / "task.pkl")
+                image_uri = await self._image(aws, settings, task)
+                await self._checkpoint(task)
+                task_uri = await self._put_task(aws, task, pickled)
+            source_uri = await rt.blocking(
+                transfer.upload_runner_source,
+                aws.client("s3"),
+                settings.s3_bucket_name,
+                aws.account_id,
+            )
             await self._checkpoint(task)
-            task_uri = await self._put_task(aws, task, pickled)
-        source_uri = await rt.blocking(
-            transfer.upload_runner_source,
-            aws.client("s3"),
-            settings.s3_bucket_name,
-            aws.account_id,
-        )
-        await self._checkpoint(task)
-        return _Uploaded(
-            image_uri,
-            task_uri,
-            pickled.sha256,
-            source_uri,
-            transfer.runner_archive()[0],
-            await rt.blocking(
-                stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id, settings.input_data
-            ),
-            await rt.blocking(
-                prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
-                settings.checkpoints,
-            ),
-        )
+            return _Uploaded(
+                image_uri,
+                task_uri,
+                pickled.sha256,
+                source_uri,
+                transfer.runner_archive()[0],
+                await rt.blocking(
+                    stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id,
+                    settings.input_data,
+                ),
+                await rt.blocking(
+                    prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
+                    settings.checkpoints,
+                ),
+            )
 
     async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).

@@ -24,17 +24,19 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from covalent_braket_plugin.errors import BucketNotFoundError
 from covalent_braket_plugin.job import runner
 
 KEY_ROOT = "covalent-braket"
@@ -125,6 +127,23 @@ class ResultNotLoaded(RuntimeError):
         )
         self.job_arn = job_arn
         self.uri = uri
+
+
+@contextmanager
+def bucket_required(bucket: str, region: str | None) -> Iterator[None]:
+    """S3's NoSuchBucket, met in the block, as a :class:`BucketNotFoundError` naming the setting and
+    the fix.
+
+    boto3's managed uploads (a large task, input data) wrap S3's answer in an S3UploadFailedError,
+    raised while handling it, so the answer is that error's context.
+    """
+    try:
+        yield
+    except (ClientError, S3UploadFailedError) as error:
+        answer = error if isinstance(error, ClientError) else error.__context__
+        if isinstance(answer, ClientError) and answer.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            raise BucketNotFoundError(bucket, region) from None
+        raise
 
 
 class _HashingWriter:

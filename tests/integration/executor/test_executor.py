@@ -19,6 +19,7 @@ from covalent._shared_files.util_classes import RESULT_STATUS
 from covalent.executor.utils import Signals
 
 from covalent_braket_plugin.braket import BraketExecutor
+from covalent_braket_plugin.errors import BucketNotFoundError
 from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
@@ -71,6 +72,14 @@ def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack
     [job] = _jobs_named(stack, name)
     assert job["status"] == "COMPLETED"
     assert _task_objects(stack, metadata["dispatch_id"]) == []
+
+
+def test_a_bucket_nobody_made_is_named_with_its_setting_and_creates_no_job(stack: LocalStack) -> None:
+    missing = f"amazon-braket-missing-{uuid.uuid4().hex[:8]}"
+    metadata = electron_metadata()
+    with pytest.raises(BucketNotFoundError, match=f"s3_bucket_name: there is no S3 bucket '{missing}'"):
+        asyncio.run(executor_for(missing).run(lambda: 1, [], {}, metadata))
+    assert _jobs_named(stack, job_spec.job_name(metadata["dispatch_id"], 0, 1)) == []
 
 
 def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -> None:

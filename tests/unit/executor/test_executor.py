@@ -25,6 +25,7 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from moto import mock_aws
 
 from covalent_braket_plugin import braket as entry_point
+from covalent_braket_plugin.errors import BucketNotFoundError
 from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
 from covalent_braket_plugin.executor.executor import LARGE_UPLOAD_BYTES, BraketExecutor
 from covalent_braket_plugin.executor.images import PythonVersionMismatchError
@@ -387,6 +388,23 @@ def test_job_states_and_a_large_upload_are_reported_in_the_log(
         f"Braket job {name}: COMPLETED",
         f"Braket job {name}: done",
     ]
+
+
+@pytest.mark.parametrize("size", [1, LARGE_UPLOAD_BYTES], ids=["small task", "large task"])
+def test_a_missing_bucket_names_the_setting_and_how_to_make_it(
+    monkeypatch: pytest.MonkeyPatch, aws: dict, size: int
+) -> None:
+    fake = FakeBraket(["COMPLETED"])
+    _use(monkeypatch, aws, fake)
+    missing = "amazon-braket-nobody-made-this"
+    with pytest.raises(BucketNotFoundError) as raised:
+        _run(BraketExecutor(**{**OPTIONS, "s3_bucket_name": missing}), lambda data: len(data), (b"x" * size,))
+    message = str(raised.value)
+    assert f"s3_bucket_name: there is no S3 bucket {missing!r}" in message
+    assert f"covalent-braket setup --region {REGION} --bucket {missing}" in message
+    assert "an existing amazon-braket-* bucket" in message
+    assert "An error occurred" not in message
+    assert fake.calls == []
 
 
 def test_each_run_of_an_electron_is_a_new_job(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
