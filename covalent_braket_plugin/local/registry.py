@@ -77,8 +77,7 @@ class LocalRegistry:
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
             raise RegistryUnavailableError(
                 f"no image registry binary at {self.binary}: install it with "
-                "`apt-get install docker-registry` (or start the stack with --runner process, "
-                "which needs no registry)"
+                "`apt-get install docker-registry`"
             )
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         failure: RegistryUnavailableError | None = None

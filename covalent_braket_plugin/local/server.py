@@ -39,6 +39,7 @@ from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault
 from covalent_braket_plugin.local.gateway import Gateway, OneAtATime, WSGIApp
 from covalent_braket_plugin.local.hosts import AllowedHosts, check_listen_address
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
+from covalent_braket_plugin.local.public_objects import PublicObjects
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
 from covalent_braket_plugin.local.stack import JOBS_DIR, RUNNERS
@@ -84,9 +85,12 @@ def serve(args: argparse.Namespace) -> None:
     routes: dict[str, WSGIApp] = {}
     admin = AdminApp(faults)
     verifier = Verifier(credentials)
+    public = PublicObjects()
     server = _bind(
         args.host, args.port,
-        lambda port: Gateway(routes, admin, moto_app, hosts=AllowedHosts(args.host, port), verifier=verifier),
+        lambda port: Gateway(
+            routes, admin, moto_app, hosts=AllowedHosts(args.host, port), verifier=verifier, public=public
+        ),
     )
     endpoint = f"http://{args.host}:{server.server_address[1]}"
     services = LocalServices(endpoint, credentials)
@@ -107,7 +111,7 @@ def serve(args: argparse.Namespace) -> None:
             )
         except RuntimeError as exc:  # --runner docker without an engine
             raise StartError(str(exc)) from exc
-        backend = BraketBackend(services=services, faults=faults, job_manager=jobs)
+        backend = BraketBackend(services=services, faults=faults, job_manager=jobs, public=public)
         jobs.bind_store(backend)
         routes["braket"] = make_braket_app(backend, faults)
         routes["ecr"] = EcrApp(services, registry, fallback=moto_app)
@@ -146,7 +150,7 @@ def _bind(host: str, port: int, app_on: Callable[[int], WSGIApp]) -> BaseWSGISer
         if exc.errno == errno.EADDRINUSE:
             raise StartError(
                 f"port {port} on {host} is busy: another program (or another local stack) listens there; "
-                "stop it or pick another port with --port"
+                "stop it, or start with --port 0 to take a free port (or --port N to name one)"
             ) from exc
         raise
     finally:
@@ -158,14 +162,18 @@ def _start_registry(
 ) -> tuple[LocalRegistry | None, str | None]:
     """Start the image registry. Without it the stack can still run jobs as processes, so a stack
     whose jobs will be processes (``--runner process``, or ``auto`` with no Docker engine) starts
-    without one and says so in its status; one that would run containers fails."""
+    without one and says so in its status; one that would run containers fails. Only the failure
+    suggests ``--runner process``: the note of a stack that runs jobs as processes already says that
+    they need no registry and how to get one for pushing images."""
     registry_dir.mkdir(parents=True, exist_ok=True)
     try:
         return LocalRegistry(registry_dir, binary=binary).start(), None
     except RegistryUnavailableError as exc:
         if runner == "docker" or (runner == "auto" and docker_client() is not None):
-            raise StartError(str(exc)) from exc
-        return None, str(exc)
+            raise StartError(
+                f"{exc}; or start the stack with --runner process, which needs no registry"
+            ) from exc
+        return None, f"jobs run as processes and need none; to push job images to the stack, {exc}"
 
 
 def _stop_on_signals(server: BaseWSGIServer, drain: list[Callable[[], None]]) -> None:

@@ -172,6 +172,19 @@ def test_a_busy_port_is_reported_as_such(state_dir: Path) -> None:
         result = run_cli(state_dir, "up", "--port", str(taken.getsockname()[1]), "--runner", "process")
     assert result.returncode == 1
     assert "is busy" in result.stderr
+    assert "--port 0" in result.stderr  # the way to a free port, without guessing one
+
+
+def test_the_banner_of_a_process_runner_without_a_registry_does_not_ask_for_that_runner(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    up = run_cli(
+        state_dir, "up", "--port", "0", "--runner", "process", "--registry-binary", str(tmp_path / "none")
+    )
+    assert up.returncode == 0, up.stderr
+    (registry,) = [line for line in up.stdout.splitlines() if "registry: none" in line]
+    assert "apt-get install docker-registry" in registry
+    assert "--runner process" not in registry
 
 
 def test_a_bad_fault_setting_is_refused_at_start(state_dir: Path) -> None:

@@ -75,6 +75,7 @@ def test_without_a_registry_program_the_process_runner_still_starts(tmp_path: Pa
         status = stack.status()
         assert stack.registry_address is None
         assert "apt-get install docker-registry" in status["registry_note"]
+        assert "--runner process" not in status["registry_note"]  # it runs that way already
         ecr = boto3.client("ecr", config=Config(retries={"max_attempts": 1}), **stack.client_kwargs())
         with pytest.raises(ecr.exceptions.ServerException, match="apt-get install docker-registry"):
             ecr.get_authorization_token()
@@ -82,5 +83,6 @@ def test_without_a_registry_program_the_process_runner_still_starts(tmp_path: Pa
 
 def test_without_a_registry_program_the_docker_runner_refuses_to_start(tmp_path: Path) -> None:
     stack = LocalStack(runner="docker", registry_binary=tmp_path / "missing-registry")
-    with pytest.raises(LocalStackError, match="apt-get install docker-registry"):
+    with pytest.raises(LocalStackError, match="apt-get install docker-registry") as refused:
         stack.start()
+    assert "--runner process" in str(refused.value)
