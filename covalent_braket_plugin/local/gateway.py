@@ -1,6 +1,6 @@
 """The stack's one HTTP endpoint: let in only requests for the stack's address signed with a key it
-accepts, then route each to the Braket emulator, the ECR overrides, the admin API or moto's server,
-by the service the request was signed for."""
+accepts (or unsigned reads of the objects it made public), then route each to the Braket emulator,
+the ECR overrides, the admin API or moto's server, by the service the request was signed for."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from covalent_braket_plugin.local.auth import Verifier, error_response
 from covalent_braket_plugin.local.hosts import AllowedHosts
+from covalent_braket_plugin.local.public_objects import PublicObjects
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -57,7 +58,9 @@ class Gateway:
     for "this server does not serve that host"; AWS's front doors refuse such requests before any
     service sees them, so no service's error format applies). One not signed by a key ``verifier``
     accepts gets AWS's error for that, in the format of the service it was signed for. The admin API
-    is no exception: it changes faults and lists every job.
+    is no exception: it changes faults and lists every job. The one exception is a request with no
+    signature at all that reads an object of ``public``, as anyone may read a public S3 object; one
+    signed badly is refused even there, as S3 checks every signature it is given.
 
     ``routes`` maps a signing service name (``"braket"``, ``"ecr"``) to the application that serves
     it; ``admin`` serves ``/_local/...``; everything else goes to ``fallback`` (moto's server app).
@@ -70,12 +73,14 @@ class Gateway:
         fallback: WSGIApp,
         hosts: AllowedHosts,
         verifier: Verifier,
+        public: PublicObjects | None = None,
     ) -> None:
         self._routes = routes
         self._admin = admin
         self._fallback = fallback
         self._hosts = hosts
         self._verifier = verifier
+        self._public = public or PublicObjects()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST", "")
@@ -84,7 +89,8 @@ class Gateway:
             message = json.dumps({"message": f"this endpoint serves {served}, not Host {host!r}"})
             refusal = Response(message, status=421, content_type="application/json")
             return refusal(environ, start_response)
-        if failure := self._verifier.check(environ):
+        failure = self._verifier.check(environ)
+        if failure and not (failure.kind == "missing" and self._public.readable(environ)):
             return error_response(failure, signing_service(environ))(environ, start_response)
         if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
             return self._admin(environ, start_response)

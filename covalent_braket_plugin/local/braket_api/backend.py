@@ -53,6 +53,7 @@ from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
 from covalent_braket_plugin.local.braket_api.pulse import native_gate_calibrations
 from covalent_braket_plugin.local.braket_api.task_runner import ACTIVE, TERMINAL, TaskRunner
 from covalent_braket_plugin.local.faults import Faults
+from covalent_braket_plugin.local.public_objects import PublicObjects
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices
 from covalent_braket_plugin.tasks.pricing import PriceTable
 
@@ -173,8 +174,10 @@ class BraketBackend:
         job_manager: JobManagerLike | None = None,
         prices: PriceTable | None = None,
         workers: int | None = None,
+        public: PublicObjects | None = None,
     ) -> None:
         self.services = services
+        self.public = public or PublicObjects()
         self.faults = faults or Faults()
         self.job_manager = job_manager
         self.prices = prices or PriceTable.load()
@@ -225,10 +228,13 @@ class BraketBackend:
             return dict(self._devices[device.arn])
 
     def _publish_calibrations(self, device: Device) -> str | None:
-        """Put the device's native gate calibrations in the stack's S3 and return their URL.
+        """Put the device's native gate calibrations in the stack's S3, make that object public and
+        return its URL.
 
         AWS links them as a URL the SDK downloads without credentials; here it is the object's
-        path-style S3 URL on the stack's endpoint.
+        path-style S3 URL on the stack's endpoint. Public takes two grants: the object's ACL lets
+        anyone read it, as S3 (and moto) require of an unsigned read, and the gateway, which refuses
+        every other unsigned request, lets unsigned reads of this object through.
         """
         if self.services is None:
             return None
@@ -251,7 +257,9 @@ class BraketBackend:
             Key=key,
             Body=json.dumps(document).encode(),
             ContentType="application/json",
+            ACL="public-read",
         )
+        self.public.publish(CALIBRATIONS_BUCKET, key)
         return f"{self.services.endpoint_url.rstrip('/')}/{CALIBRATIONS_BUCKET}/{key}"
 
     def search_devices(self, params: dict[str, Any], region: str) -> dict[str, Any]:
