@@ -25,6 +25,7 @@ from braket.device_schema.simulators.gate_model_simulator_device_parameters_v1 i
 from braket.schema_common.schema_base import BraketSchemaBase
 
 from covalent_braket_plugin.local.braket_api.pulse import pulse_section
+from covalent_braket_plugin.local.braket_api.retired_paradigms import dwave_capabilities, xanadu_capabilities
 
 OPENQASM = "braket.ir.openqasm.program"
 PROGRAM_SET = "braket.ir.openqasm.program_set"
@@ -100,19 +101,26 @@ _RIGETTI_GATES = ("rx", "rz", "iswap")
 _ASPEN_GATES = ("rx", "rz", "cz", "cphaseshift", "xy")
 
 
+DWAVE = "D-Wave Systems"
+XANADU = "Xanadu"
+
+
 def _retired(arn: str, name: str, provider: str, qubits: int, gates: tuple[str, ...] = ()) -> Device:
     """A device AWS has retired (the SDK's ``Devices`` names them with a leading underscore).
 
-    Retired gate-model devices keep a capabilities document of their provider's schema; the
-    annealing (D-Wave) and photonic (Xanadu) ones are not served, since the stack models neither.
+    Every retired device keeps a capabilities document of its provider's schema, the annealers
+    (D-Wave) and the photonic Borealis (Xanadu) too, though the stack runs tasks of neither paradigm.
     """
     if provider == "Amazon Braket":
         return Device(arn, name, provider, "SIMULATOR", "braket_sv", qubits, status="RETIRED")
-    connectivity = {} if provider == "IonQ" else (_ring if provider == "OQC" else _line)(qubits)
+    # IonQ's traps are fully connected; annealers and photonic devices have no gate coupling map.
+    has_coupling_map = provider not in ("IonQ", DWAVE, XANADU)
+    connectivity = (_ring if provider == "OQC" else _line)(qubits) if has_coupling_map else {}
     return Device(arn, name, provider, "QPU", "braket_sv", qubits, gates, connectivity, status="RETIRED")
 
 
 _RIGETTI = "arn:aws:braket:{}::device/qpu/rigetti/{}"
+_DWAVE = "arn:aws:braket:{}::device/qpu/d-wave/{}"
 RETIRED = (
     _retired("arn:aws:braket:::device/quantum-simulator/amazon/tn1", "TN1", "Amazon Braket", 50),
     _retired("arn:aws:braket:us-east-1::device/qpu/ionq/Harmony", "Harmony", "IonQ", 11, _IONQ_TRAPPED_GATES),
@@ -131,6 +139,17 @@ RETIRED = (
         _retired(_RIGETTI.format("us-west-1", name), name, "Rigetti", 84, _RIGETTI_GATES)
         for name in ("Ankaa-2", "Ankaa-3")
     ),
+    *(
+        _retired(_DWAVE.format(region, name), name, DWAVE, qubits)
+        for region, name, qubits in (
+            ("", "Advantage_system1", 5760),
+            ("", "Advantage_system3", 5760),
+            ("", "Advantage_system4", 5760),
+            ("us-west-2", "Advantage_system6", 5760),
+            ("", "DW_2000Q_6", 2048),
+        )
+    ),
+    _retired("arn:aws:braket:us-east-1::device/qpu/xanadu/Borealis", "Borealis", XANADU, 216),
 )
 """Retired devices, from the Braket SDK's ``braket.devices.Devices`` (``_``-prefixed members)."""
 
@@ -454,6 +473,10 @@ def capabilities(device: Device, calibrations_url: str | None = None) -> dict[st
         caps = _simulator_capabilities(device)
     elif device.simulator == "braket_ahs":
         caps = _ahs_capabilities(device)
+    elif device.provider == DWAVE:
+        caps = dwave_capabilities(device.name, device.qubit_count, _service(device))
+    elif device.provider == XANADU:
+        caps = xanadu_capabilities(device.qubit_count, _service(device))
     else:
         caps = _gate_qpu_capabilities(device, calibrations_url)
     BraketSchemaBase.parse_raw_schema(json.dumps(caps))

@@ -1,48 +1,58 @@
-"""Devices as the unmodified Braket SDK sees them on AWS: retired devices still answer GetDevice and
-SearchDevices with status RETIRED and refuse work; Rigetti's QPU offers pulse control."""
+"""Devices as the unmodified Braket SDK sees them on AWS: every device the SDK's ``Devices`` names
+answers GetDevice and SearchDevices, retired ones (D-Wave's and Xanadu's included) with status RETIRED,
+and those refuse work; Rigetti's QPU offers pulse control."""
 
 from __future__ import annotations
 
-import json
 import math
+import warnings
+from enum import EnumMeta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from braket.aws import AwsDevice, AwsQuantumJob
 from braket.circuits import Circuit, FreeParameter, Gate, QubitSet
+from braket.device_schema.dwave import DwaveDeviceCapabilities
+from braket.device_schema.xanadu import XanaduDeviceCapabilities
 from braket.devices import Devices
 
 from covalent_braket_plugin.local.stack import LocalStack
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-# Every retired gate-model device the SDK still names (with a leading underscore).
-RETIRED = {
-    Devices.Amazon._TN1,
-    Devices.IonQ._Harmony,
-    Devices.IonQ._Aria1,
-    Devices.IonQ._Aria2,
-    Devices._OQC._Lucy,
-    Devices.Rigetti._Aspen8,
-    Devices.Rigetti._Aspen9,
-    Devices.Rigetti._Aspen10,
-    Devices.Rigetti._Aspen11,
-    Devices.Rigetti._AspenM1,
-    Devices.Rigetti._AspenM2,
-    Devices.Rigetti._AspenM3,
-    Devices.Rigetti._Ankaa2,
-    Devices.Rigetti._Ankaa3,
+# Every device of every provider class of the SDK's enum; a set, as Devices.IonQ is Devices._IonQ.
+EVERY = {
+    device for provider in vars(Devices).values() if isinstance(provider, EnumMeta) for device in provider
 }
+# The SDK names retired devices with a leading underscore.
+RETIRED = {device for device in EVERY if device.name.startswith("_")}
 
 
-def test_retired_devices_answer_get_device_as_retired(braket_local_env: LocalStack) -> None:
-    for arn in RETIRED:
+@pytest.mark.parametrize("arn", sorted(EVERY), ids=lambda arn: arn.rsplit("/", 1)[-1])
+def test_every_device_the_sdk_names_answers_get_device(braket_local_env: LocalStack, arn: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # AwsDevice only warns when it cannot parse the capabilities
         device = AwsDevice(arn)
-        assert device.status == "RETIRED", arn
-        assert not device.is_available
-        assert device.properties.paradigm.qubitCount > 0
+    retired = arn in RETIRED
+    assert device.status == ("RETIRED" if retired else "ONLINE")
+    assert not (retired and device.is_available)
+    assert device.properties.service.shotsRange[1] > 0
+
+
+def test_every_device_the_sdk_names_is_listed(braket_local_env: LocalStack) -> None:
+    # What the SDK's own test of its enum searches: devices of every status, in every region.
+    listed = AwsDevice.get_devices(statuses=["RETIRED", "ONLINE", "OFFLINE"])
+    assert {device.arn for device in listed} == EVERY
+
+
+def test_annealers_and_photonic_devices_parse_in_their_schemas(braket_local_env: LocalStack) -> None:
+    annealer = AwsDevice(Devices._DWave._Advantage6)
+    assert isinstance(annealer.properties, DwaveDeviceCapabilities)
+    assert annealer.topology_graph.number_of_nodes() == annealer.properties.provider.qubitCount
+    borealis = AwsDevice(Devices._Xanadu._Borealis)
+    assert isinstance(borealis.properties, XanaduDeviceCapabilities)
+    assert borealis.properties.paradigm.compilerDefault == "borealis"
 
 
 def test_search_lists_retired_devices_only_when_asked(braket_local_env: LocalStack) -> None:
@@ -84,13 +94,8 @@ def test_rigetti_cepheus_offers_pulse_control(braket_local_env: LocalStack) -> N
     assert len(ports) == 4 * 108 and {"q0_rf", "q0_ff", "q0_ro_tx", "q0_ro_rx"} <= set(ports)
     assert frames["q0_rf_frame"].port == ports["q0_rf"]
     assert frames["q0_q1_iswap_frame"].properties["qubitMappings"] == [0, 1]
-    # The calibrations link names an object of the stack's S3; the gateway serves only signed
-    # requests, so read it signed and give it to the SDK's own parser of that document.
-    url = urlparse(device.properties.pulse.nativeGateCalibrationsRef)
-    assert f"{url.scheme}://{url.netloc}" == braket_local_env.endpoint_url
-    bucket, key = url.path.lstrip("/").split("/", 1)
-    document = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    calibrations = device._parse_calibration_json(document)
+    # The SDK downloads them with plain urllib, unsigned, from the URL the device's document links.
+    calibrations = device.gate_calibrations.pulse_sequences
     assert "play(q0_rf_frame" in calibrations[(Gate.Rx(math.pi / 2), QubitSet(0))].to_ir()
     assert (Gate.ISwap(), QubitSet([0, 1])) in calibrations
     assert (Gate.Rz(FreeParameter("theta")), QubitSet(5)) in calibrations
