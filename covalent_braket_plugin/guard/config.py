@@ -162,6 +162,15 @@ class GuardConfig:
         """The daily limits of one device: its ``DEVICE_LIMITS`` entry, else MAX_SHOTS / MAX_COST_USD."""
         return self.device_limits.get(_device_path(device_arn), Limits(self.max_shots, self.max_cost_usd))
 
+    def describe_all_limits(self) -> str:
+        """Every limit in words: per device, on single devices, per account; for ``guard deploy``."""
+        every_device = Limits(self.max_shots, self.max_cost_usd)
+        parts = [f"{every_device.describe()} per device"] if every_device else []
+        parts += [f"{limits.describe()} on {path}" for path, limits in self.device_limits.items()]
+        if self.account_limits:
+            parts.append(f"{self.account_limits.describe()} per account")
+        return f"{', '.join(parts)}, per day ({self.timezone.key})"
+
     def describe_limits(self, device_arn: str | None = None) -> str:
         """The limits in words, for logs and the Slack message (a device's, or the account's)."""
         if device_arn is None:

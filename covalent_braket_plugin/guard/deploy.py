@@ -26,8 +26,10 @@ are made and the report says ``would create`` / ``would update``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -80,6 +82,24 @@ ENVIRONMENT_LIMIT_BYTES = 4096
 # How many of the newest failed events `guard status` shows.
 FAILED_EVENTS_SHOWN = 3
 SIMULATOR_PREFIX = "arn:aws:braket:::device/quantum-simulator/"
+
+# The flag of ``guard deploy`` that sets each of the function's variables: a problem the handler's
+# parser names by its variable is told to the user of the command by the flag they type.
+FLAGS = {
+    cfg.MAX_SHOTS: "--max-shots",
+    cfg.MAX_COST_USD: "--max-cost-usd",
+    cfg.DEVICE_LIMITS: "--device-limits",
+    cfg.ACCOUNT_MAX_SHOTS: "--account-max-shots",
+    cfg.ACCOUNT_MAX_COST_USD: "--account-max-cost-usd",
+    cfg.CANCEL_SCOPE: "--cancel-scope",
+    cfg.PRICE_OVERRIDES: "--price-overrides",
+    cfg.DAY_TIMEZONE: "--tz",
+    cfg.DEVICE_ARNS: "--devices",
+    cfg.SLACK_WEBHOOK_URL: "--slack-webhook-url",
+    cfg.SLACK_WEBHOOK_SECRET_ARN: "--slack-secret-arn",
+    cfg.LEDGER_TABLE: "--name",
+}
+_VARIABLE = re.compile(rf"\b({'|'.join(FLAGS)})\b")
 
 _TERMINAL = sorted(TERMINAL_STATUSES)
 EVENT_PATTERN = {
@@ -163,13 +183,17 @@ class GuardSettings:
         env.update({name: str(value) for name, value in optional.items() if value is not None})
         return env
 
+    def limits(self) -> str:
+        """The limits the function enforces, in words, as the deploy reports them (settings valid)."""
+        return cfg.GuardConfig.from_environ(self.environment()).describe_all_limits()
+
     def validate(self) -> None:
-        """Refuse what the handler would refuse, and native limits it cannot place."""
+        """Refuse what the handler would refuse, naming the flags, and native limits it cannot place."""
         problems: list[str] = []
         try:
             cfg.GuardConfig.from_environ(self.environment())
         except cfg.GuardConfigError as error:
-            problems += error.problems
+            problems += [_VARIABLE.sub(lambda found: FLAGS[found[1]], problem) for problem in error.problems]
         size = sum(len(key.encode()) + len(value.encode()) for key, value in self.environment().items())
         if size > ENVIRONMENT_LIMIT_BYTES:
             problems.append(
@@ -503,8 +527,13 @@ class GuardDeployment:
             description="covalent-braket cost guard",
         )
         arn, result = awslambda.ensure_function(run, function)
+        detail = "; ".join(part for part in (result.detail, f"limits: {settings.limits()}") if part)
+        new = result.action == run.did("created")
         # Without a ledger the guard relies on invocations running one at a time (see docs/guard.md).
-        run.record(result, awslambda.ensure_concurrency(run, settings.name, None if settings.ledger else 1))
+        concurrency = awslambda.ensure_concurrency(
+            run, settings.name, None if settings.ledger else 1, new_function=new
+        )
+        run.record(dataclasses.replace(result, detail=detail), concurrency)
         return arn
 
     def _ensure_rule(self, run: Provisioner, name: str, function_arn: str) -> None:

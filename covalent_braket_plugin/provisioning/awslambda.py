@@ -122,18 +122,26 @@ def concurrency_label(name: str) -> str:
     return f"{name} reserved concurrency"
 
 
-def ensure_concurrency(run: Provisioner, name: str, reserved: int | None) -> ResourceResult:
-    """Reserve ``reserved`` concurrent executions for the function, or none when ``reserved`` is None."""
+def ensure_concurrency(
+    run: Provisioner, name: str, reserved: int | None, *, new_function: bool = False
+) -> ResourceResult:
+    """Reserve ``reserved`` concurrent executions for the function, or none when ``reserved`` is None.
+
+    A function this run creates (``new_function``; in a dry run, one it would create) gets its
+    concurrency with it: reported as created, since there was none to leave unchanged.
+    """
     shown = str(reserved or "unreserved")
-    if reserved_concurrency(run, name) == reserved:
+    current = None if new_function else reserved_concurrency(run, name)
+    if current == reserved and not new_function:
         return ResourceResult("lambda concurrency", concurrency_label(name), "unchanged", shown)
-    if not run.dry_run:
+    if not run.dry_run and current != reserved:
         lambda_ = run.client("lambda")
         if reserved is None:
             lambda_.delete_function_concurrency(FunctionName=name)
         else:
             lambda_.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-    return ResourceResult("lambda concurrency", concurrency_label(name), run.did("updated"), shown)
+    action = "created" if new_function else "updated"
+    return ResourceResult("lambda concurrency", concurrency_label(name), run.did(action), shown)
 
 
 @dataclass(frozen=True)

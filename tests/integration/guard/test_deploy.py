@@ -58,7 +58,7 @@ def test_deploy_redeploy_change_and_remove(aws: Any) -> None:
         slack_secret_arn=secret_arn,
     )
     first = deployment.deploy(settings, log=lambda result: None)
-    assert set(actions(first).values()) == {"created", "unchanged"}  # concurrency: nothing reserved
+    assert set(actions(first).values()) == {"created"}  # the concurrency too, with its new function
     assert actions(first)[("lambda function", "guard-a")] == "created"
 
     # What was made is what the handler needs, and no more.
@@ -216,6 +216,7 @@ def test_the_command_line(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     )
     printed = capsys.readouterr().out
     assert "lambda function" in printed and "created" in printed
+    assert "(limits: 1000 shots per device, per day (UTC))" in printed
     assert (
         run(
             "deploy",
@@ -233,7 +234,7 @@ def test_the_command_line(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("status", "--name", "guard-c") == 0
     assert "present" in capsys.readouterr().out
     assert run("deploy", "--name", "guard-c", "--max-cost-usd", "NaN") == 2
-    assert "MAX_COST_USD" in capsys.readouterr().err
+    assert "--max-cost-usd='NaN' is not an amount" in capsys.readouterr().err
     assert run("remove", "--name", "guard-c", "--json") == 0
     assert {r["action"] for r in json.loads(capsys.readouterr().out)} == {"deleted"}
 
@@ -249,9 +250,12 @@ def test_a_dry_run_reads_only_and_says_what_would_change(
         name="guard-d", max_cost_usd=Decimal(30), devices=(FORTE,), native_limit_usd=Decimal(30)
     )
 
-    planned = actions(deployment.deploy(settings, log=lambda result: None, dry_run=True))
+    plan = deployment.deploy(settings, log=lambda result: None, dry_run=True)
+    planned = actions(plan)
     assert calls and [call for call in calls if not call.startswith(READS)] == []
-    assert set(planned.values()) == {"would create", "unchanged"}  # concurrency: nothing to reserve
+    assert set(planned.values()) == {"would create"}  # the concurrency too: its function is new
+    (function_line,) = [result for result in plan if result.kind == "lambda function"]
+    assert function_line.detail == "limits: $30 per device, per day (UTC)"
     assert planned[("spending limit", FORTE)] == "would create"
     assert set(actions(deployment.status("guard-d")).values()) == {"missing"}
 

@@ -113,11 +113,10 @@ def test_settings_become_the_handlers_environment() -> None:
 @pytest.mark.parametrize(
     ("settings", "complaint"),
     [
-        (GuardSettings(), "MAX_SHOTS"),
-        (GuardSettings(max_shots=-1), "MAX_SHOTS"),
-        (GuardSettings(max_cost_usd=Decimal("NaN")), "MAX_COST_USD"),
-        (GuardSettings(max_shots=1, timezone="Mars/Base"), "DAY_TIMEZONE"),
-        (GuardSettings(max_shots=1, devices=("Forte-1",)), "DEVICE_ARNS"),
+        (GuardSettings(max_shots=-1), "--max-shots='-1'"),
+        (GuardSettings(max_cost_usd=Decimal("NaN")), "--max-cost-usd='NaN'"),
+        (GuardSettings(max_shots=1, timezone="Mars/Base"), "--tz='Mars/Base'"),
+        (GuardSettings(max_shots=1, devices=("Forte-1",)), "--devices"),
         (GuardSettings(max_shots=1, native_limit_usd=Decimal(5), devices=(SV1,)), "--native-limit"),
         (GuardSettings(max_shots=1, native_limit_usd=Decimal("5.001"), devices=(FORTE,)), "two decimal"),
     ],
@@ -125,6 +124,28 @@ def test_settings_become_the_handlers_environment() -> None:
 def test_bad_settings_are_refused_before_any_aws_call(settings: GuardSettings, complaint: str) -> None:
     with pytest.raises(ProvisioningError, match=complaint):
         settings.validate()
+
+
+def test_no_limit_is_refused_naming_the_flags_that_set_one() -> None:
+    # The handler's variables (MAX_SHOTS, ...) are not what the user of `guard deploy` types.
+    with pytest.raises(ProvisioningError) as raised:
+        GuardSettings().validate()
+    problem = raised.value.problem
+    for flag in ("--max-shots", "--max-cost-usd", "--device-limits", "--account-max-shots",
+                 "--account-max-cost-usd"):
+        assert flag in problem
+    assert "MAX_SHOTS" not in problem and "MAX_COST_USD" not in problem
+
+
+def test_the_limits_are_described_as_deployed() -> None:
+    assert GuardSettings(max_shots=1000, max_cost_usd=Decimal("5.50")).limits() == (
+        "1000 shots / $5.50 per device, per day (UTC)"
+    )
+    settings = GuardSettings(
+        device_limits=json.dumps({FORTE: {"max_shots": 300}}), account_max_cost_usd=Decimal(50),
+        timezone="Europe/Berlin",
+    )
+    assert settings.limits() == "300 shots on qpu/ionq/Forte-1, $50 per account, per day (Europe/Berlin)"
 
 
 def test_account_or_device_limits_alone_are_a_valid_guard() -> None:
@@ -146,9 +167,9 @@ def test_account_or_device_limits_alone_are_a_valid_guard() -> None:
 @pytest.mark.parametrize(
     ("settings", "complaint"),
     [
-        (GuardSettings(max_shots=1, device_limits='{"Forte-1": {"max_shots": 1}}'), "DEVICE_LIMITS"),
-        (GuardSettings(max_shots=1, cancel_scope="some"), "CANCEL_SCOPE"),
-        (GuardSettings(max_shots=1, price_overrides="[1, 2]"), "PRICE_OVERRIDES"),
+        (GuardSettings(max_shots=1, device_limits='{"Forte-1": {"max_shots": 1}}'), "--device-limits"),
+        (GuardSettings(max_shots=1, cancel_scope="some"), "--cancel-scope='some'"),
+        (GuardSettings(max_shots=1, price_overrides="[1, 2]"), "--price-overrides"),
         (GuardSettings(max_shots=1, max_retry_attempts=3), "--retry-attempts 3: Lambda allows 0 to 2"),
         (GuardSettings(max_shots=1, max_event_age_s=59), "--max-event-age 59 s"),
         (GuardSettings(max_shots=1, max_event_age_s=21601), "--max-event-age 21601 s"),
