@@ -256,6 +256,8 @@ def fetch_result(s3: Any, job: dict[str, Any], output: Path) -> str:
     if not transfer.download_result(s3, location, hyper[BUCKET_OWNER_KEY], output):
         raise JobNotFoundError(
             f"no result at {uri}: job {job['jobName']} ({job['status']}) wrote none, or it was removed "
-            "after the executor collected it"
+            "after the executor collected it, as the executor removes an electron's objects once its "
+            "result is back; to keep them, set cleanup = false in [executors.braket] of covalent.conf "
+            "(or BraketExecutor(cleanup=False))"
         )
     return uri

@@ -95,5 +95,7 @@ def test_fetching_the_result_of_a_job_that_kept_none_says_why(
 
     name = job_spec.job_name(dispatch_id, 0, 1)
     assert cli.main(["jobs", "result", name, "--output", str(tmp_path / "r.pkl")]) != 0
-    assert "no result at s3://" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "no result at s3://" in error
+    assert "set cleanup = false in [executors.braket]" in error  # how to keep the next one
     assert not (tmp_path / "r.pkl").exists()
