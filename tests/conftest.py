@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import NoReturn
 
 import docker
+import docker.errors
 import pytest
 
+from covalent_braket_plugin.executor.images import (
+    ENGINE_TIMEOUT_S,
+    build_context,
+    make_recipe,
+    pip_build_args,
+    pip_ca_bundle,
+)
 from covalent_braket_plugin.local.base_image import (
     MissingPrerequisiteError,
     docker_client,
@@ -117,3 +125,20 @@ def job_base_image(docker_engine: docker.DockerClient) -> str:
         return ensure_base_image(client=docker_engine)
     except MissingPrerequisiteError as exc:
         skip_or_fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def job_image(docker_engine: docker.DockerClient, job_base_image: str) -> str:
+    """The tag of the executor's job image (no packages of an electron) on the Debian base, built in
+    the local engine from ``Dockerfile.template`` as the executor builds it, training toolkit and all.
+    Images the executor builds on that base later share its layers."""
+    recipe = make_recipe(job_base_image)
+    tag = f"covalent-braket-test-job:{recipe.tag}"
+    try:
+        docker_engine.images.get(tag)
+    except docker.errors.ImageNotFound:
+        docker_engine.images.build(
+            fileobj=build_context(recipe, pip_ca_bundle()), custom_context=True, tag=tag,
+            buildargs=pip_build_args(), network_mode="host", rm=True, forcerm=True, timeout=ENGINE_TIMEOUT_S,
+        )
+    return tag

@@ -257,6 +257,19 @@ PROBLEMS: tuple[Problem, ...] = (
             "{client_python}: the job image build would stop",
             "Set base_image to an image whose python3 is {client_python}, or run Covalent under Python "
             "{image_python}."),
+    Problem("image-no-program", "image.versions", Status.FAIL,
+            "the job image {image} does not set SAGEMAKER_PROGRAM: the training toolkit that Amazon Braket "
+            "starts every job container with (`docker run IMAGE train`) would find no program to run",
+            "Rebuild it with `ENV SAGEMAKER_PROGRAM=braket_container.py` and the executor's script mode at "
+            "/opt/ml/code/braket_container.py, or clear ecr_image_uri so that the executor builds one."),
+    Problem("image-no-toolkit", "image.versions", Status.WARN,
+            "the job image {image} shows no sign of SageMaker's training toolkit (no "
+            "io.covalent-braket.toolkit label, no sagemaker-training in the commands of its layers): "
+            "Amazon Braket starts every job container as `docker run IMAGE train`, and without the "
+            "toolkit there is no `train`, so every job would fail before the electron runs",
+            "Install the toolkit in the image (`pip install sagemaker-training`; it builds a C extension, "
+            "so the build needs gcc and Python's headers), or clear ecr_image_uri so that the executor "
+            "builds an image that has it."),
     Problem("image-unlabelled", "image.versions", Status.WARN,
             "the job image {image} carries no io.covalent-braket.python label (it was not built by this "
             "plugin's current release), so its Python is unknown",

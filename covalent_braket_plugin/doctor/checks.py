@@ -45,7 +45,7 @@ from covalent_braket_plugin.executor.images import (
     MissingPrerequisiteError,
     client_python_minor,
     docker_client,
-    image_labels,
+    image_config,
     image_python_version,
     make_recipe,
 )
@@ -593,9 +593,14 @@ def check_versions(ctx: Context) -> Outcome:
         except AWS_ERRORS as error:
             return problem("image-undecided", image=candidate.uri, error=error)
     try:
-        labels = image_labels(ctx.client("ecr", image.region), ctx.http, image)
+        config = image_config(ctx.client("ecr", image.region), ctx.http, image)
     except (*AWS_ERRORS, requests.RequestException, ValueError, KeyError) as error:
         return problem("image-undecided", image=image.uri, error=error)
+    if not config.env.get("SAGEMAKER_PROGRAM"):
+        return problem("image-no-program", image=image.uri)
+    if not config.has_toolkit():
+        return problem("image-no-toolkit", image=image.uri)
+    labels = config.labels
     image_python, image_covalent = labels.get(PYTHON_LABEL), labels.get(COVALENT_LABEL)
     if not image_python:
         return problem("image-unlabelled", image=image.uri, client_python=client_python)

@@ -9,7 +9,7 @@ there, and only once per process even when many electrons ask for it at the same
 the executor's worker threads so the event loop of the Covalent dispatcher never waits on them.
 
 The module also reads what an image holds without building anything, for ``covalent-braket doctor``
-and the local stack: the labels of an image in a registry (:func:`image_labels`) and the Python of
+and the local stack: the configuration of an image in a registry (:func:`image_config`) and the Python of
 an image in a Docker engine (:func:`image_python_version`).
 """
 
@@ -69,6 +69,18 @@ BRAKET_SDK_LABEL = "io.covalent-braket.braket-sdk"
 """Labels of every job image (see ``Dockerfile.template``): its Python minor, covalent and Braket SDK
 versions."""
 BRAKET_SDK_DISTRIBUTION = "amazon-braket-sdk"
+TOOLKIT_LABEL = "io.covalent-braket.toolkit"
+TOOLKIT_DISTRIBUTION = "sagemaker-training"
+TOOLKIT_VERSION = "5.1.4"
+"""The training toolkit a job image gets when its base has none: Amazon Braket starts every job
+container as ``docker run IMAGE train``, and ``train`` is this package's command. A base that has
+the toolkit (Braket's base image carries 5.1.1) keeps its own."""
+TOOLKIT_WHEELS_DIR = "/tmp/covalent-braket-wheels"
+"""Where the template's first stage leaves the toolkit's wheel for the job image to install."""
+TOOLKIT_CHECK = 'command -v train >/dev/null && python3 -c "import sagemaker_training.cli.train"'
+"""The shell check, last in the shared layer, that the image can be started as Braket starts it."""
+NO_TOOLKIT_MARKER = "covalent-braket: no training toolkit:"
+_NO_TOOLKIT = re.compile(re.escape(NO_TOOLKIT_MARKER) + r" (.+)")
 PYTHON_VERSION_COMMAND = ("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
 # Every manifest format a registry may hold; asked for all at once so it returns what was pushed
 # instead of down-converting to schema 1.
@@ -131,13 +143,16 @@ def _template() -> str:
     return (resources.files("covalent_braket_plugin.job") / TEMPLATE_NAME).read_text()
 
 
-def _pip_install_command(requirements: Iterable[str]) -> str:
-    """A shell command installing ``requirements`` into the image's python3.
+def _pip_install_command(requirements: Iterable[str], wheels: str = "") -> str:
+    """A shell command installing ``requirements`` (and the wheels in the directory ``wheels``, if
+    any) into the image's python3.
 
     The CA bundle goes through PIP_CERT, not an option: pip hands its environment on to the pip it
     starts for building sdists, where options do not reach.
     """
     quoted = " ".join(shlex.quote(requirement) for requirement in requirements)
+    if wheels:
+        quoted = f"$(find {wheels} -name '*.whl') {quoted}"
     ca_path = f"/tmp/covalent-braket-{CA_BUNDLE_NAME}"
     return f"if [ -s {ca_path} ]; then export PIP_CERT={ca_path}; fi && python3 -m pip install {quoted}"
 
@@ -174,7 +189,11 @@ def render_dockerfile(
         "python_minor": python_minor or client_python_minor(),
         "covalent_version": covalent_version,
         "braket_sdk_version": braket_sdk_version,
-        "base_install": _pip_install_command(base),
+        "toolkit_version": TOOLKIT_VERSION,
+        "toolkit_requirement": f"{TOOLKIT_DISTRIBUTION}=={TOOLKIT_VERSION}",
+        "no_toolkit_marker": NO_TOOLKIT_MARKER,
+        "toolkit_check": TOOLKIT_CHECK,
+        "base_install": _pip_install_command(base, wheels=TOOLKIT_WHEELS_DIR),
         "electron_install": f"RUN {_pip_install_command(packages)}" if packages else "# (no packages)",
     }
     missing = sorted(set(_PLACEHOLDER.findall(template)) - set(values))
@@ -318,8 +337,27 @@ class ImageRef:
         return cls(account, region, repository, reference)
 
 
-def image_labels(ecr: Any, http: requests.Session, image: ImageRef) -> dict[str, str]:
-    """The LABELs of ``image``, read from its registry over the HTTP API v2: no pull, no engine.
+@dataclass(frozen=True)
+class ImageConfig:
+    """What an image's configuration says of how it starts and what it holds."""
+
+    labels: dict[str, str]
+    env: dict[str, str]
+    history: list[str]
+    """The command that made each layer, oldest first (``created_by``)."""
+
+    def has_toolkit(self) -> bool:
+        """Whether the image shows it has the training toolkit: built by this plugin, which checks it
+        is there, or with ``sagemaker-training`` in the commands of its layers (Braket's base image,
+        the guide's recipe for your own)."""
+        return TOOLKIT_LABEL in self.labels or any(
+            TOOLKIT_DISTRIBUTION in command or TOOLKIT_DISTRIBUTION.replace("-", "_") in command
+            for command in self.history
+        )
+
+
+def image_config(ecr: Any, http: requests.Session, image: ImageRef) -> ImageConfig:
+    """The configuration of ``image``, read from its registry over the HTTP API v2: no pull, no engine.
 
     The registry and its credentials come from ECR's GetAuthorizationToken (``proxyEndpoint`` is the
     registry's address, on AWS as on the local stack; the token is Basic credentials as ECR takes
@@ -347,8 +385,11 @@ def image_labels(ecr: Any, http: requests.Session, image: ImageRef) -> dict[str,
                        if all((entry.get("platform") or {}).get(key) == value
                               for key, value in JOB_PLATFORM.items())), entries[0])
         manifest = get(f"manifests/{chosen['digest']}", Accept=accept).json()
-    config = get(f"blobs/{manifest['config']['digest']}").json()
-    return dict((config.get("config") or {}).get("Labels") or {})
+    document = get(f"blobs/{manifest['config']['digest']}").json()
+    config = document.get("config") or {}
+    env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
+    history = [str(entry.get("created_by", "")) for entry in document.get("history") or []]
+    return ImageConfig(dict(config.get("Labels") or {}), env, history)
 
 
 def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
@@ -581,6 +622,15 @@ class ImageBuilder:
                 f"Python {image_python}, but this client runs Python {client_python}: an electron pickled "
                 f"here would not load there. Set base_image to an image whose python3 is {client_python}, "
                 f"or run Covalent under Python {image_python}."
+            )
+        no_toolkit = _NO_TOOLKIT.search(output)
+        if no_toolkit:
+            return JobImageError(
+                f"The job image's base ({self._settings.base_image}) cannot get the training toolkit "
+                f"that Amazon Braket starts every job with (`train`, from {TOOLKIT_DISTRIBUTION}): "
+                f"{no_toolkit.group(1)}. Set base_image to an image that has {TOOLKIT_DISTRIBUTION} "
+                "installed, or one with gcc and Python's headers (or apt-get to install them), so that "
+                "it can be built there."
             )
         return JobImageError(f"building job image {tag} failed:\n{output}")
 

@@ -6,8 +6,13 @@ so that the same program serves every place a job of this project runs:
 * inside a job image, copied to ``/opt/ml/code/braket_container.py`` with
   ``ENV SAGEMAKER_PROGRAM=braket_container.py`` (on Amazon Braket and on the local stack's docker
   runner), where it works under ``/opt/ml`` exactly like Braket's program;
-* on the local stack's process runner, as ``python script_mode.py --ml-root <job work dir>``, where
-  the job's work dir stands in for ``/opt/ml``.
+* on the local stack's process runner, with ``SAGEMAKER_BASE_DIR`` (the training toolkit's own
+  variable for a base dir other than /opt/ml) naming the job's work dir.
+
+Either way it is started by SageMaker's training toolkit (``train``), which passes every
+hyperparameter as a ``--name value`` argument. Like Braket's program it ignores its arguments and
+reads the hyperparameters from their file: the arguments carry the same values, JSON-decoded and
+re-encoded by the toolkit, and a name the program does not know must never stop a job.
 
 It must stay standalone (standard library and boto3 only, no import of this package), because it is
 copied into images that do not have the package installed.
@@ -28,7 +33,6 @@ exit with the user code's exit code.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import hashlib
 import importlib
@@ -42,12 +46,18 @@ import sys
 import tarfile
 import traceback
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_ML_ROOT = Path("/opt/ml")
+BASE_DIR_VARIABLE = "SAGEMAKER_BASE_DIR"
+"""The training toolkit's variable for a base dir other than /opt/ml."""
+RUN_CHILD_FLAG = "--covalent-braket-run-entry-point"
+"""First argument of the child process that runs the entry point. The toolkit's arguments are the
+job's hyperparameter names, so only a job with a hyperparameter of exactly this name and no other
+could be mistaken for the child."""
 SOURCE_SHA256_KEY = "COVALENT_SOURCE_SHA256"
 BRAKET_ROOT = Path("/opt/braket")
 
@@ -236,7 +246,7 @@ def run(ml_root: Path) -> int:
     print(f"Running entry point {entry_point}", flush=True)
     print("Running Code As Process", flush=True)
     child = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--ml-root", str(ml_root), "--run", entry_point],
+        [sys.executable, str(Path(__file__).resolve()), RUN_CHILD_FLAG, entry_point],
         cwd=code,
         check=False,
     )
@@ -254,18 +264,21 @@ def drop_own_directory_from_path() -> None:
     sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve() != own]
 
 
+def ml_root_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """The directory laid out like /opt/ml: ``$SAGEMAKER_BASE_DIR`` when set, as for the toolkit."""
+    return Path(environ.get(BASE_DIR_VARIABLE) or DEFAULT_ML_ROOT).resolve()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the job's source; ``argv`` (the toolkit's ``--name value`` arguments) is not read.
+
+    Only the child this program starts for the user code is told apart, by ``RUN_CHILD_FLAG``.
+    """
     drop_own_directory_from_path()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--ml-root", type=Path, default=DEFAULT_ML_ROOT,
-        help="the directory laid out like /opt/ml (input/, model/, output/, code/)",
-    )
-    parser.add_argument("--run", metavar="ENTRY_POINT", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    ml_root = args.ml_root.resolve()
-    if args.run:
-        return run_user_code(ml_root, args.run)
+    argv = sys.argv[1:] if argv is None else argv
+    ml_root = ml_root_dir()
+    if len(argv) == 2 and argv[0] == RUN_CHILD_FLAG:
+        return run_user_code(ml_root, argv[1])
     try:
         return run(ml_root)
     except ScriptModeError as exc:

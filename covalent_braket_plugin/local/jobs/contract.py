@@ -4,8 +4,9 @@ The local stack keeps the contract of Amazon Braket's job containers (see the SD
 ``braket.jobs`` and Braket's ``braket_container.py``):
 
 * every job gets a work dir laid out like ``/opt/ml``: ``input/data/<channel>/``,
-  ``input/config/hyperparameters.json``, ``model/`` (results), ``output/failure``,
-  ``checkpoints/`` and ``code/``;
+  ``input/config/`` (``hyperparameters.json``, ``inputdataconfig.json`` and, per instance,
+  ``resourceconfig.json``: what the training toolkit reads), ``model/`` (results),
+  ``output/failure``, ``checkpoints/`` and ``code/``;
 * before the program starts the input channels and the checkpoints are downloaded from S3;
 * the program finds everything through the ``AMZN_BRAKET_*`` variables;
 * after it ends, the checkpoints go back to S3, ``output/failure`` becomes the job's failureReason
@@ -28,6 +29,8 @@ from urllib.parse import urlparse
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
+from covalent_braket_plugin.local.jobs import toolkit
+
 CONTAINER_ML_ROOT = PurePosixPath("/opt/ml")
 CONTAINER_BRAKET_ROOT = PurePosixPath("/opt/braket")
 DEFAULT_CHECKPOINT_PATH = "/opt/braket/checkpoints"
@@ -45,9 +48,6 @@ class JobError(Exception):
 
 class Execution(Protocol):
     """One running job program, in a process or a container."""
-
-    command: list[str]
-    """The interpreter and the ``SAGEMAKER_PROGRAM`` it runs, as the container's log names them."""
 
     def lines(self) -> Iterator[str]:
         """Every line the program prints (stdout and stderr), until it exits."""
@@ -122,6 +122,11 @@ class JobLayout:
     @property
     def hyperparameters_file(self) -> Path:
         return self.config / "hyperparameters.json"
+
+    @property
+    def input_data_config_file(self) -> Path:
+        """SageMaker's description of the input channels (see ``toolkit.input_data_config``)."""
+        return self.config / "inputdataconfig.json"
 
     @property
     def resource_config_file(self) -> Path:
@@ -244,9 +249,11 @@ def download_channel(s3: Any, s3_uri: str, destination: Path) -> int:
 
 
 def stage_inputs(s3: Any, job: Mapping[str, Any], layout: JobLayout) -> None:
-    """Write the hyperparameters file and download input channels and earlier checkpoints."""
+    """Write the hyperparameters and input channels files and download the input channels and
+    earlier checkpoints."""
     hyperparameters = {str(k): str(v) for k, v in (job.get("hyperParameters") or {}).items()}
     layout.hyperparameters_file.write_text(json.dumps(hyperparameters), encoding="utf-8")
+    layout.input_data_config_file.write_text(json.dumps(toolkit.input_data_config(job)), encoding="utf-8")
     for channel in job.get("inputDataConfig") or []:
         name = channel["channelName"]
         uri = channel["dataSource"]["s3DataSource"]["s3Uri"]

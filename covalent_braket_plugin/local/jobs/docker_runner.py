@@ -2,9 +2,13 @@
 
 ``containerImage.uri`` names an ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``);
 the local stack's ECR keeps its images in the local registry, so the image is pulled from
-``<registry address>/<repo>:<tag>``. The container runs ``python3 $SAGEMAKER_PROGRAM`` (from the
-image's own configuration, as Braket's job instances and the SDK's local mode do) in /opt/ml/code,
-on the host network so the program reaches the stack at 127.0.0.1.
+``<registry address>/<repo>:<tag>``. The container is started as Braket starts it,
+``docker run IMAGE train``: the image's own entry point and working dir untouched, ``train`` (the
+training toolkit, see ``toolkit``) as the command, which runs ``$SAGEMAKER_PROGRAM`` with the
+hyperparameters as arguments. It runs on the host network so the program reaches the stack at
+127.0.0.1, with every host name of the job (algo-1 ...) resolving to this machine, as the toolkit
+waits for them to resolve before it starts the program. An image without ``train`` fails its job
+with the engine's reason, as a job on Braket fails.
 
 The job's work dir is mounted directory by directory (input/, model/, output/ at /opt/ml/... and
 /opt/braket/..., checkpoints/ at checkpointConfig.localPath) rather than whole at /opt/ml, because
@@ -24,6 +28,7 @@ import docker.errors
 import requests
 from docker.types import Mount
 
+from covalent_braket_plugin.local.jobs import instances
 from covalent_braket_plugin.local.jobs.contract import (
     CONTAINER_BRAKET_ROOT,
     CONTAINER_ML_ROOT,
@@ -31,6 +36,7 @@ from covalent_braket_plugin.local.jobs.contract import (
     JobLayout,
     container_checkpoint_path,
 )
+from covalent_braket_plugin.local.jobs.toolkit import TRAIN_COMMAND
 
 JOB_LABEL = "covalent-braket.local.job-arn"
 """Label on every job container, naming its job (``docker ps --filter label=...`` finds them)."""
@@ -76,8 +82,7 @@ def sagemaker_program(image: Any) -> str | None:
 class DockerExecution:
     """A job's container; its log stream is split into lines."""
 
-    def __init__(self, container: Any, command: list[str]) -> None:
-        self.command = command
+    def __init__(self, container: Any) -> None:
         self._container = container
 
     @property
@@ -163,20 +168,36 @@ class DockerRunner:
                 f"ClientError: the image {uri} does not set SAGEMAKER_PROGRAM; a Braket job image must name "
                 "its program with ENV SAGEMAKER_PROGRAM (Braket's images use braket_container.py)"
             )
-        command = ["python3", program]
         try:
             container = self._client.containers.run(
                 image.id,
-                command=command,
+                command=[TRAIN_COMMAND],
                 detach=True,
                 network_mode="host",
-                working_dir=str(CONTAINER_ML_ROOT / "code"),
+                extra_hosts=instances.host_addresses(job),
                 environment=dict(env),
                 mounts=self._mounts(job, layout),
                 labels={JOB_LABEL: job["jobArn"], OWNER_LABEL: self._owner},
             )
-        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        except docker.errors.APIError as exc:
+            self.remove_all(job["jobArn"])
+            raise JobError(start_failure(uri, exc)) from exc
+        except requests.exceptions.RequestException as exc:
             # The engine may have created the container before the error (a timed-out request).
             self.remove_all(job["jobArn"])
             raise JobError(f"InternalError: the container of image {uri} did not start: {exc}") from exc
-        return DockerExecution(container, command)
+        return DockerExecution(container)
+
+
+def start_failure(uri: str, exc: docker.errors.APIError) -> str:
+    """The failure reason of a container the engine could not start, naming what was missing when the
+    image has no ``train`` (Braket's command for every job container)."""
+    explanation = str(exc.explanation or exc)
+    if f'"{TRAIN_COMMAND}"' in explanation and "executable file not found" in explanation:
+        return (
+            f'CannotStartContainerError: the image {uri} has no executable "{TRAIN_COMMAND}" on its PATH '
+            f'(exec: "{TRAIN_COMMAND}": executable file not found in $PATH). Amazon Braket starts every '
+            f'job container as "docker run IMAGE {TRAIN_COMMAND}"; install the sagemaker-training toolkit '
+            "in the image, which provides it"
+        )
+    return f"CannotStartContainerError: the container of image {uri} did not start: {explanation}"

@@ -2,15 +2,16 @@
 
 Braket runs a job on ``instanceConfig.instanceCount`` instances through SageMaker, which names them
 algo-1 ... algo-N. Each instance runs the job's container with an ``/opt/ml`` of its own, whose
-``input/config/resourceconfig.json`` names the hosts and the current one (the training toolkit also
-exports them as ``SM_CURRENT_HOST`` and ``SM_HOSTS``), and writes its output to a log stream of its
-own. The job ends when every instance has ended, and fails when one fails: the others are stopped
-then. SageMaker packs the ``model/`` directories of all instances into one results archive, and each
-instance syncs its checkpoints to the job's checkpoint URI.
+``input/config/resourceconfig.json`` names the hosts and the current one (the training toolkit
+exports them as ``SM_CURRENT_HOST`` and ``SM_HOSTS`` and waits until every host's name resolves),
+and writes its output to a log stream of its own. The job ends when every instance has ended, and
+fails when one fails: the others are stopped then. SageMaker packs the ``model/`` directories of
+all instances into one results archive, and each instance syncs its checkpoints to the job's
+checkpoint URI.
 
 Here every instance gets a work dir of its own (the job's for algo-1, ``<job dir>.algo-<n>`` beside it
 for the others: a job name never holds a dot) and a program from the job's runner. All share this
-machine's network, so every host is this machine.
+machine's network, so every host is this machine (``host_addresses``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from covalent_braket_plugin.local.jobs.contract import Execution, JobLayout, Runner, log_stream_name
-from covalent_braket_plugin.local.jobs.logs import LogShipper, toolkit_end_lines, toolkit_start_lines
+from covalent_braket_plugin.local.jobs.logs import LogShipper
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ FIRST_HOST = "algo-1"
 GROUP_NAME = "homogeneousCluster"
 """SageMaker's name of the one instance group of a job whose instances are all of one type."""
 NETWORK_INTERFACE = "eth0"
+LOOPBACK = "127.0.0.1"
 
 
 def hosts(job: Mapping[str, Any]) -> list[str]:
@@ -57,15 +59,9 @@ def resource_config(job: Mapping[str, Any], host: str) -> dict[str, Any]:
     }
 
 
-def environment(job: Mapping[str, Any], host: str) -> dict[str, str]:
-    """The variables the training toolkit exports from ``resourceconfig.json``."""
-    config = resource_config(job, host)
-    return {
-        "SM_CURRENT_HOST": host,
-        "SM_HOSTS": json.dumps(config["hosts"]),
-        "SM_NETWORK_INTERFACE_NAME": NETWORK_INTERFACE,
-        "SM_RESOURCE_CONFIG": json.dumps(config),
-    }
+def host_addresses(job: Mapping[str, Any]) -> dict[str, str]:
+    """Every host's address: this machine's loopback, since the instances share its network."""
+    return {host: LOOPBACK for host in hosts(job)}
 
 
 def layout(job_layout: JobLayout, host: str) -> JobLayout:
@@ -122,7 +118,7 @@ class InstanceGroup:
         self, runner: Runner, job: Mapping[str, Any], host: str, host_layout: JobLayout,
         env: Mapping[str, str], logs_client: Any,
     ) -> Instance:
-        """Start ``host``'s program and ship its output; the toolkit's opening lines come first."""
+        """Start ``host``'s program and ship its output."""
         shipper = LogShipper(logs_client, stream_name(job, host))
         try:
             execution = runner.start(job, host_layout, env)
@@ -131,8 +127,6 @@ class InstanceGroup:
             raise
         instance = Instance(host, host_layout, shipper, execution)
         self.instances.append(instance)
-        for line in toolkit_start_lines(job, env, execution.command):
-            shipper.write(line)
         instance.threads = [
             threading.Thread(target=_ship_output, args=(instance,), name=f"output {host}", daemon=True),
             threading.Thread(target=self._wait_for, args=(instance,), name=f"wait {host}", daemon=True),
@@ -164,15 +158,11 @@ class InstanceGroup:
         for instance in self.instances:
             instance.execution.kill()
 
-    def drain(self, timeout: float, report_end: bool) -> None:
-        """Wait (up to ``timeout`` seconds each) for the programs' last output after ``kill``; with
-        ``report_end``, log the toolkit's closing lines with each program's exit code."""
+    def drain(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` seconds each) for the programs' last output after ``kill``."""
         for instance in self.instances:
             for thread in instance.threads:
                 thread.join(timeout)
-            if report_end and instance.exit_code is not None:
-                for line in toolkit_end_lines(instance.exit_code):
-                    instance.shipper.write(line)
 
     def reporting(self) -> Instance:
         """The instance whose end is the job's: the first that failed by itself, else the first whose

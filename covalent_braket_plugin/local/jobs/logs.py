@@ -4,20 +4,12 @@ Braket writes every line a job prints to the log group ``/aws/braket/jobs``, in 
 starts with ``<jobName>/<uuid from the job ARN>``. The shipper batches lines and sends them from a
 background thread while the job runs, so ``logs(wait=True)`` can follow a running job; ``close()``
 sends the rest before the job is reported finished.
-
-Braket's job images start their program through SageMaker's training toolkit, which logs around it:
-the training environment (``"user_entry_point"`` names the program), ``Invoking script with the
-following command:`` before it and ``Reporting training SUCCESS`` (or ``FAILURE``) after it.
-``toolkit_start_lines`` and ``toolkit_end_lines`` are those lines, for the runners to log the same.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Mapping
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -28,49 +20,6 @@ FLUSH_INTERVAL_S = 0.5
 MAX_BATCH_EVENTS = 1000
 MAX_MESSAGE_CHARS = 200_000
 """CloudWatch takes events up to 256 KiB; longer lines are cut."""
-TOOLKIT = "sagemaker-training-toolkit"
-
-
-def _toolkit_line(level: str, message: str) -> str:
-    """A line in the training toolkit's logging format (``2025-09-24 23:13:40,962 ... INFO     ...``)."""
-    moment = datetime.now()
-    return f"{moment:%Y-%m-%d %H:%M:%S},{moment.microsecond // 1000:03d} {TOOLKIT} {level:<8} {message}"
-
-
-def toolkit_start_lines(job: Mapping[str, Any], env: Mapping[str, str], command: list[str]) -> list[str]:
-    """What the training toolkit logs before it starts the job's program ``command``."""
-    channels = [channel["channelName"] for channel in job.get("inputDataConfig") or []]
-    training_env = {
-        "channel_input_dirs": {name: f"{env['AMZN_BRAKET_INPUT_DIR']}/{name}" for name in channels},
-        "current_host": env.get("SM_CURRENT_HOST", "algo-1"),
-        "hosts": json.loads(env.get("SM_HOSTS", '["algo-1"]')),
-        "hyperparameters": dict(job.get("hyperParameters") or {}),
-        "input_config_dir": env["AMZN_BRAKET_HP_FILE"].rsplit("/", 1)[0],
-        "input_data_config": {name: {"TrainingInputMode": "File"} for name in channels},
-        "input_dir": env["AMZN_BRAKET_INPUT_DIR"].rsplit("/", 1)[0],
-        "job_name": env["AMZN_BRAKET_JOB_NAME"],
-        "model_dir": env["AMZN_BRAKET_JOB_RESULTS_DIR"],
-        "module_name": command[-1].removesuffix(".py"),
-        "user_entry_point": command[-1],
-    }
-    return [
-        _toolkit_line("INFO", "Invoking user training script."),
-        "Training Env:",
-        *json.dumps(training_env, indent=4, sort_keys=True).splitlines(),
-        "Invoking script with the following command:",
-        " ".join(command),
-    ]
-
-
-def toolkit_end_lines(exit_code: int) -> list[str]:
-    """What the training toolkit logs when the program exited with ``exit_code``."""
-    if exit_code == 0:
-        return [_toolkit_line("INFO", "Reporting training SUCCESS")]
-    return [
-        _toolkit_line("ERROR", "Reporting training FAILURE"),
-        _toolkit_line("ERROR", "ExecuteUserScriptError:"),
-        f"ExitCode {exit_code}",
-    ]
 
 
 class LogShipper:

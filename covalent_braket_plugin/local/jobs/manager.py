@@ -280,7 +280,7 @@ class JobManager:
             for host, host_layout in layouts.items():
                 on_host = runner is self._process
                 paths = JobPaths.on_host(host_layout) if on_host else JobPaths.in_container(job)
-                env = job_environment(job, job_token, paths, services_env) | instances.environment(job, host)
+                env = job_environment(job, job_token, paths, services_env)
                 execution = group.start(runner, job, host, host_layout, env, logs).execution
                 records.append(orphans.record(self._work_dir, instances.record_name(arn, host), execution))
             started_at = _now()
@@ -296,7 +296,7 @@ class JobManager:
             # they left running (and holding their output open) goes too, and so do the other
             # instances once one failed.
             group.kill()
-            group.drain(OUTPUT_DRAIN_TIMEOUT_S, report_end=not timed_out and not run.cancelled.is_set())
+            group.drain(OUTPUT_DRAIN_TIMEOUT_S)
         finally:
             group.close()
             for record in records:

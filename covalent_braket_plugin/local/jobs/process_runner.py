@@ -1,15 +1,21 @@
 """Run a script-mode job as a child process: the local stack's stand-in for Braket's job containers.
 
-The child is ``script_mode.py`` (the same program job images carry as ``SAGEMAKER_PROGRAM``) run
-by this interpreter with the job's work dir as its ``/opt/ml``, so a job behaves the same whether it
-runs here, in a container, or on Amazon Braket. It needs no container engine, which makes it the
-runner of CI machines without one and of jobs that name Braket's own images.
+The child is ``script_mode.py`` (the same program job images carry as ``SAGEMAKER_PROGRAM``), copied
+into the job's code dir as ``braket_container.py`` as an image holds it, and run by this interpreter
+with the job's work dir as its ``/opt/ml`` (``SAGEMAKER_BASE_DIR``), started as
+the training toolkit starts it in a container on Amazon Braket (``toolkit``): the hyperparameters as
+``--name value`` arguments, the ``SM_*`` variables, the toolkit's log lines, failure file and exit
+code. So a job behaves the same whether it runs here, in a container, or on Amazon Braket. It needs
+no container engine, which makes it the runner of CI machines without one and of jobs that name
+Braket's own images.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +25,7 @@ from typing import Any
 
 from covalent_braket_plugin.executor.images import SCRIPT_MODE_PROGRAM
 from covalent_braket_plugin.job import script_mode
+from covalent_braket_plugin.local.jobs import toolkit
 from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout
 
 SCRIPT_MODE_PATH = Path(script_mode.__file__).resolve()
@@ -64,15 +71,19 @@ def lower_priority(pid: int) -> None:
 class ProcessExecution:
     """A job's script-mode process, in its own session so the whole process group can be killed.
 
-    It runs at the lowest priority (``lower_priority``): on Amazon Braket a job has an instance of its
-    own, while here it shares the machine's CPUs with the client that created it.
+    It plays the training toolkit's part around the program: its lines before and after the
+    program's output, and on a failure its failure file (unless the program wrote one) and its exit
+    code, 1. It runs at the lowest priority (``lower_priority``): on Amazon Braket a job has an
+    instance of its own, while here it shares the machine's CPUs with the client that created it.
     """
 
-    def __init__(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> None:
-        # script mode stands in for Braket's braket_container.py, under that name in the log
-        self.command = [command[0], SCRIPT_MODE_PROGRAM]
+    def __init__(self, command: list[str], layout: JobLayout, env: Mapping[str, str]) -> None:
+        self.command = command
+        self._layout = layout
+        self._start_lines = toolkit.start_lines(env, command)
+        self._killed = False
         self._process = subprocess.Popen(
-            command, cwd=cwd, env=child_environment(env), stdin=subprocess.DEVNULL,
+            command, cwd=layout.code, env=child_environment(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         lower_priority(self._process.pid)
@@ -82,18 +93,30 @@ class ProcessExecution:
         return self._process.pid
 
     def lines(self) -> Iterator[str]:
+        yield from self._start_lines
         assert self._process.stdout is not None
         for raw in self._process.stdout:
             yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        code = self._process.wait()
+        if not self._killed:  # a killed toolkit logs nothing more
+            yield from toolkit.end_lines(code)
 
     def wait(self, timeout: float | None) -> int | None:
         try:
-            return self._process.wait(timeout=timeout)
+            code = self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+        if code == 0 or self._killed:
+            return code
+        if not self._layout.failure_file.exists():
+            message = toolkit.failure_message(code, self.command)
+            self._layout.failure_file.write_text(message, encoding="utf-8")
+        return toolkit.FAILURE_EXIT_CODE
 
     def kill(self) -> None:
         """SIGKILL the process group: script mode and the user code it started."""
+        if self._process.poll() is None:  # ended by this kill, not by itself
+            self._killed = True
         with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
             os.killpg(self._process.pid, signal.SIGKILL)
 
@@ -105,7 +128,8 @@ class ProcessExecution:
 
 
 class ProcessRunner:
-    """Runs script-mode jobs with ``sys.executable script_mode.py --ml-root <work dir>``."""
+    """Runs script-mode jobs as ``sys.executable -- braket_container.py --name value ...`` in the job's
+    code dir, as the toolkit runs an image's program, with the job's work dir as its /opt/ml."""
 
     name = "process"
 
@@ -115,5 +139,14 @@ class ProcessRunner:
                 "The process runner runs script-mode jobs only: this job has no "
                 "algorithmSpecification.scriptModeConfig (run the stack with the docker runner)"
             )
-        command = [sys.executable, str(SCRIPT_MODE_PATH), "--ml-root", str(layout.root)]
-        return ProcessExecution(command, layout.code, env)
+        # The program where a job image has it, in the code dir, which the toolkit runs it from.
+        shutil.copyfile(SCRIPT_MODE_PATH, layout.code / SCRIPT_MODE_PROGRAM)
+        resources = json.loads(layout.resource_config_file.read_text(encoding="utf-8"))
+        hyperparameters = json.loads(layout.hyperparameters_file.read_text(encoding="utf-8"))
+        command = toolkit.command(SCRIPT_MODE_PROGRAM, hyperparameters, sys.executable)
+        program_env = {
+            **env,
+            **toolkit.environment(job, resources, layout.root, SCRIPT_MODE_PROGRAM),
+            toolkit.BASE_DIR_VARIABLE: str(layout.root),
+        }
+        return ProcessExecution(command, layout, program_env)

@@ -21,7 +21,12 @@ import pytest
 import toml
 
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.executor.images import BRAKET_SDK_LABEL, client_python_minor
+from covalent_braket_plugin.executor.images import (
+    BRAKET_SDK_LABEL,
+    TOOLKIT_LABEL,
+    TOOLKIT_VERSION,
+    client_python_minor,
+)
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
 
@@ -186,15 +191,22 @@ def test_an_unknown_covalent_conf_key_fails_naming_the_closest(
     assert "time_limt: did you mean 'time_limit'?" in results["conf.keys"]["fix"]
 
 
-def push_labelled_image(account: Account, engine: docker.DockerClient, base: str, python: str) -> str:
-    """Build an image FROM ``base`` whose label says it runs ``python``, push it to the stack's registry
-    as the executor would push a job image, and return its ecr_image_uri."""
+def push_labelled_image(
+    account: Account, engine: docker.DockerClient, base: str, python: str, startable: bool = True
+) -> str:
+    """Build an image FROM ``base`` whose label says it runs ``python`` (and, when ``startable``, that
+    it has the training toolkit and names its program, as the executor's images do), push it to the
+    stack's registry as the executor would push a job image, and return its ecr_image_uri."""
     ecr = account.client("ecr")
     registry = ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"].split("://", 1)[1]
-    reference, tag = f"{registry}/{account.repository}", f"py{python.replace('.', '')}"
+    reference = f"{registry}/{account.repository}"
+    tag = f"py{python.replace('.', '')}{'' if startable else '-unstartable'}"
     dockerfile = (f"FROM {base}\nLABEL io.covalent-braket.python=\"{python}\" "
                   f"io.covalent-braket.covalent=\"{metadata.version('covalent')}\" "
                   f"{BRAKET_SDK_LABEL}=\"{metadata.version('amazon-braket-sdk')}\"\n")
+    if startable:
+        dockerfile += (f"LABEL {TOOLKIT_LABEL}=\"{TOOLKIT_VERSION}\"\n"
+                       "ENV SAGEMAKER_PROGRAM=braket_container.py\n")
     engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{reference}:{tag}", rm=True)
     try:
         for line in engine.api.push(reference, tag=tag, stream=True, decode=True,
@@ -218,6 +230,21 @@ def test_a_ready_image_of_the_client_python_passes(
     assert results["image.versions"]["message"].startswith(
         f"{uri} has Python {client_python_minor()}, covalent {metadata.version('covalent')} and "
         f"amazon-braket-sdk {metadata.version('amazon-braket-sdk')}")
+
+
+def test_an_image_braket_could_not_start_fails_before_any_job(
+    account: Account, capsys: pytest.CaptureFixture[str], docker_engine: docker.DockerClient,
+    job_base_image: str,
+) -> None:
+    """An image without SAGEMAKER_PROGRAM (nor the toolkit) is told from its configuration in the
+    stack's registry; nothing is pulled or run."""
+    uri = push_labelled_image(account, docker_engine, job_base_image, client_python_minor(), startable=False)
+    account.edit(ecr_image_uri=uri)
+    status, results = doctor(account, capsys)
+    assert status == 1
+    assert failures(results) == ["image.versions"]
+    assert results["image.versions"]["problem"] == "image-no-program"
+    assert "docker run IMAGE train" in results["image.versions"]["message"]
 
 
 def test_an_image_of_another_python_fails_naming_both_versions(

@@ -34,6 +34,7 @@ from covalent_braket_plugin.executor.images import (
     BRAKET_SDK_LABEL,
     COVALENT_LABEL,
     PYTHON_LABEL,
+    TOOLKIT_LABEL,
     ImageRef,
     MissingPrerequisiteError,
     client_python_minor,
@@ -540,10 +541,13 @@ class FakeResponse:
 
 
 class FakeRegistry:
-    """A registry's HTTP API v2 for one multi-platform image with the given labels."""
+    """A registry's HTTP API v2 for one multi-platform image with the given labels, environment and
+    layer commands."""
 
-    def __init__(self, labels: dict[str, str]) -> None:
+    def __init__(self, labels: dict[str, str], env: list[str], history: list[str]) -> None:
         self.labels = labels
+        self.env = env
+        self.history = history
         self.requests: list[tuple[str, dict[str, str]]] = []
 
     def get(self, url: str, headers: dict[str, str], timeout: float) -> FakeResponse:
@@ -556,15 +560,24 @@ class FakeRegistry:
                 {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}},
             ]}, index),
             "manifests/sha256:amd": FakeResponse({"config": {"digest": "sha256:cfg"}}),
-            "blobs/sha256:cfg": FakeResponse({"config": {"Labels": self.labels}}),
+            "blobs/sha256:cfg": FakeResponse({
+                "config": {"Labels": self.labels, "Env": self.env},
+                "history": [{"created_by": command} for command in self.history],
+            }),
         }
         return documents[path]
 
 
-def labelled(stubs: dict[str, Stubber], labels: dict[str, str]) -> tuple[Context, FakeRegistry]:
+STARTABLE_ENV = ["PATH=/usr/bin", "SAGEMAKER_PROGRAM=braket_container.py"]
+
+
+def labelled(
+    stubs: dict[str, Stubber], labels: dict[str, str], env: list[str] = STARTABLE_ENV,
+    history: tuple[str, ...] = ("/bin/sh -c pip install sagemaker-training",),
+) -> tuple[Context, FakeRegistry]:
     ctx = context(stubs, ecr_image_uri=IMAGE_URI)
     ctx.image = ImageRef.parse(IMAGE_URI)
-    ctx.http = registry = FakeRegistry(labels)  # type: ignore[assignment]
+    ctx.http = registry = FakeRegistry(labels, env, list(history))  # type: ignore[assignment]
     stubs["ecr"].add_response("get_authorization_token", {"authorizationData": [
         {"authorizationToken": "QVdTOnRva2Vu", "proxyEndpoint": "https://registry.example"}]},
         {"registryIds": [ACCOUNT]})
@@ -601,6 +614,23 @@ def test_a_covalent_mismatch_and_a_missing_label(stubs: dict[str, Stubber]) -> N
     assert "Install covalent==0.1 here" in outcome.fix
     ctx, _ = labelled(stubs, {})
     assert checks.check_versions(ctx).problem == "image-unlabelled"
+
+
+def test_an_image_braket_could_not_start_is_told_before_any_job(stubs: dict[str, Stubber]) -> None:
+    from importlib.metadata import version
+
+    labels = {PYTHON_LABEL: client_python_minor(), COVALENT_LABEL: version("covalent")}
+    ctx, _ = labelled(stubs, labels, env=["PATH=/usr/bin"])
+    outcome = checks.check_versions(ctx)
+    assert (outcome.problem, outcome.status) == ("image-no-program", Status.FAIL)
+    assert "does not set SAGEMAKER_PROGRAM" in outcome.message
+    ctx, _ = labelled(stubs, labels, history=("/bin/sh -c pip install numpy",))
+    outcome = checks.check_versions(ctx)
+    assert outcome.problem == "image-no-toolkit"
+    assert "docker run IMAGE train" in outcome.message
+    assert "pip install sagemaker-training" in outcome.fix
+    ctx, _ = labelled(stubs, {**labels, TOOLKIT_LABEL: "5.1.4"}, history=())
+    assert checks.check_versions(ctx).status is Status.PASS  # built by this plugin, which checks it
 
 
 def test_the_images_braket_sdk_is_reported_beside_the_clients(stubs: dict[str, Stubber]) -> None:

@@ -44,8 +44,9 @@ def test_rendered_dockerfile_pins_the_client_environment_and_keeps_the_job_contr
     rendered = render_dockerfile(BASE, ["scipy", "numpy>=1.26", "scipy"])
     python_minor = "{}.{}".format(*sys.version_info[:2])
 
-    assert rendered.count("FROM ") == 1
-    assert f"FROM {BASE}\n" in rendered
+    assert rendered.count(f"FROM {BASE}") == 2  # the toolkit's stage, then the job image
+    assert f"FROM {BASE} AS toolkit\n" in rendered
+    assert rendered.rstrip().splitlines()[-1].startswith("RUN ")  # the job image is the last stage
     assert f"covalent=={metadata.version('covalent')}" in rendered
     assert f"cloudpickle=={metadata.version('cloudpickle')}" in rendered
     assert " boto3" in rendered
@@ -65,13 +66,29 @@ def test_environment_without_packages_adds_no_install_step() -> None:
 def test_every_image_has_the_clients_braket_sdk_in_the_shared_layer_and_says_so_in_a_label() -> None:
     sdk = metadata.version("amazon-braket-sdk")
     rendered = render_dockerfile(BASE, ["numpy"])
-    shared, electron = rendered.split("RUN ")[1:]  # the layer every environment shares, then its own
+    toolkit, shared, electron = rendered.split("RUN ")[1:]  # toolkit stage, shared layer, its own
+    assert "amazon-braket-sdk" not in toolkit
     assert f"amazon-braket-sdk=={sdk}" in shared
     assert "amazon-braket-sdk" not in electron
     assert f'{images.BRAKET_SDK_LABEL}="{sdk}"' in rendered
     # Environments of one client share every layer up to the electron's packages.
     other = render_dockerfile(BASE, ["scipy"])
-    assert other.split("RUN ")[:2] == rendered.split("RUN ")[:2]
+    assert other.split("RUN ")[:3] == rendered.split("RUN ")[:3]
+
+
+def test_every_image_gets_the_training_toolkit_that_braket_starts_jobs_with() -> None:
+    """Braket runs ``docker run IMAGE train``: the toolkit is built in a stage of its own when the base
+    lacks it, installed in the shared layer, and the shared layer ends by checking ``train``."""
+    rendered = render_dockerfile(BASE, ["numpy"])
+    toolkit, shared, electron = rendered.split("RUN ")[1:]
+    assert f'pip wheel --no-deps --wheel-dir {images.TOOLKIT_WHEELS_DIR} "sagemaker-training==' in toolkit
+    assert "import sagemaker_training.cli.train" in toolkit  # a base with its own toolkit keeps it
+    assert "apt-get install" in toolkit and "gcc" in toolkit  # only where the base cannot compile
+    assert f"COPY --from=toolkit {images.TOOLKIT_WHEELS_DIR} {images.TOOLKIT_WHEELS_DIR}" in rendered
+    assert f"$(find {images.TOOLKIT_WHEELS_DIR} -name '*.whl')" in shared
+    assert shared.split("\n\n")[0].endswith(images.TOOLKIT_CHECK)  # the instruction ends with the check
+    assert "sagemaker" not in electron
+    assert f'{images.TOOLKIT_LABEL}="{images.TOOLKIT_VERSION}"' in rendered
 
 
 def test_the_template_ships_with_the_package_and_at_the_top_level() -> None:

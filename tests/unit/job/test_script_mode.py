@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -13,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin.job import script_mode
+from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor.transfer import TaskLocation
+from covalent_braket_plugin.job import runner, script_mode
+from covalent_braket_plugin.local.jobs import toolkit
 from covalent_braket_plugin.local.jobs.contract import (
     FAILURE_REASON_LIMIT,
     JobLayout,
@@ -45,8 +51,9 @@ def write_code(root: Path, files: dict[str, str]) -> Path:
 
 def run_child(root: Path, entry_point: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the user-code half of script mode as the parent does: a child with cwd = code dir."""
+    env = {**(os.environ if env is None else env), script_mode.BASE_DIR_VARIABLE: str(root)}
     return subprocess.run(
-        [sys.executable, script_mode.__file__, "--ml-root", str(root), "--run", entry_point],
+        [sys.executable, script_mode.__file__, script_mode.RUN_CHILD_FLAG, entry_point],
         cwd=script_mode.code_dir(root), env=env, capture_output=True, text=True, check=False,
     )
 
@@ -93,7 +100,8 @@ def test_missing_script_settings_are_reported(monkeypatch):
 
 def test_setup_failure_is_written_to_the_failure_file(tmp_path, monkeypatch):
     monkeypatch.delenv("AMZN_BRAKET_SCRIPT_S3_URI", raising=False)
-    assert script_mode.main(["--ml-root", str(tmp_path)]) == 1
+    monkeypatch.setenv(script_mode.BASE_DIR_VARIABLE, str(tmp_path))
+    assert script_mode.main([]) == 1
     assert "No customer script specified" in script_mode.failure_file(tmp_path).read_text()
 
 
@@ -186,3 +194,40 @@ def test_a_source_whose_digest_differs_from_the_hyperparameters_is_refused(tmp_p
     with pytest.raises(script_mode.ScriptModeError, match="changed after submission"):
         script_mode.verify_source(source, {script_mode.SOURCE_SHA256_KEY: fixed})
 
+
+
+def test_the_toolkits_arguments_for_an_executor_job_reach_its_entry_point(tmp_path, monkeypatch):
+    """The training toolkit passes every hyperparameter of the executor's CreateJob as ``--name value``;
+    the program must run the job all the same, reading its settings from the hyperparameters file."""
+    archive = tmp_path / "source.tar.gz"
+    entry = b"import os, pathlib\ndef main():\n    pathlib.Path(os.environ['MARKER']).write_text('ran')\n"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("entry_mod.py")
+        info.size = len(entry)
+        tar.addfile(info, io.BytesIO(entry))
+    location = TaskLocation.for_task("amazon-braket-b", "d", 0, "job")
+    request = job_spec.electron_job(
+        BraketExecutorSettings.from_options(), location, name="job", account_id="123456789012",
+        image_uri="i", source_uri="s3://amazon-braket-b/source.tar.gz",
+        source_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
+        task_uri="s3://amazon-braket-b/d/0/task.pkl", task_sha256="0123456789",
+    ).create_job_request()
+    root = tmp_path / "ml"
+    (root / "input" / "config").mkdir(parents=True)
+    hp_file = root / "input" / "config" / "hyperparameters.json"
+    hp_file.write_text(json.dumps(request["hyperParameters"]))
+    argv = toolkit.arguments(request["hyperParameters"])
+    assert argv[argv.index(f"--{runner.TASK_URI_KEY}") + 1] == "s3://amazon-braket-b/d/0/task.pkl"
+    assert argv[argv.index(f"--{runner.TASK_SHA256_KEY}") + 1] == "0123456789"  # JSON-decoded, re-encoded
+
+    monkeypatch.setattr(script_mode, "download_source", lambda uri, dest: Path(shutil.copy(archive, dest)))
+    monkeypatch.setenv(script_mode.BASE_DIR_VARIABLE, str(root))
+    monkeypatch.setenv("AMZN_BRAKET_HP_FILE", str(hp_file))
+    monkeypatch.setenv("AMZN_BRAKET_SCRIPT_S3_URI", "s3://amazon-braket-b/source.tar.gz")
+    monkeypatch.setenv("AMZN_BRAKET_SCRIPT_ENTRY_POINT", "entry_mod:main")
+    monkeypatch.setenv("AMZN_BRAKET_SCRIPT_COMPRESSION_TYPE", "GZIP")
+    monkeypatch.setenv("MARKER", str(tmp_path / "marker"))
+    (script_mode.code_dir(root).parent / "original").mkdir(parents=True)
+
+    assert script_mode.main(argv) == 0, script_mode.failure_file(root).read_text()
+    assert (tmp_path / "marker").read_text() == "ran"

@@ -46,6 +46,12 @@ JOB_SCRIPT = textwrap.dedent(
         Path(os.environ["AMZN_BRAKET_JOB_RESULTS_DIR"], "results.json").write_text(json.dumps(document))
 
 
+    def program_command():
+        # The program (braket_container.py) runs this code in a child: its parent's command line is
+        # what the training toolkit started it with.
+        return Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode().split("\\0")[:-1]
+
+
     def succeed():
         print("hello from the container")
         Path(os.environ["AMZN_BRAKET_CHECKPOINT_DIR"], "state.txt").write_text("saved")
@@ -53,6 +59,9 @@ JOB_SCRIPT = textwrap.dedent(
             "cwd": os.getcwd(),
             "results_dir": os.environ["AMZN_BRAKET_JOB_RESULTS_DIR"],
             "hyperparameters": json.loads(Path(os.environ["AMZN_BRAKET_HP_FILE"]).read_text()),
+            "program_command": program_command(),
+            "toolkit": {name: os.environ.get(name)
+                        for name in ("SM_CURRENT_HOST", "SM_HOSTS", "SM_HP_DEPTH")},
         })
 
 
@@ -101,10 +110,11 @@ def push(
 
 @pytest.fixture(scope="module")
 def images(
-    docker_engine: docker.DockerClient, job_base_image: str, env: LocalStack,
+    docker_engine: docker.DockerClient, job_base_image: str, job_image: str, env: LocalStack,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
-    """ECR URIs of a script-mode job image and of an image that names no SAGEMAKER_PROGRAM."""
+    """ECR URIs of the executor's job image (training toolkit and script mode), of one that names no
+    SAGEMAKER_PROGRAM, and of a script-mode image without the toolkit, so without ``train``."""
     context = tmp_path_factory.mktemp("job-image")
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest",
@@ -112,7 +122,7 @@ def images(
         check=True,
     )
     (context / "braket_container.py").write_text(Path(script_mode.__file__).read_text())
-    script_mode_image = textwrap.dedent(
+    no_toolkit_image = textwrap.dedent(
         f"""
         FROM {job_base_image}
         COPY wheels /tmp/wheels
@@ -123,10 +133,12 @@ def images(
         """
     )
     suffix = uuid.uuid4().hex[:6]
-    bare_image = f"FROM {job_base_image}\n"
     return {
-        "script_mode": push(docker_engine, env, context, f"amazon-braket-script-{suffix}", script_mode_image),
-        "no_program": push(docker_engine, env, context, f"amazon-braket-bare-{suffix}", bare_image),
+        "script_mode": push(docker_engine, env, context, f"amazon-braket-script-{suffix}",
+                            f"FROM {job_image}\n"),
+        "no_program": push(docker_engine, env, context, f"amazon-braket-bare-{suffix}",
+                           f"FROM {job_image}\nENV SAGEMAKER_PROGRAM=\n"),
+        "no_toolkit": push(docker_engine, env, context, f"amazon-braket-no-train-{suffix}", no_toolkit_image),
     }
 
 
@@ -153,12 +165,21 @@ def test_image_from_the_registry_runs_to_completion(env, role_arn, source_file, 
     )
 
     assert job.state() == "COMPLETED", job.metadata().get("failureReason")
-    assert job.result() == {
+    result = job.result()
+    assert {key: result[key] for key in ("cwd", "results_dir", "hyperparameters")} == {
         "cwd": "/opt/ml/code/customer_code/extracted",
         "results_dir": "/opt/braket/model",
         "hyperparameters": {"depth": "3"},
     }
-    assert "hello from the container" in capsys.readouterr().out
+    # Started as Braket starts it: the training toolkit ran the program with the hyperparameters as
+    # arguments, and set its variables.
+    command = result["program_command"]
+    assert command[command.index("braket_container.py") + 1:] == ["--depth", "3"]
+    assert result["toolkit"] == {"SM_CURRENT_HOST": "algo-1", "SM_HOSTS": '["algo-1"]', "SM_HP_DEPTH": "3"}
+    out = capsys.readouterr().out
+    assert "hello from the container" in out
+    assert "sagemaker-training-toolkit INFO     Invoking user script" in out
+    assert "Reporting training SUCCESS" in out
     checkpoint_uri = job.metadata()["checkpointConfig"]["s3Uri"]
     bucket, _, prefix = checkpoint_uri.removeprefix("s3://").partition("/")
     s3 = boto3.client("s3", **env.client_kwargs())
@@ -177,6 +198,15 @@ def test_image_without_sagemaker_program_fails_clearly(env, role_arn, source_fil
 
     assert wait_for_state(job, *TERMINAL) == "FAILED"
     assert "SAGEMAKER_PROGRAM" in job.metadata()["failureReason"]
+
+
+def test_image_without_train_fails_naming_the_missing_executable(env, role_arn, source_file, images):
+    job = create_job(source_file, role_arn, "succeed", image_uri=images["no_toolkit"])
+
+    assert wait_for_state(job, *TERMINAL) == "FAILED"
+    reason = job.metadata()["failureReason"]
+    assert reason.startswith("CannotStartContainerError:")
+    assert 'has no executable "train"' in reason and "sagemaker-training" in reason
 
 
 def test_image_missing_from_the_registry_fails_clearly(env, role_arn, source_file, images):

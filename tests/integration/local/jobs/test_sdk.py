@@ -45,6 +45,14 @@ JOB_SCRIPT = textwrap.dedent(
         raise ValueError("the angle is out of range")
 
 
+    def report_start():
+        # This code runs in a child of the job's program: the parent's command line is what the
+        # training toolkit (here the process runner standing in for it) started the program with.
+        command = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().decode().split("\\0")[:-1]
+        names = ("SM_CURRENT_HOST", "SM_HOSTS", "SM_HP_DEPTH", "SM_USER_ENTRY_POINT")
+        save_job_result({"command": command, "toolkit": {name: os.environ.get(name) for name in names}})
+
+
     def run_forever():
         Path(get_results_dir(), "pid").write_text(str(os.getpid()))
         print("running until stopped", flush=True)
@@ -152,6 +160,18 @@ def test_job_completes_with_its_result_logs_and_tasks(env, role_arn, source_file
     metadata = job.metadata()
     assert metadata["billableDuration"] >= 0
     assert [event["eventType"] for event in metadata["events"]][-1] == "COMPLETED"
+
+
+def test_the_program_is_started_as_the_training_toolkit_starts_it(env, role_arn, source_file, in_tmp_dir):
+    job = create_job(source_file, role_arn, "report_start", hyperparameters={"depth": 2, "name": "bell"},
+                     wait_until_complete=True)
+
+    assert job.state() == "COMPLETED", job.metadata().get("failureReason")
+    result = job.result()
+    command = result["command"]
+    assert command[command.index("--") + 1:] == ["braket_container.py", "--depth", "2", "--name", "bell"]
+    assert result["toolkit"] == {"SM_CURRENT_HOST": "algo-1", "SM_HOSTS": '["algo-1"]', "SM_HP_DEPTH": "2",
+                                 "SM_USER_ENTRY_POINT": "braket_container.py"}
 
 
 def test_failing_script_reports_the_exception(env, role_arn, source_file, capsys):

@@ -84,7 +84,7 @@ def test_resource_config_names_every_host_and_the_current_one() -> None:
     assert config["hosts"] == ["algo-1", "algo-2", "algo-3"]
     assert config["instance_groups"][0]["hosts"] == config["hosts"]
     assert config["current_instance_type"] == "ml.m5.large"
-    assert instances.environment(job, "algo-3")["SM_HOSTS"] == '["algo-1", "algo-2", "algo-3"]'
+    assert instances.host_addresses(job) == {f"algo-{n}": "127.0.0.1" for n in (1, 2, 3)}
     assert instances.stream_name(job, "algo-3").startswith("j/u/algo-3-")
     single = {**job, "instanceConfig": {"instanceType": "ml.m5.large", "instanceCount": 1}}
     assert instances.stream_name(single, "algo-1") == "j/u"  # one instance: the job's own stream

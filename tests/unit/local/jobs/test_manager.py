@@ -280,14 +280,15 @@ def test_failing_job_reports_the_exception_as_failure_reason(services, store, ma
     assert any("Traceback" in line for line in log_messages(services, job))
 
 
-def test_exit_code_without_exception_fails_the_job(services, store, manager):
+def test_exit_code_without_exception_fails_the_job_as_the_toolkit_reports_it(services, store, manager):
     job = make_job(services, "source_dir.job_code:exit_3")
     submit(store, manager, job)
 
     done = store.wait_for(job["jobArn"], *TERMINAL)
 
     assert done["status"] == "FAILED"
-    assert "exited with code 3" in done["failureReason"]
+    assert "ExecuteUserScriptError:\nExitCode 3\n" in done["failureReason"]
+    assert done["failureReason"].endswith("exit code: 1")  # the toolkit's own exit code
 
 
 def test_inputs_hyperparameters_and_checkpoints_reach_the_job(services, store, manager):
