@@ -101,13 +101,14 @@ def add_account_flags(
 
 
 def aws_session(profile: str | None, region: str | None) -> AwsSession:
-    """The session of the ``--profile`` and ``--region`` flags (boto3's defaults where not given).
+    """The session of the ``--profile`` and ``--region`` flags (boto3's defaults where not given,
+    :func:`given`: boto3 would take an empty region as one, over the profile's and AWS_DEFAULT_REGION).
 
     Raises:
         UsageError: the profile is in neither the AWS config nor the credentials file.
     """
     try:
-        return AwsSession(profile=profile, region=region)
+        return AwsSession(**given({"profile": profile, "region": region}))
     except ExecutorConfigError:
         raise UsageError(
             f"--profile {profile!r}: no such profile in the AWS config or credentials file; name another"

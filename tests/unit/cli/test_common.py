@@ -47,3 +47,8 @@ def test_an_unknown_profile_names_the_flag(monkeypatch: pytest.MonkeyPatch, tmp_
     with pytest.raises(UsageError, match="--profile 'nobody'"):
         aws_session("nobody", "us-east-1")
     assert aws_session(None, "eu-north-1").region == "eu-north-1"
+
+
+def test_an_empty_region_flag_leaves_the_region_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert aws_session("", "").region == "us-west-2"
