@@ -21,13 +21,7 @@ import docker
 import docker.errors
 import pytest
 
-from covalent_braket_plugin.executor.images import (
-    ENGINE_TIMEOUT_S,
-    build_context,
-    make_recipe,
-    pip_build_args,
-    pip_ca_bundle,
-)
+from covalent_braket_plugin.executor.images import build_image, make_recipe, pip_build_args
 from covalent_braket_plugin.local.base_image import (
     MissingPrerequisiteError,
     docker_client,
@@ -137,8 +131,5 @@ def job_image(docker_engine: docker.DockerClient, job_base_image: str) -> str:
     try:
         docker_engine.images.get(tag)
     except docker.errors.ImageNotFound:
-        docker_engine.images.build(
-            fileobj=build_context(recipe, pip_ca_bundle()), custom_context=True, tag=tag,
-            buildargs=pip_build_args(), network_mode="host", rm=True, forcerm=True, timeout=ENGINE_TIMEOUT_S,
-        )
+        build_image(docker_engine, recipe, tag, pip_build_args(), on_line=lambda line: None)
     return tag

@@ -406,6 +406,52 @@ def build_context(recipe: ImageRecipe, ca_bundle: bytes) -> io.BytesIO:
     return buffer
 
 
+class ImageBuildError(JobImageError):
+    """The engine could not build an image; ``tail`` holds the build's last lines."""
+
+    def __init__(self, tag: str, tail: Iterable[str]) -> None:
+        self.tail = list(tail)
+        super().__init__(f"building job image {tag} failed:\n" + "\n".join(self.tail))
+
+
+def build_image(
+    client: docker.DockerClient,
+    recipe: ImageRecipe,
+    tag: str,
+    build_args: Mapping[str, str],
+    on_line: Callable[[str], None],
+) -> None:
+    """Build ``recipe`` as ``tag`` in the engine, on the host network, giving each line of the build's
+    output to ``on_line``.
+
+    Raises:
+        ImageBuildError: the build failed; it holds the build's last lines.
+    """
+    tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+    try:
+        stream = client.api.build(
+            fileobj=build_context(recipe, pip_ca_bundle()),
+            custom_context=True,
+            tag=tag,
+            buildargs=dict(build_args),
+            network_mode="host",
+            rm=True,
+            forcerm=True,
+            decode=True,
+            timeout=ENGINE_TIMEOUT_S,  # a layer commit can stay silent for minutes
+        )
+        for chunk in stream:
+            for line in str(chunk.get("stream", "")).splitlines():
+                tail.append(line)
+                on_line(line)
+            if "error" in chunk:
+                tail.append(str(chunk["error"]))
+                raise ImageBuildError(tag, tail)
+    except docker.errors.DockerException as exc:
+        tail.append(str(exc))
+        raise ImageBuildError(tag, tail) from exc
+
+
 class ImageBuilds:
     """What one process knows of job images, shared by every :class:`ImageBuilder` in it.
 
@@ -580,35 +626,19 @@ class ImageBuilder:
         task: ProgressTask,
     ) -> None:
         """Run the build, showing it in ``task`` (step k of N); its last lines go into the error."""
-        tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+
+        def show(line: str) -> None:
+            step = _BUILD_STEP.match(line)
+            if step:
+                # Step k starts: k - 1 are done.
+                task.update(completed=int(step[1]) - 1, total=int(step[2]), status=line[:_STATUS_WIDTH])
+            elif line.startswith(("Successfully installed", "ERROR")):
+                self._progress.note(f"build {recipe.tag}: {line[:200]}")
+
         try:
-            stream = client.api.build(
-                fileobj=build_context(recipe, pip_ca_bundle()),
-                custom_context=True,
-                tag=local,
-                buildargs=build_args,
-                network_mode="host",
-                rm=True,
-                forcerm=True,
-                decode=True,
-                timeout=ENGINE_TIMEOUT_S,  # a layer commit can stay silent for minutes
-            )
-            for chunk in stream:
-                for line in str(chunk.get("stream", "")).splitlines():
-                    tail.append(line)
-                    step = _BUILD_STEP.match(line)
-                    if step:
-                        # Step k starts: k - 1 are done.
-                        task.update(completed=int(step[1]) - 1, total=int(step[2]),
-                                    status=line[:_STATUS_WIDTH])
-                    elif line.startswith(("Successfully installed", "ERROR")):
-                        self._progress.note(f"build {recipe.tag}: {line[:200]}")
-                if "error" in chunk:
-                    tail.append(str(chunk["error"]))
-                    raise self._build_error(recipe.tag, tail)
-        except docker.errors.DockerException as exc:
-            tail.append(str(exc))
-            raise self._build_error(recipe.tag, tail) from exc
+            build_image(client, recipe, local, build_args, show)
+        except ImageBuildError as exc:
+            raise self._build_error(recipe.tag, exc.tail) from exc
         if task.total is not None:
             task.update(completed=task.total, status="")
 
