@@ -151,7 +151,7 @@ def test_down_stops_running_jobs_and_leaves_no_process(
     started = [server, *server.children(recursive=True)]
     commands = [" ".join(p.cmdline()) for p in started]
     assert any("docker-registry" in c for c in commands)
-    assert any(str(state_dir / "jobs") in c or "script_mode" in c for c in commands), commands
+    assert any(str(state_dir / "jobs") in c or "braket_container.py" in c for c in commands), commands
 
     down = run_cli(state_dir, "down")
     assert down.returncode == 0, down.stderr
