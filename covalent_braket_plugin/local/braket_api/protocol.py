@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -129,123 +130,155 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+Validator = Callable[[Shape, Any, str, list[str]], None]
+"""Appends to the list a message per constraint of the shape that the value at the path breaks."""
+
+
 def _validate(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
     """Append a message per constraint of ``shape`` that ``value`` breaks (AWS message wording)."""
-    at = path or "request"
-    kind = shape.type_name
-    meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, dict):
-            errors.append(f"Value at '{at}' must be a JSON object")
-            return
-        for name in shape.required_members:
-            if value.get(name) is None:
-                errors.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
-        present = [n for n in shape.members if value.get(n) is not None]
-        if shape.is_tagged_union and len(present) != 1:
-            errors.append(f"Value at '{at}' must set exactly one of: {', '.join(shape.members)}")
-        for name in present:
-            _validate(shape.members[name], value[name], _join(path, name), errors)
-        return
-    if kind == "list":
-        if not isinstance(value, list):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be a list")
-            return
-        _check_size(len(value), meta, value, at, "length", errors)
-        for i, item in enumerate(value):
-            if item is None:
-                errors.append(
-                    f"Value null at '{at}.{i + 1}.member' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
-            else:
-                _validate(shape.member, item, f"{at}.{i + 1}.member", errors)
-        return
-    if kind == "map":
-        if not isinstance(value, dict):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be a JSON object")
-            return
-        _check_size(len(value), meta, value, at, "length", errors)
-        for key, item in value.items():
-            _validate(shape.key, key, f"{at}.key", errors)
-            if item is None:
-                errors.append(
-                    f"Value null at '{at}.{key}' failed to satisfy constraint: Member must not be null"
-                )
-            else:
-                _validate(shape.value, item, f"{at}.{key}", errors)
-        return
-    if kind == "string":
-        if not isinstance(value, str):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be a string")
-            return
-        _check_size(len(value), meta, value, at, "length", errors)
-        if shape.enum and value not in shape.enum:
-            errors.append(
-                f"Value '{_describe(value)}' at '{at}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
-            )
-        if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
-            errors.append(
-                f"Value '{_describe(value)}' at '{at}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {meta['pattern']}"
-            )
-        if shape.serialization.get("jsonvalue") or getattr(shape, "name", "") == "JsonValue":
-            try:
-                json.loads(value)
-            except ValueError:
-                errors.append(f"Value '{_describe(value)}' at '{at}' must be a JSON document")
-        return
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be an integer")
-            return
-        limit = 2**31 if kind == "integer" else 2**63
-        if not -limit <= value < limit:
-            errors.append(f"Value '{value}' at '{at}' is out of range for a {kind}")
-            return
-        _check_size(value, meta, value, at, "value", errors)
-        return
-    if kind in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be a number")
-        return
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            errors.append(f"Value '{_describe(value)}' at '{at}' must be a boolean")
-        return
-    if kind == "timestamp":
-        try:
-            parse_timestamp(value)
-        except ValueError as exc:
-            errors.append(f"Value '{_describe(value)}' at '{at}' is not a timestamp: {exc}")
-        return
+    _VALIDATORS[shape.type_name](shape, value, path, errors)
+
+
+def _at(path: str) -> str:
+    """How messages name a location: the top-level structure is the request itself."""
+    return path or "request"
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _wrong_type(value: Any, at: str, expected: str) -> str:
+    return f"Value '{_describe(value)}' at '{at}' must be {expected}"
+
+
+def _null(at: str) -> str:
+    return f"Value null at '{at}' failed to satisfy constraint: Member must not be null"
+
+
+def _broken(value: Any, at: str, constraint: str) -> str:
+    return f"Value '{_describe(value)}' at '{at}' failed to satisfy constraint: Member must {constraint}"
 
 
 def _check_size(size: int, meta: dict[str, Any], value: Any, at: str, what: str, errors: list[str]) -> None:
-    shown = _describe(value)
     if "min" in meta and size < meta["min"]:
-        errors.append(
-            f"Value '{shown}' at '{at}' failed to satisfy constraint: Member must have "
-            f"{what} greater than or equal to {meta['min']}"
-        )
+        errors.append(_broken(value, at, f"have {what} greater than or equal to {meta['min']}"))
     if "max" in meta and size > meta["max"]:
-        errors.append(
-            f"Value '{shown}' at '{at}' failed to satisfy constraint: Member must have "
-            f"{what} less than or equal to {meta['max']}"
-        )
+        errors.append(_broken(value, at, f"have {what} less than or equal to {meta['max']}"))
+
+
+def _member(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    """An element of a list or a value of a map, which may not be null."""
+    if value is None:
+        errors.append(_null(path))
+    else:
+        _validate(shape, value, path, errors)
+
+
+def _structure(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    if not isinstance(value, dict):
+        errors.append(f"Value at '{_at(path)}' must be a JSON object")
+        return
+    errors.extend(_null(_join(path, name)) for name in shape.required_members if value.get(name) is None)
+    present = [n for n in shape.members if value.get(n) is not None]
+    if shape.is_tagged_union and len(present) != 1:
+        errors.append(f"Value at '{_at(path)}' must set exactly one of: {', '.join(shape.members)}")
+    for name in present:
+        _validate(shape.members[name], value[name], _join(path, name), errors)
+
+
+def _list(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    at = _at(path)
+    if not isinstance(value, list):
+        errors.append(_wrong_type(value, at, "a list"))
+        return
+    _check_size(len(value), shape.metadata, value, at, "length", errors)
+    for i, item in enumerate(value):
+        _member(shape.member, item, f"{at}.{i + 1}.member", errors)
+
+
+def _map(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    at = _at(path)
+    if not isinstance(value, dict):
+        errors.append(_wrong_type(value, at, "a JSON object"))
+        return
+    _check_size(len(value), shape.metadata, value, at, "length", errors)
+    for key, item in value.items():
+        _validate(shape.key, key, f"{at}.key", errors)
+        _member(shape.value, item, f"{at}.{key}", errors)
+
+
+def _string(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    at, meta = _at(path), shape.metadata
+    if not isinstance(value, str):
+        errors.append(_wrong_type(value, at, "a string"))
+        return
+    _check_size(len(value), meta, value, at, "length", errors)
+    if shape.enum and value not in shape.enum:
+        errors.append(_broken(value, at, f"satisfy enum value set: [{', '.join(shape.enum)}]"))
+    if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
+        errors.append(_broken(value, at, f"satisfy regular expression pattern: {meta['pattern']}"))
+    if shape.serialization.get("jsonvalue") or getattr(shape, "name", "") == "JsonValue":
+        try:
+            json.loads(value)
+        except ValueError:
+            errors.append(_wrong_type(value, at, "a JSON document"))
+
+
+def _integer(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    """integer (32 bits) and long (64 bits)."""
+    at = _at(path)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(_wrong_type(value, at, "an integer"))
+        return
+    limit = 2**31 if shape.type_name == "integer" else 2**63
+    if not -limit <= value < limit:
+        errors.append(f"Value '{value}' at '{at}' is out of range for a {shape.type_name}")
+        return
+    _check_size(value, shape.metadata, value, at, "value", errors)
+
+
+def _number(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    """float and double."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.append(_wrong_type(value, _at(path), "a number"))
+
+
+def _boolean(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    if not isinstance(value, bool):
+        errors.append(_wrong_type(value, _at(path), "a boolean"))
+
+
+def _timestamp(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    try:
+        parse_timestamp(value)
+    except ValueError as exc:
+        errors.append(f"Value '{_describe(value)}' at '{_at(path)}' is not a timestamp: {exc}")
+
+
+def _blob(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    """Nothing to check: a blob reaches the backend as the base64 text it was sent as."""
+
+
+_VALIDATORS: dict[str, Validator] = {
+    "structure": _structure,
+    "list": _list,
+    "map": _map,
+    "string": _string,
+    "integer": _integer,
+    "long": _integer,
+    "float": _number,
+    "double": _number,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
+    "blob": _blob,
+}
+"""One validator per type of botocore's shapes: every type a service model can give a member."""
 
 
 @cache
 def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.S)
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def parse_timestamp(value: Any) -> datetime:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.model import ServiceModel
 
 from covalent_braket_plugin.local.braket_api.errors import BraketError
 from covalent_braket_plugin.local.braket_api.protocol import (
@@ -158,6 +159,45 @@ def test_patterns_must_match_the_whole_value() -> None:
     )
     assert "less than or equal to 432000" in validation_message(
         "CreateJob", {**job, "stoppingCondition": {"maxRuntimeInSeconds": 432001}}
+    )
+
+
+def test_shape_types_the_braket_model_does_not_use_yet_are_checked_too() -> None:
+    """Numbers and booleans are checked and blobs taken as sent, so a botocore release whose Braket
+    model gains such a member needs no change here."""
+    model = ServiceModel(
+        {
+            "metadata": {"protocol": "rest-json", "apiVersion": "2019-09-01", "endpointPrefix": "braket"},
+            "operations": {
+                "Op": {
+                    "name": "Op",
+                    "http": {"method": "POST", "requestUri": "/op"},
+                    "input": {"shape": "In"},
+                }
+            },
+            "shapes": {
+                "In": {
+                    "type": "structure",
+                    "members": {
+                        "ratio": {"shape": "Ratio"},
+                        "flag": {"shape": "Flag"},
+                        "data": {"shape": "Data"},
+                    },
+                },
+                "Ratio": {"type": "double"},
+                "Flag": {"type": "boolean"},
+                "Data": {"type": "blob"},
+            },
+        }
+    )
+    operation = model.operation_model("Op")
+    sent = {"ratio": 0.5, "flag": True, "data": "AAE="}
+    assert parse_request(operation, {}, "", json.dumps(sent).encode()) == sent
+    with pytest.raises(BraketError) as exc:
+        parse_request(operation, {}, "", b'{"ratio": "half", "flag": 1}')
+    assert exc.value.message == (
+        "2 validation errors detected: Value 'half' at 'ratio' must be a number; "
+        "Value '1' at 'flag' must be a boolean"
     )
 
 
