@@ -20,6 +20,8 @@ from covalent_braket_plugin.local.stack import CONFLICTING_VARIABLES, RUNNERS, L
 
 STATE_DIR_VARIABLE = "COVALENT_BRAKET_LOCAL_DIR"
 DEFAULT_PORT = 4566
+BRAKET_IMAGES_TIMEOUT_S = 900.0
+"""How long `local up` waits for Braket's job images: a first build on a new engine takes minutes."""
 
 # Columns of the status tables, in order; a column the emulator does not report is left out.
 # The emulator's status groups jobs and tasks as {"total", "byStatus", "items"}.
@@ -55,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument(
         "--registry-binary", type=Path, default=None,
         help="the image registry program, if not Debian's /usr/bin/docker-registry",
+    )
+    up.add_argument(
+        "--no-braket-images", dest="braket_images", action="store_false",
+        help="do not make Braket's own job images (made with the docker runner, once per engine)",
     )
     add_fault_arguments(up)
     up.set_defaults(handler=_up)
@@ -116,9 +122,15 @@ def _up(args: argparse.Namespace) -> int:
         stack = LocalStack(
             port=args.port, runner=args.runner, host=args.host, state_dir=state_dir(),
             faults=faults, registry_binary=args.registry_binary, allow_remote=args.allow_remote,
+            braket_images=args.braket_images,
         )
         stack.start()
         stack.detach()
+        if stack.info.get("braket_images"):
+            print("making Braket's own job images (the first time on this engine takes a few minutes)...",
+                  flush=True)
+            images = stack.wait_for_braket_images(BRAKET_IMAGES_TIMEOUT_S)
+            print(f"  Braket's job images: {images}")
         registry = stack.registry_address or f"none ({stack.info.get('registry_note')})"
         print(f"Local Braket stack running at {stack.endpoint_url}")
         print(f"  runner: {stack.info.get('runner')}   registry: {registry}   state: {stack.state_dir}")
@@ -142,13 +154,16 @@ def _env(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     def work() -> int:
-        status = _attach().status()
+        stack = _attach()
+        status = stack.status()
+        status["braket_images"] = stack.wait_for_braket_images(timeout=0)
         if args.json:
             print_json(status)
             return 0
         registry = status.get("registry") or f"none ({status.get('registry_note')})"
         print(f"endpoint: {status.get('endpoint_url')}   pid: {status.get('pid')}")
         print(f"runner:   {status.get('runner')}   registry: {registry}")
+        print(f"Braket's job images: {status['braket_images']}")
         print("faults:   " + _settings(status.get("faults") or {}))
         for title, key, columns in (("jobs", "jobs", JOB_COLUMNS), ("quantum tasks", "tasks", TASK_COLUMNS)):
             section = status.get(key) or {}

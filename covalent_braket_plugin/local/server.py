@@ -29,6 +29,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from covalent_braket_plugin.local import braket_images
 from covalent_braket_plugin.local.admin import AdminApp
 from covalent_braket_plugin.local.auth import Verifier
 from covalent_braket_plugin.local.braket_api.backend import BraketBackend
@@ -64,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--registry-binary", type=Path, default=REGISTRY_BINARY,
         help="the CNCF distribution registry program (Debian's docker-registry by default)",
+    )
+    parser.add_argument(
+        "--no-braket-images", dest="braket_images", action="store_false",
+        help="do not make Braket's own job images (they need a Docker engine)",
     )
     add_fault_arguments(parser)
     return parser.parse_args(argv)
@@ -108,13 +113,14 @@ def serve(args: argparse.Namespace) -> None:
             jobs = JobManager(
                 services=services, faults=faults, runner=args.runner, work_dir=state_dir / JOBS_DIR,
                 registry_address=registry.address if registry else None,
+                braket_images_state=state_dir / braket_images.STATE_FILE if args.braket_images else None,
             )
         except RuntimeError as exc:  # --runner docker without an engine
             raise StartError(str(exc)) from exc
         backend = BraketBackend(services=services, faults=faults, job_manager=jobs, public=public)
         jobs.bind_store(backend)
         routes["braket"] = make_braket_app(backend, faults)
-        routes["ecr"] = EcrApp(services, registry, fallback=moto_app)
+        routes["ecr"] = EcrApp(services, registry, fallback=moto_app, braket=jobs.braket_images)
         routes["dynamodb"] = OneAtATime(moto_app)
         admin.backend = backend
 
@@ -124,6 +130,7 @@ def serve(args: argparse.Namespace) -> None:
             "runner": jobs.runner_name,
             "registry": registry.address if registry else None,
             "registry_note": registry_note,
+            "braket_images": jobs.braket_images is not None,
             "state_dir": str(state_dir),
         }
         _stop_on_signals(server, drain=[jobs.shutdown, backend.shutdown])

@@ -27,6 +27,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from covalent_braket_plugin.local import braket_images
 from covalent_braket_plugin.local.credentials import StackCredentials, private_dir
 from covalent_braket_plugin.local.faults import fault_flags
 from covalent_braket_plugin.local.hosts import check_listen_address
@@ -69,8 +70,10 @@ class LocalStack:
 
     ``faults`` sets fault injection from the first request on (see ``FaultSettings`` for names);
     ``registry_binary`` names the registry program when it is not Debian's /usr/bin/docker-registry.
-    ``host`` must be a loopback address unless ``allow_remote`` (ValueError otherwise). Requests,
-    the admin API's included, are signed with the stack's key, read from its state dir.
+    With a Docker engine, the stack makes Braket's own job images (``braket_images``) unless
+    ``braket_images`` is False. ``host`` must be a loopback address unless ``allow_remote``
+    (ValueError otherwise). Requests, the admin API's included, are signed with the stack's key, read
+    from its state dir.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class LocalStack:
         faults: dict[str, float] | None = None,
         registry_binary: Path | None = None,
         allow_remote: bool = False,
+        braket_images: bool = True,
     ) -> None:
         check_listen_address(host, allow_remote)
         self.port = port
@@ -92,6 +96,7 @@ class LocalStack:
         self.region = region
         self.initial_faults = dict(faults or {})
         self.registry_binary = registry_binary
+        self.braket_images = braket_images
         self._own_state_dir = state_dir is None
         # Absolute, because the server's command line names it and ``attach`` looks for that name.
         chosen = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="braket-local-"))
@@ -142,6 +147,19 @@ class LocalStack:
         """``127.0.0.1:PORT`` of the image registry; None when the stack runs without one."""
         return self.info.get("registry")
 
+    def wait_for_braket_images(self, timeout: float, poll_s: float = 1.0) -> str:
+        """Wait until the stack has made Braket's own job images, or says why it could not; return
+        ``ready``, ``failed: <reason>``, ``publishing`` when ``timeout`` seconds passed first, or ``off``
+        for a stack that does not make them (no Docker engine, or ``braket_images=False``)."""
+        if not self.info.get("braket_images"):
+            return "off"
+        deadline = time.monotonic() + timeout
+        while (state := braket_images.read_state(self.state_dir)) == "publishing":
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(poll_s)
+        return state
+
     @property
     def pid(self) -> int | None:
         return self.info.get("pid")
@@ -159,6 +177,7 @@ class LocalStack:
             "--state-dir", str(self.state_dir), "--ready-file", str(ready_file),
             *fault_flags(self.initial_faults),
             *(["--registry-binary", str(self.registry_binary)] if self.registry_binary else []),
+            *([] if self.braket_images else ["--no-braket-images"]),
         ]
         with open(log_path, "ab") as log:
             self._process = subprocess.Popen(

@@ -126,6 +126,7 @@ COMMAND_LINE = {
         ("--allow-remote",),  # added with the stack's credentials: a non-loopback --host needs it
         ("--runner",),
         ("--registry-binary",),
+        ("--no-braket-images",),  # added with Braket's own job images on the stack
         ("--throttle-rate",),
         ("--error-rate",),
         ("--latency-ms",),

@@ -6,6 +6,10 @@ stack does. Images do not: they are pushed with ``docker push`` to the stack's r
 the registry really holds, and DeleteRepository is checked and completed here (a repository with
 images needs ``force``, and its images go with it). ``responses.py`` speaks the HTTP/JSON protocol.
 
+Braket's own job images live in registry id 292282985366 (``braket_images``): the image operations
+answer for that registry id from the stack's stand-in, read-only, as AWS lets any account read them
+and no account change them.
+
 Repository questions are put to moto by calling its WSGI application in-process with an ECR
 request (DescribeRepositories, DeleteRepository). Going through ``services.client("ecr")`` would
 work too, but it would send a second HTTP request through the gateway back into this app while the
@@ -24,6 +28,8 @@ from typing import Any
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from covalent_braket_plugin.local import braket_images
+from covalent_braket_plugin.local.braket_images import BraketImages
 from covalent_braket_plugin.local.gateway import WSGIApp
 from covalent_braket_plugin.local.registry import LocalRegistry, Manifest
 
@@ -32,6 +38,9 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 TOKEN_LIFETIME_S = 12 * 3600
 DEFAULT_PAGE_SIZE = 100
 _IMAGE_NOT_FOUND = ("ImageNotFound", "Requested image not found")
+BRAKET_IMAGES_WAIT_S = 45.0
+"""How long a question about Braket's images waits for the stack to publish them (a first build
+takes minutes; botocore gives up on an answer after 60 s)."""
 
 
 class EcrError(Exception):
@@ -42,6 +51,15 @@ class EcrError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A repository a request names: its name, its registry id and where the registry keeps it."""
+
+    name: str
+    registry_id: str
+    path: str
 
 
 @dataclass
@@ -55,10 +73,14 @@ class Image:
 class EcrBackend:
     """ECR's image operations over the registry, with moto (``repositories``) as the repository store."""
 
-    def __init__(self, account_id: str, registry: LocalRegistry | None, repositories: WSGIApp) -> None:
+    def __init__(
+        self, account_id: str, registry: LocalRegistry | None, repositories: WSGIApp,
+        braket: BraketImages | None = None,
+    ) -> None:
         self.account_id = account_id
         self.registry = registry
         self.repositories = repositories
+        self.braket = braket
         # The registry accepts any credentials; the token is random only so that it looks like one.
         self._password = secrets.token_urlsafe(24)
 
@@ -82,7 +104,7 @@ class EcrBackend:
         repository = self._repository(params, region)
         wanted = (params.get("filter") or {}).get("tagStatus", "ANY")
         ids: list[dict[str, str]] = []
-        for image in self._images(repository):
+        for image in self._images(repository.path):
             if image.tags and wanted in ("ANY", "TAGGED"):
                 ids.extend({"imageDigest": image.manifest.digest, "imageTag": tag} for tag in image.tags)
             elif not image.tags and wanted in ("ANY", "UNTAGGED"):
@@ -92,7 +114,7 @@ class EcrBackend:
 
     def describe_images(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         repository = self._repository(params, region)
-        images = self._images(repository)
+        images = self._images(repository.path)
         if params.get("imageIds"):
             if params.get("maxResults") or params.get("nextToken"):
                 raise EcrError(
@@ -105,19 +127,19 @@ class EcrBackend:
                     raise EcrError(
                         "ImageNotFoundException",
                         f"The image with imageId {_describe_id(image_id)} does not exist within the "
-                        f"repository with name '{repository}' in the registry with id "
-                        f"'{self.account_id}'",
+                        f"repository with name '{repository.name}' in the registry with id "
+                        f"'{repository.registry_id}'",
                     )
                 chosen[image.manifest.digest] = image
-            return {"imageDetails": [self._detail(image) for image in chosen.values()]}
+            return {"imageDetails": [self._detail(repository, image) for image in chosen.values()]}
         wanted = (params.get("filter") or {}).get("tagStatus", "ANY")
         listed = [i for i in images if wanted == "ANY" or (wanted == "TAGGED") == bool(i.tags)]
         page, token = _page(listed, params)
-        return {"imageDetails": [self._detail(image) for image in page], **token}
+        return {"imageDetails": [self._detail(repository, image) for image in page], **token}
 
     def batch_get_image(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         repository = self._repository(params, region)
-        images = self._images(repository)
+        images = self._images(repository.path)
         accepted = params.get("acceptedMediaTypes")
         found: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
@@ -135,8 +157,8 @@ class EcrBackend:
                 tags = [image_id["imageTag"]] if "imageTag" in image_id else image.tags or [None]
                 found.extend(
                     {
-                        "registryId": params.get("registryId") or self.account_id,
-                        "repositoryName": repository,
+                        "registryId": repository.registry_id,
+                        "repositoryName": repository.name,
                         "imageId": {
                             "imageDigest": image.manifest.digest,
                             **({"imageTag": tag} if tag else {}),
@@ -151,24 +173,24 @@ class EcrBackend:
     def batch_delete_image(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         """Delete images by digest (with all their tags) or remove tags; an image loses its last tag
         only by being deleted, as in ECR."""
-        repository = self._repository(params, region)
+        repository = self._writable(self._repository(params, region), "BatchDeleteImage")
         registry = self._registry()
         deleted: list[dict[str, str]] = []
         failures: list[dict[str, Any]] = []
         for image_id in params.get("imageIds") or []:
-            image = _find(self._images(repository), image_id)  # re-read: earlier ids may have changed it
+            image = _find(self._images(repository.path), image_id)  # re-read: earlier ids may have changed it
             if image is None:
                 failures.append({"imageId": image_id, "failureCode": _IMAGE_NOT_FOUND[0],
                                  "failureReason": _IMAGE_NOT_FOUND[1]})
                 continue
             digest = image.manifest.digest
             if "imageDigest" in image_id or image.tags == [image_id["imageTag"]]:
-                registry.delete_manifest(repository, digest)
+                registry.delete_manifest(repository.path, digest)
                 removed = image.tags if "imageDigest" in image_id else [image_id["imageTag"]]
                 ids = [{"imageDigest": digest, "imageTag": tag} for tag in removed]
                 deleted.extend(ids or [{"imageDigest": digest}])
             else:
-                registry.untag(repository, image_id["imageTag"])
+                registry.untag(repository.path, image_id["imageTag"])
                 deleted.append({"imageDigest": digest, "imageTag": image_id["imageTag"]})
         return {"imageIds": deleted, "failures": failures}
 
@@ -177,17 +199,17 @@ class EcrBackend:
         and delete those images once moto has deleted the repository."""
         if self.registry is None:
             return self._moto_result("DeleteRepository", params, region)
-        repository = self._repository(params, region)
-        images = self._images(repository)
+        repository = self._writable(self._repository(params, region), "DeleteRepository")
+        images = self._images(repository.path)
         if images and not params.get("force"):
             raise EcrError(
                 "RepositoryNotEmptyException",
-                f"The repository with name '{repository}' in registry with id '{self.account_id}' "
-                "cannot be deleted because it still contains images",
+                f"The repository with name '{repository.name}' in registry with id "
+                f"'{repository.registry_id}' cannot be deleted because it still contains images",
             )
         answer = self._moto_result("DeleteRepository", params, region)
         for image in images:
-            self.registry.delete_manifest(repository, image.manifest.digest)
+            self.registry.delete_manifest(repository.path, image.manifest.digest)
         return answer
 
     # Helpers
@@ -202,15 +224,41 @@ class EcrBackend:
             )
         return self.registry
 
-    def _repository(self, params: dict[str, Any], region: str) -> str:
-        """The request's repository name once moto confirms the repository exists."""
+    def _repository(self, params: dict[str, Any], region: str) -> Repository:
+        """The request's repository once it is known to exist: Braket's from the stack's stand-in,
+        any other once moto confirms it."""
         self._registry()
         name = params.get("repositoryName", "")
-        body: dict[str, Any] = {"repositoryNames": [name]}
-        if params.get("registryId"):
-            body["registryId"] = params["registryId"]
+        registry_id = params.get("registryId") or self.account_id
+        if registry_id == braket_images.ACCOUNT:
+            return self._braket_repository(name)
+        body: dict[str, Any] = {"repositoryNames": [name], "registryId": registry_id}
         self._moto_result("DescribeRepositories", body, region)
-        return name
+        return Repository(name, registry_id, name)
+
+    def _braket_repository(self, name: str) -> Repository:
+        """One of Braket's repositories, once the stack has published its images."""
+        if self.braket is None or braket_images.repository(name) is None:
+            raise EcrError(
+                "RepositoryNotFoundException",
+                f"The repository with name '{name}' does not exist in the registry with id "
+                f"'{braket_images.ACCOUNT}'",
+            )
+        reason = self.braket.wait(BRAKET_IMAGES_WAIT_S)
+        if reason:
+            raise EcrError("ServerException", f"the local stack has no copy of Braket's images: {reason}",
+                           500)
+        return Repository(name, braket_images.ACCOUNT, braket_images.registry_path(name))
+
+    def _writable(self, repository: Repository, operation: str) -> Repository:
+        """``repository``, unless it is Braket's, which no account may change."""
+        if repository.registry_id == braket_images.ACCOUNT:
+            raise EcrError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: ecr:{operation} on resource: arn:aws:ecr:*:"
+                f"{braket_images.ACCOUNT}:repository/{repository.name}",
+            )
+        return repository
 
     def _moto_result(self, operation: str, body: dict[str, Any], region: str) -> dict[str, Any]:
         """moto's answer to one ECR operation, its errors raised as ECR errors."""
@@ -252,12 +300,12 @@ class EcrBackend:
         return sorted(images.values(), key=lambda i: (registry.pushed_at(repository, i.manifest.digest),
                                                       i.manifest.digest))
 
-    def _detail(self, image: Image) -> dict[str, Any]:
+    def _detail(self, repository: Repository, image: Image) -> dict[str, Any]:
         registry = self._registry()
         manifest = image.manifest
         detail: dict[str, Any] = {
-            "registryId": self.account_id,
-            "repositoryName": manifest.repository,
+            "registryId": repository.registry_id,
+            "repositoryName": repository.name,
             "imageDigest": manifest.digest,
             "imageSizeInBytes": self._size(manifest),
             "imagePushedAt": registry.pushed_at(manifest.repository, manifest.digest).timestamp(),

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Response
 
+from covalent_braket_plugin.local.braket_images import BraketImages
 from covalent_braket_plugin.local.ecr.models import CONTENT_TYPE, TARGET_PREFIX, EcrBackend, EcrError
 from covalent_braket_plugin.local.gateway import WSGIApp, signing_region
 from covalent_braket_plugin.local.registry import LocalRegistry
@@ -23,10 +24,13 @@ from covalent_braket_plugin.local.services import LocalServices
 class EcrApp:
     """WSGI app for requests signed for ``ecr``: image operations from the registry, the rest to moto."""
 
-    def __init__(self, services: LocalServices, registry: LocalRegistry | None, fallback: WSGIApp) -> None:
+    def __init__(
+        self, services: LocalServices, registry: LocalRegistry | None, fallback: WSGIApp,
+        braket: BraketImages | None = None,
+    ) -> None:
         self.services = services
         self.fallback = fallback
-        self.backend = EcrBackend(services.account_id, registry, repositories=fallback)
+        self.backend = EcrBackend(services.account_id, registry, repositories=fallback, braket=braket)
         self._handlers: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "GetAuthorizationToken": self.backend.get_authorization_token,
             "DescribeImages": self.backend.describe_images,

@@ -28,6 +28,8 @@ import docker.errors
 import requests
 from docker.types import Mount
 
+from covalent_braket_plugin.local import braket_images
+from covalent_braket_plugin.local.braket_images import BraketImages
 from covalent_braket_plugin.local.jobs import instances
 from covalent_braket_plugin.local.jobs.contract import (
     CONTAINER_BRAKET_ROOT,
@@ -42,8 +44,6 @@ JOB_LABEL = "covalent-braket.local.job-arn"
 """Label on every job container, naming its job (``docker ps --filter label=...`` finds them)."""
 OWNER_LABEL = "covalent-braket.local.runner"
 """Label naming the runner that started a container, so a stack removes only its own at shutdown."""
-BRAKET_IMAGES_ACCOUNT = "292282985366"
-"""The account of Braket's own job images (amazon-braket-base-jobs and the framework images)."""
 WAIT_SLICE_S = 30.0
 """Longest single wait request to the engine; a job's time limit is checked between slices."""
 _ECR_IMAGE = re.compile(
@@ -53,12 +53,16 @@ _ECR_IMAGE = re.compile(
 
 
 def local_image_reference(uri: str, registry_address: str) -> tuple[str, str]:
-    """(repository in the local registry, tag or digest) for an ECR image URI."""
+    """(repository in the local registry, tag or digest) for an ECR image URI; Braket's own images
+    are kept under their account's id (``braket_images.registry_path``)."""
     match = _ECR_IMAGE.match(uri)
     if not match:
         raise JobError(f"CannotPullContainerError: {uri} is not an ECR image URI")
     reference = match.group("reference") or ":latest"
-    repository = f"{registry_address}/{match.group('repository')}"
+    name = match.group("repository")
+    if match.group("account") == braket_images.ACCOUNT:
+        name = braket_images.registry_path(name)
+    repository = f"{registry_address}/{name}"
     if reference.startswith("@"):
         return f"{repository}{reference}", ""
     return repository, reference[1:]
@@ -67,7 +71,7 @@ def local_image_reference(uri: str, registry_address: str) -> tuple[str, str]:
 def is_braket_image(uri: str) -> bool:
     """Whether ``uri`` names one of Amazon Braket's own job images."""
     match = _ECR_IMAGE.match(uri)
-    return bool(match) and match.group("account") == BRAKET_IMAGES_ACCOUNT
+    return bool(match) and match.group("account") == braket_images.ACCOUNT
 
 
 def sagemaker_program(image: Any) -> str | None:
@@ -124,10 +128,13 @@ class DockerRunner:
 
     name = "docker"
 
-    def __init__(self, client: Any, registry_address: str | None, owner: str) -> None:
+    def __init__(
+        self, client: Any, registry_address: str | None, owner: str, braket: BraketImages | None = None
+    ) -> None:
         self._client = client
         self._registry_address = registry_address
         self._owner = owner
+        self._braket = braket
 
     def remove_all(self, job_arn: str | None = None) -> None:
         """Remove every container this runner started (for ``job_arn`` only, if given)."""
@@ -141,6 +148,11 @@ class DockerRunner:
             raise JobError(
                 f"CannotPullContainerError: the stack has no image registry to pull {uri} from"
             )
+        if is_braket_image(uri):
+            # As a job instance waits for its image: the stack may still be publishing Braket's.
+            reason = self._braket.wait() if self._braket else "the stack was started without them"
+            if reason:
+                raise JobError(f"CannotPullContainerError: {uri} is not available: {reason}")
         repository, tag = local_image_reference(uri, self._registry_address)
         try:
             return self._client.images.pull(repository, tag=tag or None)

@@ -25,6 +25,7 @@ import requests
 
 from covalent_braket_plugin.local import base_image
 from covalent_braket_plugin.local.base_image import MissingPrerequisiteError
+from covalent_braket_plugin.local.braket_images import BraketImages
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.jobs import instances, orphans
 from covalent_braket_plugin.local.jobs.contract import (
@@ -147,6 +148,7 @@ class JobManager:
         runner: str,
         work_dir: Path,
         registry_address: str | None,
+        braket_images_state: Path | None = None,
     ) -> None:
         if runner not in RUNNER_CHOICES:
             raise ValueError(f"runner must be one of {', '.join(RUNNER_CHOICES)}, got {runner!r}")
@@ -161,12 +163,18 @@ class JobManager:
         orphans.end_orphans(self._work_dir, docker_client)
         self._process = ProcessRunner()
         self._docker: DockerRunner | None = None
+        self.braket_images: BraketImages | None = None
+        """Braket's own job images, made by the stack when it runs containers and was asked to."""
         if runner != "process":
             client = docker_client()
             if client is None and runner == "docker":
                 raise RuntimeError("the docker runner needs a Docker engine, and none answers")
             if client is not None:
-                self._docker = DockerRunner(client, registry_address, owner=uuid.uuid4().hex)
+                if braket_images_state is not None:  # where the stack says whether it made them
+                    braket_images_state.unlink(missing_ok=True)
+                    self.braket_images = BraketImages(client, registry_address, braket_images_state).start()
+                self._docker = DockerRunner(client, registry_address, owner=uuid.uuid4().hex,
+                                            braket=self.braket_images)
 
     @property
     def runner_name(self) -> str:
@@ -228,10 +236,11 @@ class JobManager:
         self._require_store().add_job_event(job_arn, event_type, message)
 
     def _runner_for(self, job: Mapping[str, Any]) -> Runner:
-        """Docker for jobs with their own image; Braket's own images have no copy in the stack's
-        registry, so their script-mode jobs run on the process runner, which plays their part."""
+        """Docker for jobs with an image of their own, and for Braket's own images when the stack
+        makes them; without them, Braket's images' script-mode jobs run on the process runner, which
+        plays their part."""
         uri = ((job.get("algorithmSpecification") or {}).get("containerImage") or {}).get("uri")
-        if self._docker is None or not uri or is_braket_image(uri):
+        if self._docker is None or not uri or (is_braket_image(uri) and self.braket_images is None):
             return self._process
         return self._docker
 

@@ -33,9 +33,15 @@ def test_non_ecr_uri_is_refused():
         local_image_reference("docker.io/library/python:3.11", "127.0.0.1:5001")
 
 
-def test_braket_images_are_recognised():
-    assert is_braket_image("292282985366.dkr.ecr.us-west-2.amazonaws.com/amazon-braket-base-jobs:latest")
+def test_braket_images_are_recognised_and_kept_under_their_account():
+    braket = "292282985366.dkr.ecr.us-west-2.amazonaws.com/amazon-braket-base-jobs:latest"
+    assert is_braket_image(braket)
     assert not is_braket_image(f"{ECR}/amazon-braket-base-jobs:latest")
+    # A repository of the same name in the stack's own account is another repository.
+    assert local_image_reference(braket, "127.0.0.1:5001") == (
+        "127.0.0.1:5001/292282985366/amazon-braket-base-jobs", "latest")
+    assert local_image_reference(f"{ECR}/amazon-braket-base-jobs:latest", "127.0.0.1:5001") == (
+        "127.0.0.1:5001/amazon-braket-base-jobs", "latest")
 
 
 def test_sagemaker_program_comes_from_the_image_environment():
