@@ -85,10 +85,8 @@ class DeviceModel(ResourceModel):
         }
         filters = filters_of(params, fields)
         summaries = [d.summary() for d in DEVICES.values()]
-        records = Records()
+        records = Records("Braket device")
         for s in summaries:
             records.add(s["deviceArn"], {**s, "createdAt": datetime.fromtimestamp(0, UTC)})
-        items, token = search_page(
-            records, filters, params, "devices", lambda r: {k: r[k] for k in summaries[0]}
-        )
+        items, token = search_page(records, filters, params, lambda r: {k: r[k] for k in summaries[0]})
         return {"devices": items, "nextToken": token}

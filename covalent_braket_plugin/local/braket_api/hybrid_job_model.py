@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES
-from covalent_braket_plugin.local.braket_api.errors import conflict, internal, not_found, retired, validation
+from covalent_braket_plugin.local.braket_api.errors import conflict, internal, retired, validation
 from covalent_braket_plugin.local.braket_api.record_search import Record, Records, filters_of, search_page
 from covalent_braket_plugin.local.braket_api.reservations import check_associations
 from covalent_braket_plugin.local.braket_api.resource_model import ResourceModel, now
@@ -52,7 +52,7 @@ class HybridJobModel(ResourceModel):
 
     def __init__(self, job_manager: JobManagerLike | None) -> None:
         self.job_manager = job_manager
-        self._jobs = Records()
+        self._jobs = Records("Hybrid job")
         self._job_names: dict[str, str] = {}
         self.taggable.append(self._jobs)
 
@@ -116,17 +116,11 @@ class HybridJobModel(ResourceModel):
                 raise validation(f"The role {role_arn} does not exist or Braket cannot assume it") from None
             raise internal(f"Could not look up role {role_arn}") from exc
 
-    def _job(self, arn: str) -> Record:
-        record = self._jobs.by_arn.get(arn)
-        if record is None:
-            raise not_found(f"Hybrid job {arn} not found")
-        return record
-
     def get_job(self, params_or_arn: dict[str, Any] | str, region: str | None = None) -> dict[str, Any]:
         """GetJob (``params`` dict) and ``JobStore.get_job`` (an ARN): the job record, a copy."""
         params = {"jobArn": params_or_arn} if isinstance(params_or_arn, str) else params_or_arn
         with self._lock:
-            record = copy.deepcopy(self._job(params["jobArn"]))
+            record = copy.deepcopy(self._jobs.existing(params["jobArn"]))
             if "QueueInfo" in params.get("additionalAttributeNames", []):
                 if record["status"] == "QUEUED":
                     waiting = [a for a, j in self._jobs.by_arn.items() if j["status"] == "QUEUED"]
@@ -149,7 +143,7 @@ class HybridJobModel(ResourceModel):
         A job that reached COMPLETED, FAILED or CANCELLED keeps that status.
         """
         with self._lock:
-            record = self._job(job_arn)
+            record = self._jobs.existing(job_arn)
             status = fields.pop("status", None)
             record.update(copy.deepcopy(fields))
             if status and status != record["status"] and record["status"] not in JOB_TERMINAL:
@@ -159,14 +153,14 @@ class HybridJobModel(ResourceModel):
     def add_job_event(self, job_arn: str, event_type: str, message: str) -> None:
         """``JobStore``: append to the job's events (the model keeps at most 20: the latest ones)."""
         with self._lock:
-            events = self._job(job_arn)["events"]
+            events = self._jobs.existing(job_arn)["events"]
             events.append({"eventType": event_type, "timeOfEvent": now(), "message": message[:2500]})
             del events[:-MAX_JOB_EVENTS]
 
     def cancel_job(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         arn = params["jobArn"]
         with self._lock:
-            record = self._job(arn)
+            record = self._jobs.existing(arn)
             if record["status"] in JOB_TERMINAL:
                 raise conflict(f"Hybrid job {arn} is already {record['status']} and cannot be cancelled")
             first = record["status"] != "CANCELLING"
@@ -197,5 +191,5 @@ class HybridJobModel(ResourceModel):
         fields["device"] = lambda r: r["deviceConfig"]["device"]
         filters = filters_of(params, fields, frozenset({"createdAt"}))
         with self._lock:
-            items, token = search_page(self._jobs, filters, params, "jobs", self._job_summary)
+            items, token = search_page(self._jobs, filters, params, self._job_summary)
         return {"jobs": items, "nextToken": token}

@@ -24,7 +24,7 @@ from covalent_braket_plugin.local.braket_api.devices import (
     requires_all_qubits_measured,
     supported_actions,
 )
-from covalent_braket_plugin.local.braket_api.errors import conflict, internal, not_found, retired, validation
+from covalent_braket_plugin.local.braket_api.errors import conflict, internal, retired, validation
 from covalent_braket_plugin.local.braket_api.programs import (
     action_kind,
     executable_inputs,
@@ -49,7 +49,7 @@ class QuantumTaskModel(ResourceModel):
 
     def __init__(self, faults: Faults, workers: int | None) -> None:
         self.runner = TaskRunner(self, self.services, faults, workers=workers)
-        self._tasks = Records()
+        self._tasks = Records("Quantum task")
         self._queued: dict[str, dict[str, None]] = {}  # device ARN -> QUEUED task ARNs, oldest first
         self._job_tokens: dict[str, str] = {}  # job token -> the hybrid job's ARN
         self.taggable.append(self._tasks)
@@ -206,15 +206,9 @@ class QuantumTaskModel(ResourceModel):
         for arn in waiting:
             self.runner.cancel(arn)
 
-    def _task(self, arn: str) -> Record:
-        record = self._tasks.by_arn.get(arn)
-        if record is None:
-            raise not_found(f"Quantum task {arn} not found")
-        return record
-
     def get_quantum_task(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            record = self._task(params["quantumTaskArn"])
+            record = self._tasks.existing(params["quantumTaskArn"])
             result = {k: v for k, v in record.items() if not k.startswith("_")}
             if "QueueInfo" in params.get("additionalAttributeNames", []):
                 priority = "Priority" if record.get("jobArn") else "Normal"
@@ -234,7 +228,7 @@ class QuantumTaskModel(ResourceModel):
     def cancel_quantum_task(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         arn = params["quantumTaskArn"]
         with self._lock:
-            record = self._task(arn)
+            record = self._tasks.existing(arn)
             if record["status"] in TERMINAL:
                 raise conflict(
                     f"Amazon Braket cannot cancel a quantum task in the {record['status']} status."
@@ -243,7 +237,7 @@ class QuantumTaskModel(ResourceModel):
                 self.transition_task(arn, ACTIVE, "CANCELLING")
         self.runner.cancel(arn)
         with self._lock:
-            return {"quantumTaskArn": arn, "cancellationStatus": self._task(arn)["status"]}
+            return {"quantumTaskArn": arn, "cancellationStatus": self._tasks.existing(arn)["status"]}
 
     @staticmethod
     def _task_summary(record: Record) -> Record:
@@ -269,5 +263,5 @@ class QuantumTaskModel(ResourceModel):
         }
         filters = filters_of(params, fields, frozenset({"createdAt"}))
         with self._lock:
-            items, token = search_page(self._tasks, filters, params, "tasks", self._task_summary)
+            items, token = search_page(self._tasks, filters, params, self._task_summary)
         return {"quantumTasks": items, "nextToken": token}

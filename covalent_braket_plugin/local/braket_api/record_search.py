@@ -3,7 +3,8 @@
 Every searchable resource (devices, quantum tasks, hybrid jobs, spending limits) keeps its records
 in ``Records``, whose creation order is createdAt order, so a page is a slice of positions: stable
 while records are added, and narrowed by bisection when a filter bounds createdAt. A next token
-names the position to resume at and the filters it was made for, so it cannot resume another search.
+names the position to resume at and the resource and filters it was made for, so it cannot resume
+another search.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from covalent_braket_plugin.local.braket_api.errors import validation
+from covalent_braket_plugin.local.braket_api.errors import not_found, validation
 from covalent_braket_plugin.local.braket_api.protocol import parse_timestamp
 
 DEFAULT_MAX_RESULTS = 100
@@ -24,9 +25,13 @@ Record = dict[str, Any]
 
 
 class Records:
-    """Records kept in creation order (createdAt never decreases), for stable, fast paging."""
+    """Records kept in creation order (createdAt never decreases), for stable, fast paging.
 
-    def __init__(self) -> None:
+    ``noun`` names the resource in errors ("Quantum task"), and binds next tokens to it.
+    """
+
+    def __init__(self, noun: str) -> None:
+        self.noun = noun
         self.by_arn: dict[str, Record] = {}
         self.order: list[str] = []
         self.times: list[float] = []
@@ -35,6 +40,13 @@ class Records:
         self.by_arn[arn] = record
         self.order.append(arn)
         self.times.append(record["createdAt"].timestamp())
+
+    def existing(self, arn: str) -> Record:
+        """The record of ``arn``; ResourceNotFoundException if there is none."""
+        record = self.by_arn.get(arn)
+        if record is None:
+            raise not_found(f"{self.noun} {arn} not found")
+        return record
 
     def live(self, position: int) -> Record | None:
         """The record at ``position``, or None if it was deleted since."""
@@ -118,13 +130,12 @@ def search_page(
     records: Records,
     filters: list[SearchFilter],
     params: dict[str, Any],
-    kind: str,
     summary: Callable[[Record], Record],
 ) -> tuple[list[Record], str | None]:
     """One page of the records ``filters`` match, as summaries, and the token of the next page."""
     limit = params.get("maxResults", DEFAULT_MAX_RESULTS)
     fingerprint = hashlib.sha256(
-        json.dumps([kind, params.get("filters", [])], sort_keys=True, default=str).encode()
+        json.dumps([records.noun, params.get("filters", [])], sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
     start = _decode_token(params.get("nextToken"), fingerprint)
     low, high = 0, len(records.order)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from covalent_braket_plugin.local.braket_api.devices import DEVICES, Device
-from covalent_braket_plugin.local.braket_api.errors import not_found, quota_exceeded, retired, validation
+from covalent_braket_plugin.local.braket_api.errors import quota_exceeded, retired, validation
 from covalent_braket_plugin.local.braket_api.record_search import Record, Records, filters_of, search_page
 from covalent_braket_plugin.local.braket_api.resource_model import ResourceModel, now
 from covalent_braket_plugin.tasks.pricing import PriceTable
@@ -35,7 +35,7 @@ class SpendingLimitModel(ResourceModel):
 
     def __init__(self, prices: PriceTable) -> None:
         self.prices = prices
-        self._limits = Records()
+        self._limits = Records("Spending limit")
         self._priced_tasks: dict[str, list[Record]] = {}  # device ARN -> its QPU tasks, oldest first
         self.taggable.append(self._limits)
 
@@ -146,16 +146,10 @@ class SpendingLimitModel(ResourceModel):
             self._remember_token("limit", params["clientToken"], arn)
             return {"spendingLimitArn": arn}
 
-    def _limit(self, arn: str) -> Record:
-        record = self._limits.by_arn.get(arn)
-        if record is None:
-            raise not_found(f"Spending limit {arn} not found")
-        return record
-
     def update_spending_limit(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         self._check_period(params.get("timePeriod"))
         with self._lock:
-            record = self._limit(params["spendingLimitArn"])
+            record = self._limits.existing(params["spendingLimitArn"])
             for name in ("spendingLimit", "timePeriod"):
                 if name in params:
                     record[name] = params[name]
@@ -166,7 +160,7 @@ class SpendingLimitModel(ResourceModel):
 
     def delete_spending_limit(self, params: dict[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            self._limit(params["spendingLimitArn"])
+            self._limits.existing(params["spendingLimitArn"])
             del self._limits.by_arn[params["spendingLimitArn"]]
         return {}
 
@@ -183,5 +177,5 @@ class SpendingLimitModel(ResourceModel):
         fields = {"deviceArn": lambda r: r["deviceArn"], "spendingLimitArn": lambda r: r["spendingLimitArn"]}
         filters = filters_of(params, fields)
         with self._lock:
-            items, token = search_page(self._limits, filters, params, "limits", self._limit_summary)
+            items, token = search_page(self._limits, filters, params, self._limit_summary)
         return {"spendingLimits": items, "nextToken": token}
