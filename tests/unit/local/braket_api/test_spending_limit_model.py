@@ -11,36 +11,38 @@ from covalent_braket_plugin.local.braket_api.errors import BraketError
 from tests.unit.local.braket_api.conftest import FORTE, code, task_params
 
 
-def test_spending_limits_count_queued_tasks_and_ignore_cancelled(backend: BraketBackend) -> None:
-    limit = backend.create_spending_limit(
-        {"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "3"}, "us-east-1"
-    )
-    first = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "us-east-1")[
+def create_limit(backend: BraketBackend, dollars: str, token: str = "l") -> str:
+    """A spending limit of ``dollars`` on Forte 1 (0.30 per task + 0.08 per shot, no period)."""
+    params = {"clientToken": token, "deviceArn": FORTE, "spendingLimit": dollars}
+    return backend.create_spending_limit(params, "us-east-1")["spendingLimitArn"]
+
+
+def create_forte_task(backend: BraketBackend, token: str, shots: int) -> str:
+    return backend.create_quantum_task(task_params(token, device=FORTE, shots=shots), "us-east-1")[
         "quantumTaskArn"
     ]
-    backend.create_quantum_task(task_params("s2", device=FORTE, shots=10), "us-east-1")
+
+
+def test_spending_limits_count_queued_tasks_and_ignore_cancelled(backend: BraketBackend) -> None:
+    limit = create_limit(backend, "3")
+    first = create_forte_task(backend, "s1", shots=10)
+    create_forte_task(backend, "s2", shots=10)
     with pytest.raises(BraketError) as exc:
-        backend.create_quantum_task(task_params("s3", device=FORTE, shots=10), "us-east-1")
+        create_forte_task(backend, "s3", shots=10)
     assert code(exc) == "ServiceQuotaExceededException"
     (summary,) = backend.search_spending_limits({}, "us-east-1")["spendingLimits"]
-    assert summary["spendingLimitArn"] == limit["spendingLimitArn"] and summary["queuedSpend"] == "2.2"
+    assert summary["spendingLimitArn"] == limit and summary["queuedSpend"] == "2.2"
     backend.cancel_quantum_task({"quantumTaskArn": first}, "us-east-1")
-    backend.create_quantum_task(task_params("s4", device=FORTE, shots=10), "us-east-1")
+    create_forte_task(backend, "s4", shots=10)
     with pytest.raises(BraketError) as exc:
-        backend.create_spending_limit(
-            {"clientToken": "l2", "deviceArn": FORTE, "spendingLimit": "9"}, "us-east-1"
-        )
+        create_limit(backend, "9", token="l2")
     assert code(exc) == "ValidationException"
 
 
 def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) -> None:
-    limit = backend.create_spending_limit(
-        {"clientToken": "l", "deviceArn": FORTE, "spendingLimit": "100"}, "r"
-    )
-    arn = backend.create_quantum_task(task_params("s1", device=FORTE, shots=10), "us-east-1")[
-        "quantumTaskArn"
-    ]
-    backend.create_quantum_task(task_params("s2", device=FORTE, shots=5), "us-east-1")
+    limit = create_limit(backend, "100")
+    arn = create_forte_task(backend, "s1", shots=10)
+    create_forte_task(backend, "s2", shots=5)
 
     def spend() -> tuple[str, str]:
         (summary,) = backend.search_spending_limits({}, "us-east-1")["spendingLimits"]
@@ -55,6 +57,6 @@ def test_spend_follows_task_status_and_the_limit_period(backend: BraketBackend) 
         "endAt": datetime(2021, 1, 1, tzinfo=UTC),
     }
     backend.update_spending_limit(
-        {"spendingLimitArn": limit["spendingLimitArn"], "timePeriod": past}, "us-east-1"
+        {"spendingLimitArn": limit, "timePeriod": past}, "us-east-1"
     )
     assert spend() == ("0", "0")
