@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 import botocore.session
@@ -24,9 +24,6 @@ from botocore.config import Config
 from botocore.exceptions import ProfileNotFound
 
 from covalent_braket_plugin.errors import ExecutorConfigError
-
-if TYPE_CHECKING:
-    from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 """The retry configuration of every client: botocore's standard mode with 10 attempts, so throttling
@@ -76,23 +73,9 @@ def region_of_arn(arn: str) -> str | None:
     return None
 
 
-def resolve_region(settings: BraketExecutorSettings) -> str:
-    """The region the jobs run in: ``region``, else the QPU's region, else the profile's.
-
-    Raises:
-        ExecutorConfigError: naming the settings to set when no region can be found.
-    """
-    region = settings.known_region()
-    if region:
-        return region
-    region = botocore_session(settings.credentials, settings.profile).get_config_variable("region")
-    if region:
-        return region
-    raise ExecutorConfigError(
-        "No AWS region for the Braket jobs: set `region` in [executors.braket] of covalent.conf "
-        "(or BraketExecutor(region=...)), pick a QPU `quantum_device` whose ARN names its region, "
-        "or give the `profile` a region (or set AWS_DEFAULT_REGION)."
-    )
+def profile_region(credentials: str | None = None, profile: str | None = None) -> str | None:
+    """The region of the profile (or of ``AWS_DEFAULT_REGION`` and the config file), None if none."""
+    return botocore_session(credentials, profile).get_config_variable("region") or None
 
 
 class AwsSession:
@@ -120,16 +103,6 @@ class AwsSession:
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, settings: BraketExecutorSettings) -> AwsSession:
-        """The session of an executor's settings (credentials file, profile), in the jobs' region.
-
-        Raises:
-            ExecutorConfigError: bad credentials file or profile, or no region can be found.
-        """
-        region = resolve_region(settings)
-        return cls(credentials=settings.credentials, profile=settings.profile, region=region)
-
     @property
     def region(self) -> str | None:
         return self.boto_session.region_name
@@ -148,8 +121,3 @@ class AwsSession:
     def account_id(self) -> str:
         """The caller's account, asked of STS once."""
         return str(self.client("sts").get_caller_identity()["Account"])
-
-
-def make_session(settings: BraketExecutorSettings) -> boto3.session.Session:
-    """The boto3 session of an executor's settings, in the jobs' region (see ``AwsSession.from_settings``)."""
-    return AwsSession.from_settings(settings).boto_session

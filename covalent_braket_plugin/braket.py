@@ -32,8 +32,8 @@ try:
     import covalent  # noqa: F401  (first: executor.executor requires it imported)
 
     from covalent_braket_plugin.executor.executor import BraketExecutor
-    from covalent_braket_plugin.executor.job_spec import TAG_DISPATCH_ID, TAG_NODE_ID
-    from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+    from covalent_braket_plugin.hybrid_jobs import TAG_DISPATCH_ID, TAG_NODE_ID
+    from covalent_braket_plugin.settings import BraketExecutorSettings
 finally:
     _covalent_log.removeFilter(_half_import_warning)
 

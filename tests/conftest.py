@@ -21,7 +21,7 @@ import docker
 import docker.errors
 import pytest
 
-from covalent_braket_plugin.executor.images import build_image, make_recipe, pip_build_args
+from covalent_braket_plugin.images import build_image, make_recipe, pip_build_args
 from covalent_braket_plugin.local.base_image import (
     MissingPrerequisiteError,
     docker_client,

@@ -20,10 +20,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from covalent_braket_plugin.aws import AwsSession
+from covalent_braket_plugin.covalent_conf import configured_settings
 from covalent_braket_plugin.errors import ExecutorConfigError
-from covalent_braket_plugin.executor.covalent_conf import configured_settings
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
+from covalent_braket_plugin.settings import BraketExecutorSettings, given
 
 REFUSED_INPUT = 2
 AWS_REFUSED = 1
@@ -133,7 +133,7 @@ def load_settings(
 def executor_session(args: argparse.Namespace) -> tuple[BraketExecutorSettings, AwsSession]:
     """The executor's settings (covalent.conf, then the flags) and its session, in the jobs' region."""
     settings = load_settings(region=args.region, profile=args.profile)
-    return settings, AwsSession.from_settings(settings)
+    return settings, settings.aws_session()
 
 
 def parse_duration(text: str, flag: str = "duration") -> timedelta:

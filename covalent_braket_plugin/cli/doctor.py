@@ -8,7 +8,7 @@ from pathlib import Path
 from covalent_braket_plugin.cli.common import UsageError, add_json_flag, guarded
 from covalent_braket_plugin.doctor.checks import Context, run_checks
 from covalent_braket_plugin.doctor.report import failed, to_json, to_table
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
+from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -23,9 +23,9 @@ from covalent_braket_plugin.cli.common import (
     print_json,
 )
 from covalent_braket_plugin.executor import job_tasks
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.inventory.formatting import table
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from covalent_braket_plugin import covalent_conf
 from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.cli.common import (
     UsageError,
@@ -20,7 +21,6 @@ from covalent_braket_plugin.cli.common import (
     guarded,
     print_json,
 )
-from covalent_braket_plugin.executor import covalent_conf
 from covalent_braket_plugin.provisioning import policies
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
 from covalent_braket_plugin.provisioning.resources import ResourceResult

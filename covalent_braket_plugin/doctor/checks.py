@@ -28,14 +28,14 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from covalent_braket_plugin.aws import CHECK_CLIENT_CONFIG, AwsSession, resolve_region
-from covalent_braket_plugin.doctor.catalog import CHECKS_BY_ID, PROBLEMS_BY_ID, SKIP_MESSAGE, Status, render
-from covalent_braket_plugin.executor.covalent_conf import (
+from covalent_braket_plugin.aws import CHECK_CLIENT_CONFIG, AwsSession
+from covalent_braket_plugin.covalent_conf import (
     covalent_conf_path,
     read_executor_section,
     unknown_keys,
 )
-from covalent_braket_plugin.executor.images import (
+from covalent_braket_plugin.doctor.catalog import CHECKS_BY_ID, PROBLEMS_BY_ID, SKIP_MESSAGE, Status, render
+from covalent_braket_plugin.images import (
     BRAKET_SDK_DISTRIBUTION,
     BRAKET_SDK_LABEL,
     COVALENT_LABEL,
@@ -49,15 +49,6 @@ from covalent_braket_plugin.executor.images import (
     image_python_version,
     make_recipe,
 )
-from covalent_braket_plugin.executor.settings import (
-    MANAGED_REPO_PREFIX,
-    MANAGED_ROLE_PREFIX,
-    BraketExecutorSettings,
-    ExecutorConfigError,
-    braket_regions,
-    device_region,
-    unknown_key_hint,
-)
 from covalent_braket_plugin.provisioning.policies import (
     BRAKET_SERVICE,
     job_role_policy,
@@ -69,6 +60,15 @@ from covalent_braket_plugin.provisioning.s3 import (
     EXPIRY_RULE_ID,
     expiring_rule,
     lifecycle_rules,
+)
+from covalent_braket_plugin.settings import (
+    MANAGED_REPO_PREFIX,
+    MANAGED_ROLE_PREFIX,
+    BraketExecutorSettings,
+    ExecutorConfigError,
+    braket_regions,
+    device_region,
+    unknown_key_hint,
 )
 
 # What an AWS call may raise besides its modelled errors; ResponseParserError is what an endpoint
@@ -237,7 +237,7 @@ def check_region(ctx: Context) -> Outcome:
         region, source = ctx.region_override, "--region"
     else:
         try:
-            region = resolve_region(settings)
+            region = settings.resolve_region()
         except ExecutorConfigError as error:
             return problem("region-none", error=error)
         source = ("the region setting" if settings.region else

@@ -24,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from covalent_braket_plugin.executor import job_spec, stop
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin.executor import stop
+from covalent_braket_plugin.settings import BraketExecutorSettings
 from covalent_braket_plugin.tasks.cost import (
     ElectronCost,
     Usage,
@@ -134,7 +135,7 @@ def breach(
 def cost_so_far(braket: Any, job_arn: str, prices: PriceTable) -> ElectronCost:
     """A running job's cost from its record and its tasks' summaries (no result is read)."""
     usage = Usage(
-        job_usage(job_spec.get_job(braket, job_arn)),
+        job_usage(hybrid_jobs.get_job(braket, job_arn)),
         device_usage(iter_job_tasks(braket, job_arn), prices),
     )
     return price_usage(usage, prices)
@@ -161,7 +162,7 @@ class Follower:
 
     async def _follow(self) -> None:
         braket, settings, prices, spend, dispatch_id, job_arn, blocking = self._args
-        for delay in job_spec.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+        for delay in hybrid_jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
             await asyncio.sleep(delay)
             try:
                 cost = await blocking(cost_so_far, braket, job_arn, prices)

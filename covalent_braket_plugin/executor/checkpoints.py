@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from covalent_braket_plugin.executor.transfer import TaskLocation
+from covalent_braket_plugin.s3_layout import ElectronLocation
 
 CHECKPOINTS = "checkpoints/"
 
 
-def checkpoint_prefix(location: TaskLocation) -> str:
+def checkpoint_prefix(location: ElectronLocation) -> str:
     """The attempt's checkpoint prefix (inside its job output, where the job may write)."""
     return f"{location.job_output_prefix}{CHECKPOINTS}"
 
 
-def prepare(s3: Any, location: TaskLocation, job_name: str, owner: str, enabled: bool = True) -> str:
+def prepare(s3: Any, location: ElectronLocation, job_name: str, owner: str, enabled: bool = True) -> str:
     """The attempt's checkpoint S3 URI, holding the newest earlier attempt's checkpoints; empty when
     not ``enabled`` (the ``checkpoints`` setting).
 
@@ -44,7 +44,7 @@ def prepare(s3: Any, location: TaskLocation, job_name: str, owner: str, enabled:
     for attempt in _attempts(s3, location.bucket, node, owner):
         if attempt == location.prefix:
             continue
-        earlier = checkpoint_prefix(TaskLocation(location.bucket, attempt))
+        earlier = checkpoint_prefix(ElectronLocation(location.bucket, attempt))
         found = _objects(s3, location.bucket, earlier, owner)
         if found:
             latest = max(item["LastModified"] for item in found)
@@ -54,7 +54,7 @@ def prepare(s3: Any, location: TaskLocation, job_name: str, owner: str, enabled:
         return uri
     _, attempt, found = newest
     previous_name = attempt.rstrip("/").rsplit("/", 1)[1]
-    source = checkpoint_prefix(TaskLocation(location.bucket, attempt))
+    source = checkpoint_prefix(ElectronLocation(location.bucket, attempt))
     for item in found:
         relative = renamed(item["Key"][len(source):], previous_name, job_name)
         s3.copy_object(

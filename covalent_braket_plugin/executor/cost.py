@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.tasks.cost import COST_TAG, ElectronCost, measure_job, price_usage, usage_tag
 from covalent_braket_plugin.tasks.pricing import PriceTable
 
@@ -25,7 +25,7 @@ def bill(aws: AwsSession, record: dict[str, Any], prices: PriceTable) -> Electro
     """
     braket = aws.client("braket")
     if "billableDuration" not in record or "instanceConfig" not in record:
-        record = job_spec.get_job(braket, record["jobArn"])
+        record = hybrid_jobs.get_job(braket, record["jobArn"])
     cost = price_usage(measure_job(braket, aws.client("s3"), record, prices), prices)
     tag = usage_tag(cost.usage)
     if tag is not None:

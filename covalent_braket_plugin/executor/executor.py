@@ -33,17 +33,19 @@ from covalent._shared_files.config import get_config
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 from covalent.executor.base import AsyncBaseExecutor
 
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.errors import BucketNotFoundError
-from covalent_braket_plugin.executor import budget, cost, job_spec, runtime, stop, transfer
+from covalent_braket_plugin.executor import budget, cost, runtime, stop, transfer
 from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
-from covalent_braket_plugin.executor.images import ImageBuilder
+from covalent_braket_plugin.executor.image_builds import ImageBuilder
 from covalent_braket_plugin.executor.include_modules import with_modules
 from covalent_braket_plugin.executor.input_data import stage_channels
 from covalent_braket_plugin.executor.job_tasks import report as tasks_report
 from covalent_braket_plugin.executor.metrics import report as metrics_report
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given, validated_retries
+from covalent_braket_plugin.s3_layout import ElectronLocation
+from covalent_braket_plugin.settings import BraketExecutorSettings, given, validated_retries
 from covalent_braket_plugin.tasks.cost import ElectronCost
 from covalent_braket_plugin.tasks.pricing import PriceTable
 
@@ -54,20 +56,21 @@ LARGE_UPLOAD_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
-class _Task:
+class _ElectronCall:
     """One attempt of one electron: its job name and where its objects live in S3."""
 
     dispatch_id: str
     node_id: int
     name: str
-    location: transfer.TaskLocation
+    location: ElectronLocation
 
     @classmethod
-    def attempt(cls, settings: BraketExecutorSettings, task_metadata: dict) -> _Task:
+    def attempt(cls, settings: BraketExecutorSettings, task_metadata: dict) -> _ElectronCall:
         """The next attempt of the electron ``task_metadata`` names, in this process."""
         dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
-        name = job_spec.job_name(dispatch_id, node_id, runtime.current().next_attempt(dispatch_id, node_id))
-        location = transfer.TaskLocation.for_task(settings.s3_bucket_name, dispatch_id, node_id, name)
+        attempt = runtime.current().next_attempt(dispatch_id, node_id)
+        name = hybrid_jobs.job_name(dispatch_id, node_id, attempt)
+        location = ElectronLocation.for_electron(settings.s3_bucket_name, dispatch_id, node_id, name)
         return cls(dispatch_id, node_id, name, location)
 
 
@@ -126,7 +129,7 @@ class BraketExecutor(AsyncBaseExecutor):
         and its objects in S3, as does a result that could not be loaded.
         """
         settings = self.settings()
-        task = _Task.attempt(settings, task_metadata)
+        task = _ElectronCall.attempt(settings, task_metadata)
         self._ensure_streams()
         await self._checkpoint(task)
 
@@ -183,14 +186,14 @@ class BraketExecutor(AsyncBaseExecutor):
 
         status = await rt.blocking(cancel)
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
-        return status in job_spec.CANCEL_ACCEPTED
+        return status in hybrid_jobs.CANCEL_ACCEPTED
 
     # --- the story of one electron ------------------------------------------------------------------
     async def _upload(
         self,
         aws: AwsSession,
         settings: BraketExecutorSettings,
-        task: _Task,
+        task: _ElectronCall,
         call: tuple[Callable, list, dict],
     ) -> _Uploaded:
         """Pickle the call, make sure the job image exists, then put the task and the runner in S3.
@@ -202,7 +205,7 @@ class BraketExecutor(AsyncBaseExecutor):
         rt = runtime.current()
         with transfer.bucket_required(settings.s3_bucket_name, aws.region):
             async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
-                pickled = await rt.blocking(transfer.pickle_task, call, scratch / "task.pkl")
+                pickled = await rt.blocking(transfer.pickle_call, call, scratch / "task.pkl")
                 image_uri = await self._image(aws, settings, task)
                 await self._checkpoint(task)
                 task_uri = await self._put_task(aws, task, pickled)
@@ -229,7 +232,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 ),
             )
 
-    async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task) -> str:
+    async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall) -> str:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
 
         The build is shared with every electron of the same environment in this process, so a
@@ -245,23 +248,23 @@ class BraketExecutor(AsyncBaseExecutor):
         build.add_done_callback(_retrieve_outcome)
         raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
 
-    async def _put_task(self, aws: AwsSession, task: _Task, pickled: transfer.PickledTask) -> str:
+    async def _put_task(self, aws: AwsSession, task: _ElectronCall, pickled: transfer.PickledCall) -> str:
         """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
         rt = runtime.current()
         s3 = aws.client("s3")
         if pickled.size < LARGE_UPLOAD_BYTES:
-            return await rt.blocking(transfer.upload_task, s3, task.location, pickled, aws.account_id)
+            return await rt.blocking(transfer.upload_call, s3, task.location, pickled, aws.account_id)
         upload = rt.progress.task(f"{task.name}: uploading the task", total=pickled.size, unit=BYTES_UNIT)
         with upload as shown:
             return await rt.blocking(
-                transfer.upload_task, s3, task.location, pickled, aws.account_id, shown.advance
+                transfer.upload_call, s3, task.location, pickled, aws.account_id, shown.advance
             )
 
     async def _submit(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, uploaded: _Uploaded
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, uploaded: _Uploaded
     ) -> _Job:
         """Create the electron's job."""
-        spec = job_spec.electron_job(
+        spec = hybrid_jobs.electron_job(
             settings,
             task.location,
             name=task.name,
@@ -275,17 +278,17 @@ class BraketExecutor(AsyncBaseExecutor):
             checkpoint_uri=uploaded.checkpoint_uri,
             tags={
                 **settings.tags,
-                job_spec.TAG_DISPATCH_ID: str(task.dispatch_id),
-                job_spec.TAG_NODE_ID: str(task.node_id),
+                hybrid_jobs.TAG_DISPATCH_ID: str(task.dispatch_id),
+                hybrid_jobs.TAG_NODE_ID: str(task.node_id),
             },
         )
         created = time.time()
-        arn = await runtime.current().blocking(job_spec.create_job, aws.client("braket"), spec)
+        arn = await runtime.current().blocking(hybrid_jobs.create_job, aws.client("braket"), spec)
         app_log.debug(f"Braket job {arn} created for {task.dispatch_id}:{task.node_id}")
         return _Job(arn, created)
 
     async def _watch(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: _Job
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, job: _Job
     ) -> dict[str, Any]:
         """Wait until the job ends and return its final record; its status changes go to the log.
 
@@ -321,7 +324,7 @@ class BraketExecutor(AsyncBaseExecutor):
         self,
         aws: AwsSession,
         settings: BraketExecutorSettings,
-        task: _Task,
+        task: _ElectronCall,
         job: dict[str, Any],
         prices: PriceTable,
         stopped_by_budget: str | None,
@@ -352,7 +355,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 print(bill.line(), file=self.task_stdout)
 
     async def _collect(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _Task, job: dict[str, Any]
+        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, job: dict[str, Any]
     ) -> Any:
         """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError.
 
@@ -393,7 +396,7 @@ class BraketExecutor(AsyncBaseExecutor):
         aws: AwsSession,
         settings: BraketExecutorSettings,
         job: dict[str, Any],
-        outputs: transfer.TaskOutputs,
+        outputs: transfer.ElectronOutputs,
     ) -> str:
         """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
         if outputs.error is not None:
@@ -402,7 +405,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
             )
         log = await runtime.current().blocking(
-            job_spec.read_logs, aws.client("logs"), settings.log_group_name, job["jobName"]
+            hybrid_jobs.read_logs, aws.client("logs"), settings.log_group_name, job["jobName"]
         )
         if outputs.returned:  # the electron returned; what came after it failed
             lead = "The electron returned, but its job did not complete. Job log:\n"
@@ -410,10 +413,10 @@ class BraketExecutor(AsyncBaseExecutor):
             lead = "The job ended before the electron reported a result or an error. Job log:\n"
         return lead + (log or "(the job wrote no log)")
 
-    async def _clean_up(self, aws: AwsSession, location: transfer.TaskLocation) -> None:
+    async def _clean_up(self, aws: AwsSession, location: ElectronLocation) -> None:
         try:
             await runtime.current().blocking(
-                transfer.delete_task_objects, aws.client("s3"), location, aws.account_id
+                transfer.delete_electron_objects, aws.client("s3"), location, aws.account_id
             )
         except Exception as error:  # the electron's outcome matters more than leftover objects
             app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
@@ -442,7 +445,7 @@ class BraketExecutor(AsyncBaseExecutor):
         if self._dispatcher_attached():
             await self.set_job_handle(job_arn)
 
-    async def _checkpoint(self, task: _Task) -> None:
+    async def _checkpoint(self, task: _ElectronCall) -> None:
         """Stop here if Covalent asked to cancel the electron (every checkpoint comes before its job)."""
         if await self._cancel_requested():
             raise TaskCancelledError(f"{task.name} was cancelled before its job was created")
@@ -456,7 +459,7 @@ class BraketExecutor(AsyncBaseExecutor):
         off to ``poll_freq``. On a request ``awaited`` is left running: what it stands for (a shared
         build, a job's end) is the caller's to let go or to stop.
         """
-        delays = job_spec.poll_delays(settings.initial_poll_freq, settings.poll_freq)
+        delays = hybrid_jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq)
         while True:
             done, _ = await asyncio.wait({awaited}, timeout=next(delays))
             if done:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,34 +19,7 @@ from typing import Any
 import cloudpickle
 
 from covalent_braket_plugin.helpers import WithModules
-
-_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-
-
-def check_module(name: str) -> str:
-    """``name`` when it names a module with source files here; a ``ValueError`` with the fix if not."""
-    _origin(name)
-    return name
-
-
-def _origin(name: str) -> Path:
-    """The source file of module ``name`` (``__init__.py`` for a package), found without importing it."""
-    if not _MODULE_NAME.match(name):
-        raise ValueError(f"{name!r} is not a module name; give dotted names such as 'my_package.kernels'")
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError) as error:
-        raise ValueError(
-            f"module {name!r} cannot be found here ({error}); install it or put it on sys.path"
-        ) from None
-    if spec is None:
-        raise ValueError(f"module {name!r} cannot be found here; install it or put it on sys.path")
-    if not spec.origin or not spec.origin.endswith(".py"):
-        raise ValueError(
-            f"module {name!r} has no Python source file here (found: {spec.origin}); "
-            "include_modules ships .py files: name a module or package written in Python"
-        )
-    return Path(spec.origin)
+from covalent_braket_plugin.validation import module_source
 
 
 def source_files(names: Iterable[str]) -> dict[Path, str]:
@@ -58,7 +30,7 @@ def source_files(names: Iterable[str]) -> dict[Path, str]:
     """
     files: dict[Path, str] = {}
     for name in names:
-        origin = _origin(name)
+        origin = module_source(name)
         depth = name.count(".") + (1 if origin.name == "__init__.py" else 0)
         root = origin.parents[depth]
         found = origin.parent.rglob("*.py") if origin.name == "__init__.py" else [origin]

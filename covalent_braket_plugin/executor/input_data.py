@@ -15,51 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from covalent_braket_plugin.executor.transfer import KEY_ROOT
+from covalent_braket_plugin.s3_layout import INPUT_PREFIX
 
-CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
-"""CreateJob's rule for a channel name (botocore's InputFileConfig.channelName)."""
-MAX_CHANNELS = 20
-"""CreateJob takes at most 20 input channels."""
-INPUT_PREFIX = f"{KEY_ROOT}/input"
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S{1,1000})$")
 _READ_BYTES = 1 << 20
-
-
-def check_input_data(channels: Mapping[str, str]) -> dict[str, str]:
-    """The channels with local paths made absolute; a ``ValueError`` naming the first bad one.
-
-    Local paths are resolved where the executor is made, which is where Covalent runs it in the
-    usual setup (client and server on one machine); they must exist then.
-    """
-    if len(channels) > MAX_CHANNELS:
-        raise ValueError(f"{len(channels)} channels given; a Braket job takes at most {MAX_CHANNELS}")
-    checked: dict[str, str] = {}
-    for name, source in channels.items():
-        if not CHANNEL_NAME.match(name):
-            raise ValueError(
-                f"channel {name!r}: name channels with 1-64 letters, digits, '.', '-' or '_', e.g. 'data'"
-            )
-        source = str(source).strip()
-        if source.startswith("s3://"):
-            if not _S3_URI.match(source):
-                raise ValueError(f"channel {name!r}: {source!r} is not an S3 URI; give 's3://bucket/prefix'")
-            checked[name] = source
-            continue
-        path = Path(os.path.expanduser(source)).absolute()
-        if not (path.is_file() or path.is_dir()):
-            raise ValueError(
-                f"channel {name!r}: {source!r} is neither an S3 URI nor an existing local file or folder; "
-                "give 's3://bucket/prefix' or the path of a file or folder on this machine"
-            )
-        checked[name] = str(path)
-    return checked
 
 
 def local_files(path: Path) -> list[tuple[str, Path]]:
@@ -103,13 +65,6 @@ def stage_channels(s3: Any, bucket: str, owner: str, channels: Mapping[str, str]
             s3.put_object(Bucket=bucket, Key=manifest, Body=body, ExpectedBucketOwner=owner)
         staged[name] = f"s3://{bucket}/{prefix}{path.name if path.is_file() else ''}"
     return staged
-
-
-def input_data_config(staged: Mapping[str, str]) -> list[dict[str, Any]]:
-    """CreateJob's ``inputDataConfig`` for the staged channels."""
-    return [
-        {"channelName": name, "dataSource": {"s3DataSource": {"s3Uri": uri}}} for name, uri in staged.items()
-    ]
 
 
 def _exists(s3: Any, bucket: str, key: str, owner: str) -> bool:

@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from covalent_braket_plugin.aws import AwsSession, resolve_region
+from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.executor.budget import DispatchSpend
-from covalent_braket_plugin.executor.images import ImageBuilds
+from covalent_braket_plugin.executor.image_builds import ImageBuilds
 from covalent_braket_plugin.executor.progress import Progress
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.executor.watch import JobWatcher
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ class Runtime:
         Raises:
             ExecutorConfigError: bad credentials file or profile, or no region can be found.
         """
-        region = resolve_region(settings)
+        region = settings.resolve_region()
         key = (
             settings.credentials,
             settings.profile,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.tasks.cancel import CancelReport, cancel_tasks
 from covalent_braket_plugin.tasks.cost import iter_job_tasks
 from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES
@@ -25,7 +25,7 @@ up in the next one."""
 
 def stop_job(braket: Any, job_arn: str) -> str:
     """Cancel the job, then its tasks still waiting; the job's status after CancelJob."""
-    status = job_spec.cancel_job(braket, job_arn)
+    status = hybrid_jobs.cancel_job(braket, job_arn)
     cancel_waiting_tasks(braket, job_arn)
     return status
 

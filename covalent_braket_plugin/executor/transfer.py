@@ -38,61 +38,17 @@ from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.errors import BucketNotFoundError
 from covalent_braket_plugin.job import runner
+from covalent_braket_plugin.s3_layout import RUNNER_PREFIX, ElectronLocation
 
-KEY_ROOT = "covalent-braket"
 DOWNLOAD_CONFIG = TransferConfig(max_io_queue=8)
 """boto3's managed download, with at most 8 chunks (of 256 KiB) waiting to be written: its default
 of 100 holds tens of MiB in memory when the network outruns the disk."""
-RUNNER_PREFIX = f"{KEY_ROOT}/runner/"
-"""Where the runner's archives lie, one key per version, shared by every electron of that version."""
-
 Blocking = Callable[..., Awaitable[Any]]
 """Runs a blocking call off the event loop and awaits it: ``await blocking(fn, *args)``."""
 
 
 @dataclass(frozen=True)
-class TaskLocation:
-    """Where one attempt of one electron keeps its objects."""
-
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def for_task(cls, bucket: str, dispatch_id: str, node_id: int, job_name: str) -> TaskLocation:
-        return cls(bucket, f"{KEY_ROOT}/{dispatch_id}/{node_id}/{job_name}/")
-
-    @classmethod
-    def from_output_uri(cls, uri: str) -> TaskLocation:
-        """The location whose ``output_prefix`` the URI names (a job's output URI hyperparameter)."""
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if not uri.startswith("s3://") or not key.endswith("/output/"):
-            raise ValueError(f"not the output URI of an electron's job: {uri!r}")
-        return cls(bucket, key.removesuffix("output/"))
-
-    @property
-    def task_key(self) -> str:
-        return f"{self.prefix}task.pkl"
-
-    @property
-    def output_prefix(self) -> str:
-        """Where the runner writes the result, stdout, stderr and the error report."""
-        return f"{self.prefix}output/"
-
-    @property
-    def result_key(self) -> str:
-        return f"{self.output_prefix}{runner.RESULT_FILE}"
-
-    @property
-    def job_output_prefix(self) -> str:
-        """The job's outputDataConfig: Braket's own artefacts (model.tar.gz) land here."""
-        return f"{self.prefix}job/"
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
-
-
-@dataclass(frozen=True)
-class TaskOutputs:
+class ElectronOutputs:
     """What the runner left in S3; ``None``, False or empty where it wrote nothing.
 
     ``returned`` says whether the runner wrote a result; ``result`` is the file it was downloaded
@@ -107,7 +63,7 @@ class TaskOutputs:
 
 
 @dataclass(frozen=True)
-class PickledTask:
+class PickledCall:
     """The pickled call in a temporary file: its size and SHA-256 (which the job checks)."""
 
     path: Path
@@ -179,18 +135,18 @@ async def scratch_dir(parent: str, blocking: Blocking) -> AsyncIterator[Path]:
         await blocking(made.cleanup)
 
 
-def pickle_task(call: Any, path: Path) -> PickledTask:
+def pickle_call(call: Any, path: Path) -> PickledCall:
     """cloudpickle ``call`` into ``path``, hashing it as it is written, so it is read only to upload."""
     with path.open("wb") as file:
         writer = _HashingWriter(file)
         cloudpickle.dump(call, writer)
-    return PickledTask(path, writer.size, writer.digest.hexdigest())
+    return PickledCall(path, writer.size, writer.digest.hexdigest())
 
 
-def upload_task(
+def upload_call(
     s3: Any,
-    location: TaskLocation,
-    task: PickledTask,
+    location: ElectronLocation,
+    task: PickledCall,
     owner: str,
     progress: Callable[[int], None] | None = None,
 ) -> str:
@@ -201,19 +157,19 @@ def upload_task(
     """
     if progress is None:
         with task.path.open("rb") as body:
-            s3.put_object(Bucket=location.bucket, Key=location.task_key, Body=body, ExpectedBucketOwner=owner)
+            s3.put_object(Bucket=location.bucket, Key=location.call_key, Body=body, ExpectedBucketOwner=owner)
     else:
         s3.upload_file(
             str(task.path),
             location.bucket,
-            location.task_key,
+            location.call_key,
             ExtraArgs={"ExpectedBucketOwner": owner},
             Callback=progress,
         )
-    return location.uri(location.task_key)
+    return location.uri(location.call_key)
 
 
-def download_result(s3: Any, location: TaskLocation, owner: str, path: Path) -> bool:
+def download_result(s3: Any, location: ElectronLocation, owner: str, path: Path) -> bool:
     """Download the result into ``path`` (boto3's managed transfer: ranged parts streamed to disk).
 
     False when the runner wrote no result.
@@ -286,8 +242,8 @@ def upload_runner_source(s3: Any, bucket: str, owner: str) -> str:
 
 
 async def download_outputs(
-    s3: Any, location: TaskLocation, owner: str, blocking: Blocking, *, result_file: Path | None = None
-) -> TaskOutputs:
+    s3: Any, location: ElectronLocation, owner: str, blocking: Blocking, *, result_file: Path | None = None
+) -> ElectronOutputs:
     """Fetch what the runner wrote; a missing object means the runner never got that far.
 
     The objects are fetched side by side, each through ``blocking`` (the executor's worker
@@ -317,7 +273,7 @@ async def download_outputs(
         return data.decode("utf-8", errors="replace") if data is not None else ""
 
     error_data = found.get(runner.ERROR_FILE)
-    return TaskOutputs(
+    return ElectronOutputs(
         returned=returned,
         result=result_file if returned else None,
         stdout=text(runner.STDOUT_FILE),
@@ -326,18 +282,18 @@ async def download_outputs(
     )
 
 
-def task_keys(location: TaskLocation) -> list[str]:
+def electron_keys(location: ElectronLocation) -> list[str]:
     """Every key a task may leave: its pickle, the runner's files and the job's model.tar.gz."""
     outputs = [runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE, runner.ERROR_FILE]
     return [
-        location.task_key,
+        location.call_key,
         *(location.output_prefix + name for name in outputs),
         # Braket packs the job's results directory to <outputDataConfig.s3Path>/output/model.tar.gz.
         f"{location.job_output_prefix}output/model.tar.gz",
     ]
 
 
-def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> None:
+def delete_electron_objects(s3: Any, location: ElectronLocation, owner: str) -> None:
     """Remove the task's objects with one DeleteObjects of the keys it may have left, without a listing.
 
     Keys that are not there count as deleted (S3 answers DeleteObjects so); with Quiet set, only
@@ -345,7 +301,7 @@ def delete_task_objects(s3: Any, location: TaskLocation, owner: str) -> None:
     """
     answer = s3.delete_objects(
         Bucket=location.bucket,
-        Delete={"Objects": [{"Key": key} for key in task_keys(location)], "Quiet": True},
+        Delete={"Objects": [{"Key": key} for key in electron_keys(location)], "Quiet": True},
         ExpectedBucketOwner=owner,
     )
     errors = answer.get("Errors") or []

@@ -54,7 +54,7 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import hybrid_jobs
 
 WATCH_TICK_S = 1.0
 """The shortest interval between two searches that the call budget allows."""
@@ -223,7 +223,7 @@ class JobWatcher:
         loop = asyncio.get_running_loop()
         if job_arn in self._jobs:
             return self._jobs[job_arn].future
-        delays = job_spec.poll_delays(initial, slowest)
+        delays = hybrid_jobs.poll_delays(initial, slowest)
         due = time.monotonic() + next(delays)
         watched = _Watched(
             job_arn,
@@ -311,7 +311,7 @@ class JobWatcher:
             return
         now = time.monotonic()
         if self._outage is None:
-            delays = job_spec.poll_delays(OUTAGE_FIRST_RETRY_S, OUTAGE_SLOWEST_RETRY_S)
+            delays = hybrid_jobs.poll_delays(OUTAGE_FIRST_RETRY_S, OUTAGE_SLOWEST_RETRY_S)
             self._outage = _Outage(now, describe_error(error), delays)
         outage = self._outage
         outage.schedule_retry(now)
@@ -361,7 +361,8 @@ class JobWatcher:
             return () if due else None  # not listed (yet): ask about it alone, on its own back-off
         job.created = summary["createdAt"].timestamp()
         status = summary["status"]
-        if status in job_spec.TERMINAL_STATUSES and status != "COMPLETED" and "failureReason" not in summary:
+        ended = status in hybrid_jobs.TERMINAL_STATUSES
+        if ended and status != "COMPLETED" and "failureReason" not in summary:
             return ()
         if status == "QUEUED" and due and job.reported[0] == "QUEUED" and "queueInfo" not in summary:
             return ("QueueInfo",)  # still queued since the last turn: worth a GetJob for its place
@@ -370,7 +371,7 @@ class JobWatcher:
 
     async def _ask(self, job: _Watched, attributes: tuple[str, ...]) -> None:
         try:
-            record = await self._call(job_spec.get_job, self.braket, job.arn, attributes)
+            record = await self._call(hybrid_jobs.get_job, self.braket, job.arn, attributes)
         except Exception as error:  # ridden out, or handed to the job's waiter
             self._failed([job], error)
             return
@@ -382,7 +383,7 @@ class JobWatcher:
             return
         job.note_start(record)
         self._report(job, record)
-        if record["status"] in job_spec.TERMINAL_STATUSES:
+        if record["status"] in hybrid_jobs.TERMINAL_STATUSES:
             job.future.set_result(record)
 
     @staticmethod

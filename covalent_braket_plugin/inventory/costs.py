@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.inventory.formatting import table
 from covalent_braket_plugin.tasks.cost import (
     COST_TAG,
@@ -121,14 +121,14 @@ def dispatch_jobs(braket: Any, dispatch_id: str) -> Iterator[dict[str, Any]]:
     dispatch's first 8 letters and digits>-n...``, which a ``jobName`` CONTAINS filter narrows the
     search to, and the dispatch tag decides.
     """
-    prefix = job_spec.job_name(dispatch_id, 0, 1).partition("-n0-")[0]
+    prefix = hybrid_jobs.job_name(dispatch_id, 0, 1).partition("-n0-")[0]
     filters = [{"name": "jobName", "operator": "CONTAINS", "values": [f"{prefix}-n"]}]
     pages = braket.get_paginator("search_jobs").paginate(
         filters=filters, PaginationConfig={"PageSize": SEARCH_PAGE_SIZE}
     )
     for page in pages:
         for summary in page.get("jobs", []):
-            if (summary.get("tags") or {}).get(job_spec.TAG_DISPATCH_ID) == dispatch_id:
+            if (summary.get("tags") or {}).get(hybrid_jobs.TAG_DISPATCH_ID) == dispatch_id:
                 yield summary
 
 
@@ -140,7 +140,7 @@ def job_cost(
     if tagged is not None:
         usage = usage_from_records(tagged, tasks, prices)
     else:
-        usage = Usage(job_usage(job_spec.get_job(braket, summary["jobArn"])), device_usage(tasks, prices))
+        usage = Usage(job_usage(hybrid_jobs.get_job(braket, summary["jobArn"])), device_usage(tasks, prices))
     return price_usage(usage, prices)
 
 
@@ -152,7 +152,7 @@ def dispatch_cost(braket: Any, dispatch_id: str, prices: PriceTable) -> Dispatch
     )
     rows = tuple(
         ElectronRow(
-            node_id=(job.get("tags") or {}).get(job_spec.TAG_NODE_ID, ""),
+            node_id=(job.get("tags") or {}).get(hybrid_jobs.TAG_NODE_ID, ""),
             job_name=job["jobName"],
             status=job["status"],
             cost=job_cost(braket, job, list(iter_job_tasks(braket, job["jobArn"])), prices),
@@ -163,7 +163,7 @@ def dispatch_cost(braket: Any, dispatch_id: str, prices: PriceTable) -> Dispatch
 
 
 def _node_order(summary: Mapping[str, Any]) -> tuple[int, str]:
-    node = (summary.get("tags") or {}).get(job_spec.TAG_NODE_ID, "")
+    node = (summary.get("tags") or {}).get(hybrid_jobs.TAG_NODE_ID, "")
     return (int(node), "") if node.isdigit() else (1 << 62, node)
 
 
@@ -260,7 +260,7 @@ def daily_cost(braket: Any, since: datetime, prices: PriceTable, now: datetime |
     for page in pages:
         for summary in page.get("jobs", []):
             tagged = read_usage_tag(summary["jobArn"], (summary.get("tags") or {}).get(COST_TAG, ""))
-            usage = tagged.job if tagged else job_usage(job_spec.get_job(braket, summary["jobArn"]), until)
+            usage = tagged.job if tagged else job_usage(hybrid_jobs.get_job(braket, summary["jobArn"]), until)
             groups[(summary["createdAt"].astimezone(UTC).date(), usage.instance_type)].append(usage)
     jobs = []
     for (day, instance_type), usages in sorted(groups.items()):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from covalent_braket_plugin.executor.images import make_recipe
 from covalent_braket_plugin.executor.progress import BYTES_UNIT, format_amount
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.images import make_recipe
 from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 DELETE_BATCH = 100
 """BatchDeleteImage takes at most 100 image IDs per call."""

@@ -3,8 +3,8 @@
 A job is the plugin's when its tags hold the dispatch tag the executor puts on every job
 (``covalent:dispatch_id``, beside ``covalent:node_id``). SearchJobs returns each job's tags, so one
 paged search finds them; status and creation time are filtered by Braket, the dispatch by its tag
-here. Logs and cancelling reuse what the executor itself uses (``job_spec.read_logs``,
-``job_spec.cancel_job``).
+here. Logs and cancelling reuse what the executor itself uses (``hybrid_jobs.read_logs``,
+``hybrid_jobs.cancel_job``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.executor import job_spec, transfer
-from covalent_braket_plugin.executor.settings import DEVICE_SHORT_NAMES
+from covalent_braket_plugin import hybrid_jobs, s3_layout
+from covalent_braket_plugin.executor import transfer
 from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
 from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY
+from covalent_braket_plugin.settings import DEVICE_SHORT_NAMES
 
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
 SEARCH_PAGE_SIZE = 100
@@ -61,9 +62,9 @@ class JobFilter:
     def matches(self, summary: dict[str, Any]) -> bool:
         """Whether a SearchJobs summary is a job of the plugin that this filter keeps."""
         tags = summary.get("tags") or {}
-        if job_spec.TAG_DISPATCH_ID not in tags:
+        if hybrid_jobs.TAG_DISPATCH_ID not in tags:
             return False
-        return self.dispatch_id is None or tags[job_spec.TAG_DISPATCH_ID] == self.dispatch_id
+        return self.dispatch_id is None or tags[hybrid_jobs.TAG_DISPATCH_ID] == self.dispatch_id
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class PluginJob:
             name=summary["jobName"],
             arn=summary["jobArn"],
             status=summary["status"],
-            dispatch_id=tags.get(job_spec.TAG_DISPATCH_ID, ""),
-            node_id=tags.get(job_spec.TAG_NODE_ID, ""),
+            dispatch_id=tags.get(hybrid_jobs.TAG_DISPATCH_ID, ""),
+            node_id=tags.get(hybrid_jobs.TAG_NODE_ID, ""),
             device=summary.get("device", ""),
             created=summary.get("createdAt"),
             ended=summary.get("endedAt"),
@@ -163,7 +164,7 @@ def resolve_job(braket: Any, name_or_arn: str) -> dict[str, Any]:
             )
         arn = summary["jobArn"]
     try:
-        return job_spec.get_job(braket, arn)
+        return hybrid_jobs.get_job(braket, arn)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in (
             "ResourceNotFoundException",
@@ -188,15 +189,15 @@ def follow_logs(
     """Write the job's log lines; with ``follow``, keep writing new ones until the job ends.
 
     Returns the job's last known status. Each round reads the whole log again with
-    ``job_spec.read_logs`` and writes the lines past those already written: a job of the plugin runs
+    ``hybrid_jobs.read_logs`` and writes the lines past those already written: a job of the plugin runs
     on one instance, so its log is one stream that only grows.
     """
     written = 0
     status = job["status"]
     while True:
         # The status is read before the log: a job seen ended has written all it will.
-        ended = status in job_spec.TERMINAL_STATUSES
-        text = job_spec.read_logs(logs, log_group, job["jobName"])
+        ended = status in hybrid_jobs.TERMINAL_STATUSES
+        text = hybrid_jobs.read_logs(logs, log_group, job["jobName"])
         lines = text.split("\n") if text else []
         for line in lines[written:]:
             write(line)
@@ -204,7 +205,7 @@ def follow_logs(
         if not follow or ended:
             return status
         sleep(interval_s)
-        status = job_spec.get_job(braket, job["jobArn"])["status"]
+        status = hybrid_jobs.get_job(braket, job["jobArn"])["status"]
 
 
 @dataclass(frozen=True)
@@ -227,13 +228,13 @@ class CancelOutcome:
 def cancel(braket: Any, job: dict[str, Any]) -> CancelOutcome:
     """Cancel the job (its GetJob answer) unless it has ended; an ended job is left as it is."""
     name, arn = job["jobName"], job["jobArn"]
-    if job["status"] in job_spec.TERMINAL_STATUSES:
+    if job["status"] in hybrid_jobs.TERMINAL_STATUSES:
         return CancelOutcome(name, arn, job["status"], cancelled=False, ended=job.get("endedAt"))
-    status = job_spec.cancel_job(braket, arn)
-    if status in job_spec.TERMINAL_STATUSES and status != "CANCELLED":
+    status = hybrid_jobs.cancel_job(braket, arn)
+    if status in hybrid_jobs.TERMINAL_STATUSES and status != "CANCELLED":
         # It ended between GetJob and CancelJob.
         return CancelOutcome(
-            name, arn, status, cancelled=False, ended=job_spec.get_job(braket, arn).get("endedAt")
+            name, arn, status, cancelled=False, ended=hybrid_jobs.get_job(braket, arn).get("endedAt")
         )
     return CancelOutcome(name, arn, status, cancelled=True)
 
@@ -251,7 +252,7 @@ def fetch_result(s3: Any, job: dict[str, Any], output: Path) -> str:
     hyper = job.get("hyperParameters") or {}
     if OUTPUT_URI_KEY not in hyper or BUCKET_OWNER_KEY not in hyper:
         raise JobNotFoundError(f"job {job['jobName']} was not made by the executor: it has no result.pkl")
-    location = transfer.TaskLocation.from_output_uri(hyper[OUTPUT_URI_KEY])
+    location = s3_layout.ElectronLocation.from_output_uri(hyper[OUTPUT_URI_KEY])
     uri = location.uri(location.result_key)
     if not transfer.download_result(s3, location, hyper[BUCKET_OWNER_KEY], output):
         raise JobNotFoundError(

@@ -23,7 +23,7 @@ import docker
 import docker.errors
 import docker.utils
 
-from covalent_braket_plugin.executor.images import ImageError, MissingPrerequisiteError, docker_client
+from covalent_braket_plugin.images import ImageError, MissingPrerequisiteError, docker_client
 
 DEFAULT_BASE_IMAGE = "covalent-braket/base:bookworm"
 DEFAULT_SUITE = "bookworm"

@@ -34,7 +34,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from covalent_braket_plugin.executor.images import PYTHON_LABEL, build_image, make_recipe, pip_build_args
+from covalent_braket_plugin.images import PYTHON_LABEL, build_image, make_recipe, pip_build_args
 from covalent_braket_plugin.local.base_image import ensure_base_image
 
 logger = logging.getLogger(__name__)

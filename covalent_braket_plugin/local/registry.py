@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from covalent_braket_plugin.executor.images import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
+from covalent_braket_plugin.images import INDEX_MANIFEST_TYPES, MANIFEST_TYPES
 
 REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 START_TIMEOUT_S = 30.0

@@ -23,9 +23,8 @@ from typing import Any
 
 import botocore.session
 
-from covalent_braket_plugin.executor.input_data import INPUT_PREFIX
-from covalent_braket_plugin.executor.settings import BASE_IMAGE_ACCOUNT, BraketExecutorSettings
-from covalent_braket_plugin.executor.transfer import KEY_ROOT, RUNNER_PREFIX, TaskLocation
+from covalent_braket_plugin.s3_layout import INPUT_PREFIX, KEY_ROOT, RUNNER_PREFIX, ElectronLocation
+from covalent_braket_plugin.settings import BASE_IMAGE_ACCOUNT, BraketExecutorSettings
 
 JOB_ROLE_DEFAULT_NAME = "AmazonBraketJobsExecutionRole-covalent"
 JOB_ROLE_PATH = "/service-role/"
@@ -37,7 +36,7 @@ BASE_IMAGE_REPOSITORY = "amazon-braket-base-jobs"
 METRICS_NAMESPACE = "/aws/braket"
 POLICY_VERSION = "2012-10-17"
 # Any electron's objects: covalent-braket/<dispatch>/<node>/<job name>/ (IAM cannot name the job).
-ANY_ELECTRON = TaskLocation("", f"{KEY_ROOT}/*/*/*/")
+ANY_ELECTRON = ElectronLocation("", f"{KEY_ROOT}/*/*/*/")
 # Where the Braket SDK in a job puts the results of the quantum tasks it creates by default
 # (AMZN_BRAKET_TASK_RESULTS_S3_URI = s3://<outputDataConfig's bucket>/jobs/<job name>/tasks).
 SDK_TASK_RESULTS = "jobs/*/tasks/"
@@ -178,7 +177,7 @@ def job_role_write_protection(*, bucket: str, region: str) -> dict[str, Any]:
         "Sid": "ProtectRunnerAndTasks", "Effect": "Deny", "Action": list(PROTECTED_WRITES),
         "Resource": [
             f"{objects}/{RUNNER_PREFIX}*",
-            f"{objects}/{ANY_ELECTRON.task_key}",
+            f"{objects}/{ANY_ELECTRON.call_key}",
             f"{objects}/{INPUT_PREFIX}/*",
         ],
     }

@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.executor.transfer import KEY_ROOT
 from covalent_braket_plugin.provisioning.engine import Provisioner, ProvisioningError, error_code
 from covalent_braket_plugin.provisioning.resources import ResourceResult
+from covalent_braket_plugin.s3_layout import KEY_ROOT
 
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import boto3
 
+from covalent_braket_plugin import covalent_conf
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor import covalent_conf
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
 from covalent_braket_plugin.provisioning import ecr, iam, policies, s3
 from covalent_braket_plugin.provisioning.engine import (
     OPTIONS_STEP,
@@ -37,6 +36,7 @@ from covalent_braket_plugin.provisioning.engine import (
     ProvisioningError,
 )
 from covalent_braket_plugin.provisioning.resources import ResourceResult
+from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
 DEFAULT_BUCKET = str(BraketExecutorSettings.model_fields["s3_bucket_name"].default)
 DEFAULT_REPOSITORY = str(BraketExecutorSettings.model_fields["ecr_repo_name"].default)

@@ -20,7 +20,7 @@ import covalent as ct
 import docker
 import pytest
 
-from covalent_braket_plugin.executor.images import BRAKET_SDK_LABEL
+from covalent_braket_plugin.images import BRAKET_SDK_LABEL
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.testing.covalent_server import CovalentServer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import docker
 
-from covalent_braket_plugin.executor.images import image_python_version
+from covalent_braket_plugin.images import image_python_version
 from covalent_braket_plugin.local.base_image import DEFAULT_BASE_IMAGE, ensure_base_image
 
 

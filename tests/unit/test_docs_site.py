@@ -19,7 +19,7 @@ import pytest
 import toml
 
 from covalent_braket_plugin.cli import build_parser
-from covalent_braket_plugin.executor.settings import settings_reference_markdown
+from covalent_braket_plugin.settings import settings_reference_markdown
 
 DOCS = Path(__file__).parents[2] / "docs"
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 import covalent_braket_plugin
 from tests.conftest import FreshPython
 
@@ -176,7 +178,7 @@ def test_the_collector_sees_every_kind_of_import() -> None:
         import importlib
         from typing import TYPE_CHECKING
         from . import errors
-        from .executor import settings
+        from .executor import runtime
 
         if TYPE_CHECKING:
             from covalent_braket_plugin.doctor import checks
@@ -193,7 +195,7 @@ def test_the_collector_sees_every_kind_of_import() -> None:
     found = {target for target, _ in collector.found}
     assert {
         f"{PACKAGE}.errors",
-        f"{PACKAGE}.executor.settings",
+        f"{PACKAGE}.executor.runtime",
         f"{PACKAGE}.braket",
         f"{PACKAGE}.tasks.search",
         f"{PACKAGE}.cli.local",
@@ -211,6 +213,76 @@ def test_the_import_graph_has_no_cycle() -> None:
     graph = {module: {reached for reached, _ in package_imports(module)} for module in MODULES}
     cycles = find_cycles(graph)
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)
+
+
+# The house's floors, bottom up: a module may import its own room and the floors below it, never a room
+# beside it or above it (docs/architecture.md draws them). The package root is not on a floor: its
+# lazy names (AmazonBraketlib, input_path) are the public way in, resolved on first use.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("job", "errors", "helpers"),
+    ("aws",),
+    ("validation", "s3_layout", "hybrid_jobs", "images"),
+    ("settings",),
+    ("covalent_conf", "tasks"),
+    ("executor", "local", "provisioning"),
+    ("doctor", "inventory", "guard", "testing"),
+    ("cli", "braket"),
+)
+SHARED_FLOORS = frozenset({2, 4})
+"""Floors of building blocks that may use each other (never in a circle: the cycle test says so)."""
+
+
+def floor_of(module: str) -> tuple[int, str] | None:
+    """(floor, room) of one of the package's modules; None for the package root."""
+    room = module.removeprefix(f"{PACKAGE}.").split(".")[0] if module != PACKAGE else None
+    for floor, rooms in enumerate(LAYERS):
+        if room in rooms:
+            return floor, room
+    return None
+
+
+def upward_imports(modules: Iterator[str] | list[str]) -> list[str]:
+    """Each import of ``modules`` that reaches a room above its own, or beside it on a floor whose
+    rooms must not use each other."""
+    offending = []
+    for module in modules:
+        here = floor_of(module)
+        if here is None:
+            continue
+        for reached, found in package_imports(module):
+            there = floor_of(reached)
+            if there is None or there[1] == here[1]:
+                continue
+            beside = there[0] == here[0] and here[0] not in SHARED_FLOORS
+            if there[0] > here[0] or beside:
+                offending.append(_where(module, found))
+    return offending
+
+
+def test_every_room_of_the_package_is_on_a_floor() -> None:
+    rooms = {module.removeprefix(f"{PACKAGE}.").split(".")[0] for module in MODULES if module != PACKAGE}
+    assert rooms == {room for rooms in LAYERS for room in rooms}
+
+
+def test_dependencies_point_down_the_floors() -> None:
+    offending = upward_imports(list(MODULES))
+    assert not offending, "imports that run upward or sideways: " + "; ".join(offending)
+
+
+def test_the_floor_rule_sees_an_upward_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule above would pass vacuously if it could not see the kind of import it forbids."""
+    settings = f"{PACKAGE}.settings"
+    executor = Import(f"{PACKAGE}.executor.runtime", f"{PACKAGE}.executor.runtime", 1)
+    local = Import(f"{PACKAGE}.local.stack", f"{PACKAGE}.local.stack", 2)
+    real = imports_of
+
+    def with_upward(module: str) -> list[Import]:
+        return [*real(module), executor, local] if module == settings else real(module)
+
+    monkeypatch.setattr(f"{__name__}.imports_of", with_upward)
+    found = upward_imports([settings])
+    assert len(found) == 2 and "imports covalent_braket_plugin.executor.runtime" in found[0], found
+    assert upward_imports([f"{PACKAGE}.local.stack"]) == []
 
 
 def test_the_doctor_does_not_depend_on_the_local_stack() -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from covalent_braket_plugin.executor.images import SCRIPT_MODE_PROGRAM
+from covalent_braket_plugin.images import SCRIPT_MODE_PROGRAM
 from covalent_braket_plugin.job import script_mode
 from covalent_braket_plugin.local.jobs import toolkit
 from covalent_braket_plugin.local.jobs.contract import JobError, JobLayout

@@ -18,8 +18,7 @@ import boto3
 import pytest
 from covalent._shared_files.exceptions import TaskCancelledError
 
-from covalent_braket_plugin import cli
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import cli, hybrid_jobs
 from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, LocalStack
 from tests.integration.conftest import (
@@ -82,23 +81,23 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     role = f"arn:aws:iam::123456789012:role/{JOBS_ROLE_NAME}"
     name = f"stranger-{uuid.uuid4().hex[:12]}"
     stranger = placeholder_job_spec(name, role, HOST_PYTHON_IMAGE, BUCKET, "stranger")
-    job_spec.create_job(braket, stranger)
+    hybrid_jobs.create_job(braket, stranger)
 
     mine = _listed(capsys, "--dispatch-id", dispatch)
     assert [(job["name"], job["status"], job["node_id"]) for job in mine] == [
-        (job_spec.job_name(dispatch, 1, 1), "FAILED", "1"),
-        (job_spec.job_name(dispatch, 0, 1), "COMPLETED", "0"),
+        (hybrid_jobs.job_name(dispatch, 1, 1), "FAILED", "1"),
+        (hybrid_jobs.job_name(dispatch, 0, 1), "COMPLETED", "0"),
     ]
     assert {job["dispatch_id"] for job in mine} == {dispatch}
     assert all(job["device"].endswith("/sv1") and job["created"] and job["ended"] for job in mine)
 
     everything = _listed(capsys)
     names = {job["name"] for job in everything}
-    assert {job_spec.job_name(dispatch, 0, 1), job_spec.job_name(other, 0, 1)} <= names
+    assert {hybrid_jobs.job_name(dispatch, 0, 1), hybrid_jobs.job_name(other, 0, 1)} <= names
     assert stranger.name not in names
 
     failed = _listed(capsys, "--status", "failed", "--since", "1h")
-    assert job_spec.job_name(dispatch, 1, 1) in {job["name"] for job in failed}
+    assert hybrid_jobs.job_name(dispatch, 1, 1) in {job["name"] for job in failed}
     assert {job["status"] for job in failed} == {"FAILED"}
     assert _listed(capsys, "--since", "2100-01-01") == []
 
@@ -108,7 +107,7 @@ def test_list_shows_the_executors_jobs_with_their_dispatch_and_node(
     assert header.startswith("NAME") and "DISPATCH ID" in header and "CREATED (UTC)" in header
     assert len(rows) == 2 and all(dispatch in row and " sv1 " in row for row in rows)
 
-    status, log, _ = _command(capsys, "jobs", "logs", job_spec.job_name(dispatch, 0, 1))
+    status, log, _ = _command(capsys, "jobs", "logs", hybrid_jobs.job_name(dispatch, 0, 1))
     assert status == 0
     assert "hello from the job" in log
     status, by_arn, _ = _command(capsys, "jobs", "logs", mine[1]["arn"])
@@ -123,7 +122,7 @@ def test_cancel_a_running_job_while_following_its_log(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dispatch = f"ops-{uuid.uuid4()}"
-    name = job_spec.job_name(dispatch, 0, 1)
+    name = hybrid_jobs.job_name(dispatch, 0, 1)
     outcome: list[BaseException | Any] = []
 
     def sleepy() -> str:
@@ -147,7 +146,7 @@ def test_cancel_a_running_job_while_following_its_log(
     job: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         running = _listed(capsys, "--dispatch-id", dispatch, "--status", "RUNNING")
-        if running and "started" in job_spec.read_logs(logs, job_spec.DEFAULT_LOG_GROUP, name):
+        if running and "started" in hybrid_jobs.read_logs(logs, hybrid_jobs.DEFAULT_LOG_GROUP, name):
             job = jobs.resolve_job(braket, name)
             break
         time.sleep(0.2)
@@ -158,7 +157,7 @@ def test_cancel_a_running_job_while_following_its_log(
     follower = threading.Thread(
         target=lambda: final_status.append(
             jobs.follow_logs(
-                braket, logs, job_spec.DEFAULT_LOG_GROUP, job, followed.append, follow=True, interval_s=0.2
+                braket, logs, hybrid_jobs.DEFAULT_LOG_GROUP, job, followed.append, follow=True, interval_s=0.2
             )
         )
     )
@@ -172,7 +171,7 @@ def test_cancel_a_running_job_while_following_its_log(
     assert isinstance(outcome[0], TaskCancelledError)
     assert "started" in followed
     # Line by line as the job wrote them, each once: the whole log as it reads after the end.
-    assert followed == job_spec.read_logs(logs, job_spec.DEFAULT_LOG_GROUP, name).split("\n")
+    assert followed == hybrid_jobs.read_logs(logs, hybrid_jobs.DEFAULT_LOG_GROUP, name).split("\n")
     assert final_status == ["CANCELLED"]  # follow_logs returned once the job had ended
 
     status, out, _ = _command(capsys, "jobs", "cancel", name, "--json")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin import cli
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import cli, hybrid_jobs
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import (
     electron_metadata,
@@ -46,7 +45,7 @@ def test_the_metrics_and_tasks_of_a_job(stack: LocalStack, capsys: pytest.Captur
 
     dispatch_id = str(uuid.uuid4())
     asyncio.run(executor_for(BUCKET).run(optimise, [], {}, electron_metadata(dispatch_id)))
-    name = job_spec.job_name(dispatch_id, 0, 1)
+    name = hybrid_jobs.job_name(dispatch_id, 0, 1)
     capsys.readouterr()
 
     assert cli.main(["jobs", "metrics", name]) == 0

@@ -21,7 +21,7 @@ import pytest
 import toml
 
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.executor.images import (
+from covalent_braket_plugin.images import (
     BRAKET_SDK_LABEL,
     TOOLKIT_LABEL,
     TOOLKIT_VERSION,

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.executor import runtime
-from covalent_braket_plugin.executor.images import BuildSecretError, ImageBuilder, docker_client
+from covalent_braket_plugin.executor.image_builds import ImageBuilder
 from covalent_braket_plugin.executor.progress import Progress
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.images import BuildSecretError, docker_client
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 SECRET = "s3cret-token-for-the-history-test"
 
@@ -53,7 +53,7 @@ def test_an_index_url_with_credentials_is_refused_and_reaches_no_image(
         region="us-east-1", base_image=job_base_image, pip_packages=["build-secret-test-package"]
     )
     lines: list[str] = []
-    builder = ImageBuilder(AwsSession.from_settings(settings), settings, runtime.current().images,
+    builder = ImageBuilder(settings.aws_session(), settings, runtime.current().images,
                            docker_client_factory=docker_client, progress=Progress.quiet(lines.append))
 
     with pytest.raises(BuildSecretError) as refused:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from covalent._shared_files.exceptions import TaskRuntimeError
 
-from covalent_braket_plugin.executor import job_spec, transfer
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.executor.checkpoints import checkpoint_prefix
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for
@@ -54,8 +54,8 @@ def test_an_electron_killed_on_its_first_attempt_resumes_from_its_checkpoint(sta
     assert outcome == {"started": KILLED_AFTER, "iteration": ITERATIONS,
                        "energies": [-i for i in range(ITERATIONS)]}
     s3 = boto3.client("s3", **stack.client_kwargs())
-    second = job_spec.job_name(metadata["dispatch_id"], 3, 2)
-    location = transfer.TaskLocation.for_task(BUCKET, metadata["dispatch_id"], 3, second)
+    second = hybrid_jobs.job_name(metadata["dispatch_id"], 3, 2)
+    location = s3_layout.ElectronLocation.for_electron(BUCKET, metadata["dispatch_id"], 3, second)
     listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=checkpoint_prefix(location))
     # The first attempt's checkpoint, renamed for the second job, then saved over by it.
     assert [item["Key"] for item in listing["Contents"]] == [f"{checkpoint_prefix(location)}{second}.json"]
@@ -71,7 +71,7 @@ def test_without_the_setting_a_job_has_no_checkpoint_location(stack: LocalStack)
     executor = executor_for(BUCKET)
     assert asyncio.run(executor.run(lambda: 1, [], {}, metadata)) == 1
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     [job] = [j for page in braket.get_paginator("search_jobs").paginate(filters=[])
              for j in page["jobs"] if j["jobName"] == name]
     assert "s3Uri" not in (braket.get_job(jobArn=job["jobArn"]).get("checkpointConfig") or {})

@@ -22,8 +22,8 @@ import cloudpickle
 import pytest
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.executor.budget import BudgetError
 from covalent_braket_plugin.inventory import costs
 from covalent_braket_plugin.local.stack import LocalStack
@@ -172,7 +172,7 @@ def test_max_cost_usd_refuses_a_job_whose_instance_time_could_pass_it(stack: Loc
     # 600 s at $0.23/h is $0.0383
     assert "max_cost_usd=0.01" in message and "time_limit 600 s x $0.23/h for ml.m5.large" in message
     assert "$0.04" in message and "No job was created" in message
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     listed = _braket(stack).search_jobs(filters=[{"name": "jobName", "operator": "EQUAL", "values": [name]}])
     assert listed["jobs"] == []
 
@@ -206,7 +206,7 @@ def test_a_budget_stop_cancels_the_job_and_its_queued_tasks(stack: LocalStack) -
             {
                 "name": "jobName",
                 "operator": "EQUAL",
-                "values": [job_spec.job_name(metadata["dispatch_id"], 0, 1)],
+                "values": [hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)],
             }
         ]
     )["jobs"]
@@ -252,7 +252,7 @@ def test_cancel_reaches_the_jobs_queued_tasks(stack: LocalStack) -> None:
     stack.set_faults(hold_qpu_tasks_s=600)
     braket = _braket(stack)
     metadata = electron_metadata()
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
 
     def queued_tasks_of_the_job() -> str:
         deadline = time.monotonic() + 120

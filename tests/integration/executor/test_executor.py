@@ -18,9 +18,10 @@ from covalent._shared_files.exceptions import TaskRuntimeError
 from covalent._shared_files.util_classes import RESULT_STATUS
 from covalent.executor.utils import Signals
 
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.errors import BucketNotFoundError
-from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
+from covalent_braket_plugin.executor import runtime, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.jobs.process_runner import JOB_NICENESS, job_cpus
 from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, LocalStack
@@ -43,7 +44,7 @@ def _jobs_named(stack: LocalStack, name: str) -> list[dict[str, Any]]:
 
 def _task_objects(stack: LocalStack, dispatch_id: str) -> list[str]:
     s3 = boto3.client("s3", **stack.client_kwargs())
-    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{transfer.KEY_ROOT}/{dispatch_id}/")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_layout.KEY_ROOT}/{dispatch_id}/")
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
@@ -68,7 +69,7 @@ def test_run_returns_the_result_and_the_output_of_the_electron(stack: LocalStack
     assert _printed(executor) == "squaring 7\n"
     assert executor.task_stderr.getvalue() == "to stderr\n"
 
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     [job] = _jobs_named(stack, name)
     assert job["status"] == "COMPLETED"
     assert _task_objects(stack, metadata["dispatch_id"]) == []
@@ -79,7 +80,7 @@ def test_a_bucket_nobody_made_is_named_with_its_setting_and_creates_no_job(stack
     metadata = electron_metadata()
     with pytest.raises(BucketNotFoundError, match=f"s3_bucket_name: there is no S3 bucket '{missing}'"):
         asyncio.run(executor_for(missing).run(lambda: 1, [], {}, metadata))
-    assert _jobs_named(stack, job_spec.job_name(metadata["dispatch_id"], 0, 1)) == []
+    assert _jobs_named(stack, hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)) == []
 
 
 def test_a_raising_electron_fails_with_the_remote_traceback(stack: LocalStack) -> None:
@@ -171,17 +172,17 @@ def test_throttling_and_server_errors_are_retried_and_make_exactly_one_job(
         stack.reset_faults()
     assert any("Retry needed, retrying request" in record.getMessage() for record in caplog.records)
     for each in metadata:
-        assert len(_jobs_named(stack, job_spec.job_name(each["dispatch_id"], 0, 1))) == 1
+        assert len(_jobs_named(stack, hybrid_jobs.job_name(each["dispatch_id"], 0, 1))) == 1
 
 
 def test_a_repeated_create_job_names_the_job_it_already_made(stack: LocalStack) -> None:
     """What a CreateJob retried after a lost answer does: the job name is the idempotency token."""
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = job_spec.job_name(str(uuid.uuid4()), 5, 1)
+    name = hybrid_jobs.job_name(str(uuid.uuid4()), 5, 1)
     role = f"arn:aws:iam::123456789012:role/service-role/{JOBS_ROLE_NAME}"
     spec = placeholder_job_spec(name, role, HOST_PYTHON_IMAGE, BUCKET, "idempotency")
-    first = job_spec.create_job(braket, spec)
-    assert job_spec.create_job(braket, spec) == first
+    first = hybrid_jobs.create_job(braket, spec)
+    assert hybrid_jobs.create_job(braket, spec) == first
     assert [job["jobArn"] for job in _jobs_named(stack, name)] == [first]
 
 
@@ -265,5 +266,5 @@ def test_an_electron_cancelled_while_queued_or_running_ends_cancelled(
 def test_cancel_of_an_ended_job_is_false(stack: LocalStack) -> None:
     metadata = electron_metadata()
     assert asyncio.run(executor_for(BUCKET).run(lambda: 1, [], {}, metadata)) == 1
-    [job] = _jobs_named(stack, job_spec.job_name(metadata["dispatch_id"], 0, 1))
+    [job] = _jobs_named(stack, hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1))
     assert asyncio.run(executor_for(BUCKET).cancel(metadata, job["jobArn"])) is False

@@ -15,18 +15,18 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin.aws import AwsSession, resolve_region
-from covalent_braket_plugin.executor import images, runtime
-from covalent_braket_plugin.executor.images import (
+from covalent_braket_plugin import images
+from covalent_braket_plugin.executor import runtime
+from covalent_braket_plugin.executor.image_builds import ImageBuilder
+from covalent_braket_plugin.images import (
     LOCAL_REPOSITORY,
-    ImageBuilder,
     PythonVersionMismatchError,
     image_python_version,
     make_recipe,
 )
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.job import runner
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 ACCOUNT = "123456789012"
 
@@ -86,7 +86,7 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     braket_local_env: LocalStack, job_base_image: str, docker_engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     settings = BraketExecutorSettings.from_options(base_image=job_base_image, pip_packages=["six"])
-    session = AwsSession.from_settings(settings)
+    session = settings.aws_session()
     lines: list[str] = []
     factory = CountingFactory(docker_engine)
 
@@ -130,7 +130,7 @@ def test_image_is_built_once_pushed_and_then_found_in_ecr(
     again_lines: list[str] = []
     again_factory = CountingFactory(docker_engine)
     with runtime.fresh() as process:
-        again = ImageBuilder(AwsSession.from_settings(settings), settings, process.images, again_factory,
+        again = ImageBuilder(settings.aws_session(), settings, process.images, again_factory,
                              progress=again_lines.append)
         assert asyncio.run(again.ensure_image(["six"])) == expected
     assert again_factory.calls == 0
@@ -149,13 +149,13 @@ def test_python_mismatch_stops_the_build_before_any_push(
     settings = BraketExecutorSettings.from_options(base_image=job_base_image)
 
     with runtime.fresh() as process, pytest.raises(PythonVersionMismatchError) as raised:
-        builder = ImageBuilder(AwsSession.from_settings(settings), settings, process.images,
+        builder = ImageBuilder(settings.aws_session(), settings, process.images,
                                lambda: docker_engine, progress=lambda line: None)
         asyncio.run(builder.ensure_image([]))
 
     base_python = image_python_version(job_base_image, docker_engine)
     assert f"runs Python {base_python}, but this client runs Python 3.99" in str(raised.value)
     tag = make_recipe(job_base_image, []).tag
-    ecr: Any = boto3.client("ecr", region_name=resolve_region(settings))
+    ecr: Any = boto3.client("ecr", region_name=settings.resolve_region())
     with pytest.raises(ecr.exceptions.ImageNotFoundException):
         ecr.describe_images(repositoryName=settings.ecr_repo_name, imageIds=[{"imageTag": tag}])

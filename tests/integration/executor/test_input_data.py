@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from covalent_braket_plugin import input_path
+from covalent_braket_plugin import input_path, s3_layout
 from covalent_braket_plugin.executor import input_data
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for
@@ -41,12 +41,12 @@ def test_an_electron_reads_local_data_through_its_input_channels(stack: LocalSta
     digest = input_data.content_digest(input_data.local_files(angles))
 
     def stored() -> list[tuple[str, Any]]:
-        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{input_data.INPUT_PREFIX}/{digest}")
+        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_layout.INPUT_PREFIX}/{digest}")
         return [(item["Key"], item["LastModified"]) for item in listing.get("Contents", [])]
 
     first = stored()
     assert [key for key, _ in first] == [
-        f"{input_data.INPUT_PREFIX}/{digest}.json", f"{input_data.INPUT_PREFIX}/{digest}/angles.txt"
+        f"{s3_layout.INPUT_PREFIX}/{digest}.json", f"{s3_layout.INPUT_PREFIX}/{digest}/angles.txt"
     ]
     # A second electron with the same data: the same objects, not uploaded again; kept after clean-up.
     assert run()["angles"] == angles.read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.local.jobs.logs import LOG_GROUP
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for
@@ -40,7 +40,7 @@ def test_both_ranks_of_a_two_instance_electron_run(stack: LocalStack, tmp_path: 
     assert set(markers) == {"algo-1", "algo-2"}
     assert markers["algo-1"] != markers["algo-2"]  # two programs, one per instance
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     [job] = [j for page in braket.get_paginator("search_jobs").paginate(filters=[])
              for j in page["jobs"] if j["jobName"] == name]
     assert braket.get_job(jobArn=job["jobArn"])["instanceConfig"]["instanceCount"] == 2

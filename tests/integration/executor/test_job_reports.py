@@ -7,7 +7,8 @@ import asyncio
 
 import boto3
 
-from covalent_braket_plugin.executor import job_spec, job_tasks, metrics
+from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin.executor import job_tasks, metrics
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for
 from tests.integration.executor.conftest import BUCKET
@@ -39,7 +40,7 @@ def test_metrics_and_quantum_tasks_end_the_electrons_output(stack: LocalStack) -
 
     # What the jobs commands print, read the same way.
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     [job] = [j for page in braket.get_paginator("search_jobs").paginate(filters=[])
              for j in page["jobs"] if j["jobName"] == name]
     read = metrics.read_metrics(boto3.client("logs", **stack.client_kwargs()), "/aws/braket/jobs", name)

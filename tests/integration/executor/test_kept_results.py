@@ -12,8 +12,8 @@ import boto3
 import cloudpickle
 import pytest
 
-from covalent_braket_plugin import cli
-from covalent_braket_plugin.executor import job_spec, transfer
+from covalent_braket_plugin import cli, hybrid_jobs, s3_layout
+from covalent_braket_plugin.executor import transfer
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import (
     electron_metadata,
@@ -54,8 +54,8 @@ def test_a_result_the_client_cannot_load_is_kept_and_can_be_fetched(
     with pytest.raises(transfer.ResultNotLoaded) as raised:
         asyncio.run(executor.run(make_an_instance_of_a_job_module, [module], {}, metadata))
 
-    name = job_spec.job_name(dispatch_id, 0, 1)
-    location = transfer.TaskLocation.for_task(BUCKET, dispatch_id, 0, name)
+    name = hybrid_jobs.job_name(dispatch_id, 0, 1)
+    location = s3_layout.ElectronLocation.for_electron(BUCKET, dispatch_id, 0, name)
     message = str(raised.value)
     braket = boto3.client("braket", **stack.client_kwargs())
     pages = braket.get_paginator("search_jobs").paginate(filters=[])
@@ -93,7 +93,7 @@ def test_fetching_the_result_of_a_job_that_kept_none_says_why(
     metadata = electron_metadata(dispatch_id)
     assert asyncio.run(executor.run(lambda: 7, [], {}, metadata)) == 7  # collected, then cleaned up
 
-    name = job_spec.job_name(dispatch_id, 0, 1)
+    name = hybrid_jobs.job_name(dispatch_id, 0, 1)
     assert cli.main(["jobs", "result", name, "--output", str(tmp_path / "r.pkl")]) != 0
     error = capsys.readouterr().err
     assert "no result at s3://" in error

@@ -19,8 +19,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
+from covalent_braket_plugin.executor import runtime, watch
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for, with_bucket_and_role
@@ -72,7 +73,7 @@ def _objects(stack: LocalStack, dispatch_ids: list[str]) -> list[str]:
     s3 = boto3.client("s3", **stack.client_kwargs())
     keys = []
     for dispatch_id in dispatch_ids:
-        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{transfer.KEY_ROOT}/{dispatch_id}/")
+        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_layout.KEY_ROOT}/{dispatch_id}/")
         keys.extend(item["Key"] for item in listing.get("Contents", []))
     return keys
 
@@ -88,7 +89,7 @@ def test_jobs_running_through_an_api_outage_come_back_uncancelled(
         return i * 10
 
     dispatch_ids = [str(uuid.uuid4()) for _ in range(2)]
-    names = [job_spec.job_name(dispatch_id, 0, 1) for dispatch_id in dispatch_ids]
+    names = [hybrid_jobs.job_name(dispatch_id, 0, 1) for dispatch_id in dispatch_ids]
     lines: list[str] = []
     executor = executor_for(BUCKET, initial_poll_freq=0.5, poll_freq=2.0)
 

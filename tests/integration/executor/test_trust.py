@@ -20,7 +20,8 @@ import cloudpickle
 import pytest
 from covalent._shared_files.exceptions import TaskRuntimeError
 
-from covalent_braket_plugin.executor import job_spec, runtime, transfer
+from covalent_braket_plugin import hybrid_jobs, s3_layout
+from covalent_braket_plugin.executor import runtime, transfer
 from covalent_braket_plugin.job import runner
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.conftest import electron_metadata, executor_for
@@ -133,11 +134,11 @@ def test_a_task_rewritten_between_upload_and_job_start_is_never_unpickled(
         return "forged"
 
     def rewrite_the_task(s3: Any, _runner_key: str) -> None:
-        location = transfer.TaskLocation.for_task(BUCKET, metadata["dispatch_id"], 0, job_name)
-        s3.put_object(Bucket=BUCKET, Key=location.task_key, Body=cloudpickle.dumps((forged_electron, [], {})))
+        location = s3_layout.ElectronLocation.for_electron(BUCKET, metadata["dispatch_id"], 0, job_name)
+        s3.put_object(Bucket=BUCKET, Key=location.call_key, Body=cloudpickle.dumps((forged_electron, [], {})))
 
     metadata = electron_metadata()
-    job_name = job_spec.job_name(metadata["dispatch_id"], 0, 1)
+    job_name = hybrid_jobs.job_name(metadata["dispatch_id"], 0, 1)
     _after_runner_upload(monkeypatch, rewrite_the_task)
     with runtime.fresh(), pytest.raises(TaskRuntimeError) as raised:
         asyncio.run(executor_for(BUCKET).run(lambda: "genuine", [], {}, metadata))
@@ -150,7 +151,7 @@ def test_a_task_rewritten_between_upload_and_job_start_is_never_unpickled(
 
 def _ended_job(stack: LocalStack, metadata: dict[str, Any]) -> dict[str, Any]:
     braket = boto3.client("braket", **stack.client_kwargs())
-    name = job_spec.job_name(metadata["dispatch_id"], metadata["node_id"], 1)
+    name = hybrid_jobs.job_name(metadata["dispatch_id"], metadata["node_id"], 1)
     [summary] = [
         job
         for page in braket.get_paginator("search_jobs").paginate(filters=[])

@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from covalent_braket_plugin.cli.common import ServiceError, UsageError, aws_session, exit_status, guarded
-from covalent_braket_plugin.executor.settings import ExecutorConfigError
 from covalent_braket_plugin.provisioning.engine import ProvisioningError
+from covalent_braket_plugin.settings import ExecutorConfigError
 
 DENIED = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SearchJobs")
 

@@ -30,7 +30,7 @@ from covalent_braket_plugin.doctor.catalog import (
 )
 from covalent_braket_plugin.doctor.checks import Check, Context, Outcome, passed, run_checks
 from covalent_braket_plugin.doctor.report import to_json, to_table
-from covalent_braket_plugin.executor.images import (
+from covalent_braket_plugin.images import (
     BRAKET_SDK_LABEL,
     COVALENT_LABEL,
     PYTHON_LABEL,
@@ -40,8 +40,8 @@ from covalent_braket_plugin.executor.images import (
     client_python_minor,
     make_recipe,
 )
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.provisioning.policies import job_role_policy, required_job_role_actions
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

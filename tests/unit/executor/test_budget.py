@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from covalent_braket_plugin.executor import budget, stop
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.settings import BraketExecutorSettings
 from covalent_braket_plugin.tasks.cost import JobUsage, Usage, price_usage
 from covalent_braket_plugin.tasks.pricing import PriceTable
 

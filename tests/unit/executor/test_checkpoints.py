@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin.executor import checkpoints, job_spec
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-from covalent_braket_plugin.executor.transfer import TaskLocation
+from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin.executor import checkpoints
+from covalent_braket_plugin.s3_layout import ElectronLocation
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 BUCKET = "amazon-braket-b"
 OWNER = "123456789012"
@@ -43,8 +44,8 @@ class MemoryS3:
         self.objects[Key] = T0 + timedelta(days=1)
 
 
-def _location(job: str) -> TaskLocation:
-    return TaskLocation.for_task(BUCKET, "d1", 7, job)
+def _location(job: str) -> ElectronLocation:
+    return ElectronLocation.for_electron(BUCKET, "d1", 7, job)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_the_next_attempt_starts_with_the_newest_earlier_checkpoints() -> None:
         checkpoints.checkpoint_prefix(_location(job)) for job in ("job-a1", "job-a2", "job-a3")
     )
     s3 = MemoryS3({
-        f"{_location('job-a1').task_key}": T0,
+        f"{_location('job-a1').call_key}": T0,
         f"{first}job-a1.json": T0,
         f"{second}job-a2.json": T0 + timedelta(hours=1),
         f"{second}extra/state.bin": T0 + timedelta(minutes=5),
@@ -86,10 +87,10 @@ def test_a_first_attempt_starts_empty_and_the_setting_is_off_by_default() -> Non
 
 
 def test_the_request_names_the_checkpoint_location() -> None:
-    spec = job_spec.JobSpec(
+    spec = hybrid_jobs.JobSpec(
         name="n", role_arn="r", image_uri="i", source_uri="s", device="d", instance_type="ml.m5.large",
         volume_size_gb=30, max_runtime_s=60, output_s3_path="s3://b/o/", checkpoint_uri="s3://b/o/checkpoints/",
     )
     assert spec.create_job_request()["checkpointConfig"] == {"s3Uri": "s3://b/o/checkpoints/"}
-    without = job_spec.JobSpec(**{**spec.__dict__, "checkpoint_uri": ""})
+    without = hybrid_jobs.JobSpec(**{**spec.__dict__, "checkpoint_uri": ""})
     assert "checkpointConfig" not in without.create_job_request()

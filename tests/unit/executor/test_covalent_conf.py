@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import toml
 
-from covalent_braket_plugin.executor import covalent_conf
+from covalent_braket_plugin import covalent_conf
 
 ORIGINAL = """\
 [sdk]

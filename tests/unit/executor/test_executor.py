@@ -25,13 +25,14 @@ from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeErr
 from moto import mock_aws
 
 from covalent_braket_plugin import braket as entry_point
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.errors import BucketNotFoundError
-from covalent_braket_plugin.executor import job_spec, runtime, transfer, watch
+from covalent_braket_plugin.executor import runtime, transfer, watch
 from covalent_braket_plugin.executor.executor import LARGE_UPLOAD_BYTES, BraketExecutor
-from covalent_braket_plugin.executor.images import PythonVersionMismatchError
 from covalent_braket_plugin.executor.progress import Progress
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, ExecutorConfigError
+from covalent_braket_plugin.images import PythonVersionMismatchError
 from covalent_braket_plugin.job import runner, script_mode
+from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConfigError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -81,7 +82,7 @@ class FakeBraket:
         )
         job = self._status(step=False)  # what the last search saw
         job["instanceConfig"] = {"instanceType": "ml.m5.large", "instanceCount": 1}
-        if job["status"] in job_spec.TERMINAL_STATUSES:
+        if job["status"] in hybrid_jobs.TERMINAL_STATUSES:
             job["billableDuration"] = 60_000
         if self.failure_reason:
             job["failureReason"] = self.failure_reason
@@ -91,7 +92,7 @@ class FakeBraket:
 
     def cancel_job(self, jobArn: str) -> dict:
         self.calls.append(("cancel_job", {"jobArn": jobArn}))
-        if self.statuses[0] in job_spec.TERMINAL_STATUSES:
+        if self.statuses[0] in hybrid_jobs.TERMINAL_STATUSES:
             raise ClientError({"Error": {"Code": "ConflictException", "Message": "ended"}}, "CancelJob")
         self.statuses = ["CANCELLING", "CANCELLED"]
         return {"jobArn": jobArn, "cancellationStatus": "CANCELLING"}
@@ -212,7 +213,7 @@ def _keys(s3: Any) -> list[str]:
 
 
 def _task_keys(s3: Any) -> list[str]:
-    return [key for key in _keys(s3) if not key.startswith(f"{transfer.KEY_ROOT}/runner/")]
+    return [key for key in _keys(s3) if not key.startswith(f"{s3_layout.KEY_ROOT}/runner/")]
 
 
 def _run(executor: BraketExecutor, fn: Callable = lambda x, y: x + y, args: tuple = (2,), **kw: Any) -> Any:
@@ -359,11 +360,11 @@ def test_the_job_request_carries_the_task_the_image_and_the_settings(
     assert request["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonBraketJobsExecutionRole"
     assert request["tags"] == {
         "team": "q",
-        job_spec.TAG_DISPATCH_ID: METADATA["dispatch_id"],
-        job_spec.TAG_NODE_ID: "2",
+        hybrid_jobs.TAG_DISPATCH_ID: METADATA["dispatch_id"],
+        hybrid_jobs.TAG_NODE_ID: "2",
     }
     output = request["hyperParameters"][runner.OUTPUT_URI_KEY]
-    assert output.endswith("/") and output.startswith(f"s3://{BUCKET}/{transfer.KEY_ROOT}/")
+    assert output.endswith("/") and output.startswith(f"s3://{BUCKET}/{s3_layout.KEY_ROOT}/")
     assert request["outputDataConfig"]["s3Path"].startswith(output.removesuffix("output/"))
 
 
@@ -415,7 +416,7 @@ def test_each_run_of_an_electron_is_a_new_job(monkeypatch: pytest.MonkeyPatch, a
     asyncio.run(executor.run(lambda: 1, [], {}, metadata))
     asyncio.run(executor.run(lambda: 1, [], {}, metadata))
     names = [request["jobName"] for name, request in fake.calls if name == "create_job"]
-    assert names == [job_spec.job_name("run-twice", 2, 1), job_spec.job_name("run-twice", 2, 2)]
+    assert names == [hybrid_jobs.job_name("run-twice", 2, 1), hybrid_jobs.job_name("run-twice", 2, 2)]
 
 
 def test_the_task_objects_are_removed_after_collection(monkeypatch: pytest.MonkeyPatch, aws: dict) -> None:
@@ -487,7 +488,7 @@ def test_a_job_that_died_before_reporting_falls_back_to_its_cloudwatch_log(
     fake.failure_reason = "AlgorithmError: ModuleNotFoundError: No module named 'covalent', exit code: 1"
     _use(monkeypatch, aws, fake)
     executor = BraketExecutor(**OPTIONS)
-    name = job_spec.job_name(METADATA["dispatch_id"], METADATA["node_id"], 1)
+    name = hybrid_jobs.job_name(METADATA["dispatch_id"], METADATA["node_id"], 1)
     logs = aws["logs"]
     now_ms = int(time.time() * 1000)
     logs.create_log_group(logGroupName="/aws/braket/jobs")

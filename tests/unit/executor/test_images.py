@@ -18,18 +18,19 @@ import docker.errors
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.executor import images, runtime
-from covalent_braket_plugin.executor.images import (
-    ImageBuilder,
+from covalent_braket_plugin import images
+from covalent_braket_plugin.executor import image_builds, runtime
+from covalent_braket_plugin.executor.image_builds import ImageBuilder
+from covalent_braket_plugin.executor.progress import Progress
+from covalent_braket_plugin.images import (
     JobImageError,
     PythonVersionMismatchError,
     image_tag,
     make_recipe,
     render_dockerfile,
 )
-from covalent_braket_plugin.executor.progress import Progress
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.job import script_mode
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 BASE = "covalent-braket/base:bookworm"
 ACCOUNT = "123456789012"
@@ -346,8 +347,9 @@ def test_concurrent_requests_for_one_environment_make_one_build_and_one_push() -
     build = engine.api.builds[0]
     assert build["network_mode"] == "host"
     assert build["custom_context"] is True
-    assert build["tag"] == f"{images.LOCAL_REPOSITORY}:{tag}"
-    assert engine.api.tags == [(f"{images.LOCAL_REPOSITORY}:{tag}", f"127.0.0.1:5999/{REPOSITORY}", tag)]
+    assert build["tag"] == f"{image_builds.LOCAL_REPOSITORY}:{tag}"
+    local = f"{image_builds.LOCAL_REPOSITORY}:{tag}"
+    assert engine.api.tags == [(local, f"127.0.0.1:5999/{REPOSITORY}", tag)]
     [push] = engine.api.pushes
     assert push["repository"] == f"127.0.0.1:5999/{REPOSITORY}"
     assert push["auth_config"] == {"username": "AWS", "password": "secret-password"}

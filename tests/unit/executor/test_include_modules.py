@@ -12,8 +12,8 @@ import pytest
 
 from covalent_braket_plugin.errors import ExecutorConfigError
 from covalent_braket_plugin.executor import include_modules
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
 from covalent_braket_plugin.helpers import WithModules
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 KERNELS = '''
 def bell_kernel(qubits):

@@ -12,10 +12,10 @@ import cloudpickle
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin import input_path
+from covalent_braket_plugin import hybrid_jobs, input_path, s3_layout
 from covalent_braket_plugin.errors import ExecutorConfigError
-from covalent_braket_plugin.executor import input_data, job_spec, transfer
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor import input_data
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 BUCKET = "amazon-braket-covalent-job-resources"
 OWNER = "123456789012"
@@ -81,8 +81,8 @@ def test_local_data_is_uploaded_once_under_its_digest(
     data = tmp_path / "angles.json"
     data.write_text("[0.1, 0.2]")
     digest = input_data.content_digest(input_data.local_files(data))
-    prefix = f"{transfer.KEY_ROOT}/input/{digest}/"
-    manifest = f"{transfer.KEY_ROOT}/input/{digest}.json"
+    prefix = f"{s3_layout.KEY_ROOT}/input/{digest}/"
+    manifest = f"{s3_layout.KEY_ROOT}/input/{digest}.json"
     s3, stubber = _s3()
     uploads: list[tuple[str, str, str]] = []
     monkeypatch.setattr(
@@ -110,11 +110,11 @@ def test_a_folder_channel_is_its_prefix(tmp_path: Path, monkeypatch: pytest.Monk
     stubber.add_response("put_object", {})
     with stubber:
         [uri] = input_data.stage_channels(s3, BUCKET, OWNER, {"d": str(tmp_path)}).values()
-    assert uri.startswith(f"s3://{BUCKET}/{transfer.KEY_ROOT}/input/") and uri.endswith("/")
+    assert uri.startswith(f"s3://{BUCKET}/{s3_layout.KEY_ROOT}/input/") and uri.endswith("/")
 
 
 def test_the_request_carries_the_channels() -> None:
-    spec = job_spec.JobSpec(
+    spec = hybrid_jobs.JobSpec(
         name="n", role_arn="r", image_uri="i", source_uri="s", device="d", instance_type="ml.m5.large",
         volume_size_gb=30, max_runtime_s=60, output_s3_path="s3://b/o/",
         input_data={"data": "s3://b/covalent-braket/input/abc/data.csv"},
@@ -123,7 +123,7 @@ def test_the_request_carries_the_channels() -> None:
         {"channelName": "data",
          "dataSource": {"s3DataSource": {"s3Uri": "s3://b/covalent-braket/input/abc/data.csv"}}}
     ]
-    without = job_spec.JobSpec(**{**spec.__dict__, "input_data": {}})
+    without = hybrid_jobs.JobSpec(**{**spec.__dict__, "input_data": {}})
     assert "inputDataConfig" not in without.create_job_request()
 
 

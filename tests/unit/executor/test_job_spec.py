@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covalent_braket_plugin.executor import job_spec
+from covalent_braket_plugin import hybrid_jobs
 
 # The jobName shape of botocore's own Braket model, so the test follows the service, not us.
 _MODEL = botocore.session.get_session().get_service_model("braket")
@@ -21,9 +21,9 @@ _NAME_SHAPE = _MODEL.operation_model("CreateJob").input_shape.members["jobName"]
 MODEL_NAME_PATTERN = re.compile(f"^(?:{_NAME_SHAPE.metadata['pattern']})$")
 
 
-def _spec(**changes: object) -> job_spec.JobSpec:
+def _spec(**changes: object) -> hybrid_jobs.JobSpec:
     values: dict = {
-        "name": job_spec.job_name("1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", 3, 1),
+        "name": hybrid_jobs.job_name("1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", 3, 1),
         "role_arn": "arn:aws:iam::123456789012:role/service-role/AmazonBraketJobsExecutionRole",
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent:abc",
         "source_uri": "s3://amazon-braket-test/covalent-braket/runner/abc/source.tar.gz",
@@ -36,7 +36,7 @@ def _spec(**changes: object) -> job_spec.JobSpec:
         "tags": {"covalent:dispatch_id": "d"},
     }
     values.update(changes)
-    return job_spec.JobSpec(**values)
+    return hybrid_jobs.JobSpec(**values)
 
 
 @given(
@@ -47,24 +47,24 @@ def _spec(**changes: object) -> job_spec.JobSpec:
 def test_job_name_fits_the_service_rules_for_any_identifiers(
     dispatch_id: str, node_id: int, attempt: int
 ) -> None:
-    name = job_spec.job_name(dispatch_id, node_id, attempt)
-    assert len(name) <= job_spec.JOB_NAME_MAX_LENGTH
-    assert job_spec.JOB_NAME_PATTERN.match(name)
+    name = hybrid_jobs.job_name(dispatch_id, node_id, attempt)
+    assert len(name) <= hybrid_jobs.JOB_NAME_MAX_LENGTH
+    assert hybrid_jobs.JOB_NAME_PATTERN.match(name)
     assert MODEL_NAME_PATTERN.match(name)
 
 
 def test_job_name_is_deterministic_and_differs_per_dispatch_node_and_attempt() -> None:
     dispatch = "1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10"
-    assert job_spec.job_name(dispatch, 3, 1) == job_spec.job_name(dispatch, 3, 1)
+    assert hybrid_jobs.job_name(dispatch, 3, 1) == hybrid_jobs.job_name(dispatch, 3, 1)
     names = {
-        job_spec.job_name(d, n, a)
+        hybrid_jobs.job_name(d, n, a)
         for d, n, a in itertools.product([dispatch, dispatch.replace("a10", "a11")], [0, 3], [1, 2])
     }
     assert len(names) == 8
 
 
 def test_job_name_is_readable_for_a_uuid_dispatch() -> None:
-    name = job_spec.job_name("1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", 3, 2)
+    name = hybrid_jobs.job_name("1d0e6f8c-8f57-4a0c-9a55-1d6f2b9c7a10", 3, 2)
     assert name.startswith("covalent-1d0e6f8c-n3-a2-")
 
 
@@ -90,7 +90,7 @@ def test_create_job_request_is_valid_for_the_botocore_model_and_uses_the_name_as
     arn = "arn:aws:braket:us-east-1:123456789012:job/x"
     with Stubber(braket) as stub:
         stub.add_response("create_job", {"jobArn": arn}, request)
-        assert job_spec.create_job(braket, _spec()) == arn
+        assert hybrid_jobs.create_job(braket, _spec()) == arn
 
 
 def test_a_reservation_becomes_the_job_association() -> None:
@@ -100,12 +100,12 @@ def test_a_reservation_becomes_the_job_association() -> None:
 
 
 def test_poll_delays_start_fast_and_back_off_to_the_slowest_interval() -> None:
-    delays = list(itertools.islice(job_spec.poll_delays(0.25, 10.0), 9))
+    delays = list(itertools.islice(hybrid_jobs.poll_delays(0.25, 10.0), 9))
     assert delays == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
 
 
 def test_poll_delays_never_exceed_a_slowest_interval_below_the_first() -> None:
-    assert list(itertools.islice(job_spec.poll_delays(1.0, 0.1), 3)) == [0.1, 0.1, 0.1]
+    assert list(itertools.islice(hybrid_jobs.poll_delays(1.0, 0.1), 3)) == [0.1, 0.1, 0.1]
 
 
 def _braket_client() -> object:
@@ -121,7 +121,7 @@ def test_cancel_job_reports_the_cancellation_status() -> None:
         stub.add_response(
             "cancel_job", {"jobArn": JOB_ARN, "cancellationStatus": "CANCELLING"}, {"jobArn": JOB_ARN}
         )
-        assert job_spec.cancel_job(braket, JOB_ARN) == "CANCELLING"
+        assert hybrid_jobs.cancel_job(braket, JOB_ARN) == "CANCELLING"
 
 
 @pytest.mark.parametrize("final", ["COMPLETED", "FAILED", "CANCELLED"])
@@ -143,7 +143,7 @@ def test_cancel_job_of_an_ended_job_reports_its_final_status(final: str) -> None
             },
             {"jobArn": JOB_ARN},
         )
-        assert job_spec.cancel_job(braket, JOB_ARN) == final
+        assert hybrid_jobs.cancel_job(braket, JOB_ARN) == final
 
 
 def test_cancel_job_passes_other_errors_on() -> None:
@@ -151,7 +151,7 @@ def test_cancel_job_passes_other_errors_on() -> None:
     with Stubber(braket) as stub:
         stub.add_client_error("cancel_job", "ResourceNotFoundException", "no such job", 404)
         with pytest.raises(ClientError):
-            job_spec.cancel_job(braket, JOB_ARN)
+            hybrid_jobs.cancel_job(braket, JOB_ARN)
 
 
 class _Logs:
@@ -192,11 +192,11 @@ class _Logs:
 
 def test_read_logs_reads_every_stream_of_the_job_and_every_page_from_the_head() -> None:
     logs = _Logs()
-    assert job_spec.read_logs(logs, "/aws/braket/jobs", "covalent-x") == "a1\na2\na3\na4\na5\nb1\nb2"
+    assert hybrid_jobs.read_logs(logs, "/aws/braket/jobs", "covalent-x") == "a1\na2\na3\na4\na5\nb1\nb2"
 
 
 def test_read_logs_of_a_job_without_a_log_group_is_empty() -> None:
     logs = boto3.client("logs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
     with Stubber(logs) as stub:
         stub.add_client_error("describe_log_streams", "ResourceNotFoundException", "no group", 400)
-        assert job_spec.read_logs(logs, "/aws/braket/jobs", "covalent-x") == ""
+        assert hybrid_jobs.read_logs(logs, "/aws/braket/jobs", "covalent-x") == ""

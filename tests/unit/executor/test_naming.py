@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from covalent_braket_plugin.executor.naming import bucket_name_problem, is_image_reference
+from covalent_braket_plugin.validation import bucket_name_problem, is_image_reference
 
 
 @pytest.mark.parametrize("name", ["abc", "amazon-braket-results", "a.b-c.d1", "a" * 63, "192.168.5.4x"])

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from covalent_braket_plugin.executor import runtime
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 ACCOUNT = "123456789012"  # moto's account
 

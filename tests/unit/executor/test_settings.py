@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from covalent_braket_plugin import aws
-from covalent_braket_plugin.aws import make_session, resolve_region
-from covalent_braket_plugin.executor.settings import (
+from covalent_braket_plugin.settings import (
     DEVICE_SHORT_NAMES,
     BraketExecutorSettings,
     ExecutorConfigError,
@@ -223,15 +222,15 @@ def test_initial_poll_interval_never_exceeds_poll_freq() -> None:
 def test_region_comes_from_the_setting_then_the_qpu_then_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert resolve_region(settings_of(region="eu-west-2")) == "eu-west-2"
-    assert resolve_region(settings_of(quantum_device="cepheus-1-108q")) == "us-west-1"
+    assert settings_of(region="eu-west-2").resolve_region() == "eu-west-2"
+    assert settings_of(quantum_device="cepheus-1-108q").resolve_region() == "us-west-1"
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    assert resolve_region(settings_of()) == "us-west-2"
+    assert settings_of().resolve_region() == "us-west-2"
 
 
 def test_no_region_anywhere_names_the_settings_to_set() -> None:
     with pytest.raises(ExecutorConfigError) as raised:
-        resolve_region(settings_of())
+        settings_of().resolve_region()
     message = str(raised.value)
     assert "`region`" in message and "`quantum_device`" in message and "AWS_DEFAULT_REGION" in message
 
@@ -269,11 +268,11 @@ def write_credentials(tmp_path: Path) -> Path:
 
 def test_session_uses_the_credentials_file_profile_and_resolved_region(tmp_path: Path) -> None:
     credentials = write_credentials(tmp_path)
-    session = make_session(settings_of(credentials=str(credentials), profile="lab"))
+    session = settings_of(credentials=str(credentials), profile="lab").aws_session().boto_session
     assert session.get_credentials().access_key == "LABKEY"
     assert session.region_name == "eu-north-1"  # the profile's region
     qpu = settings_of(credentials=str(credentials), quantum_device="forte-1")
-    session = make_session(qpu)
+    session = qpu.aws_session().boto_session
     assert session.get_credentials().access_key == "DEFAULTKEY"
     assert session.region_name == "us-east-1"  # the QPU's region
 
@@ -286,15 +285,15 @@ def test_the_default_credentials_location_may_be_absent(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ENVKEY")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
     settings = settings_of(credentials=str(tmp_path / "absent"), region="us-east-1")
-    assert make_session(settings).get_credentials().access_key == "ENVKEY"
+    assert settings.aws_session().boto_session.get_credentials().access_key == "ENVKEY"
 
 
 def test_missing_credentials_file_and_unknown_profile_are_named(tmp_path: Path) -> None:
     with pytest.raises(ExecutorConfigError, match="credentials: no file at"):
-        make_session(settings_of(credentials=str(tmp_path / "nope"), region="us-east-1"))
+        settings_of(credentials=str(tmp_path / "nope"), region="us-east-1").aws_session()
     credentials = write_credentials(tmp_path)
     with pytest.raises(ExecutorConfigError, match=r"profile: no profile 'prod'.*'default', 'lab'"):
-        make_session(settings_of(credentials=str(credentials), profile="prod"))
+        settings_of(credentials=str(credentials), profile="prod").aws_session()
 
 
 # --- the generated configuration reference -----------------------------------------------------------
@@ -303,7 +302,7 @@ def test_docs_configuration_reference_is_generated_from_the_model() -> None:
     committed = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
     assert committed == settings_reference_markdown(), (
         "docs/configuration.md is stale: regenerate it with "
-        "python -c 'from covalent_braket_plugin.executor.settings import settings_reference_markdown as m; "
+        "python -c 'from covalent_braket_plugin.settings import settings_reference_markdown as m; "
         "print(m(), end=\"\")' > docs/configuration.md"
     )
 

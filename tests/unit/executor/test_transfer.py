@@ -18,6 +18,7 @@ import cloudpickle
 import pytest
 from moto import mock_aws
 
+from covalent_braket_plugin import s3_layout
 from covalent_braket_plugin.executor import runtime, transfer
 from covalent_braket_plugin.job import runner
 
@@ -43,31 +44,33 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
-def location() -> transfer.TaskLocation:
-    return transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 4, "covalent-dispatch-n4-a1-0123456789")
+def location() -> s3_layout.ElectronLocation:
+    return s3_layout.ElectronLocation.for_electron(
+        BUCKET, "dispatch-1", 4, "covalent-dispatch-n4-a1-0123456789"
+    )
 
 
 def _keys(s3: Any, prefix: str = "") -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
-def test_every_object_of_a_task_lives_under_one_prefix(location: transfer.TaskLocation) -> None:
+def test_every_object_of_a_task_lives_under_one_prefix(location: s3_layout.ElectronLocation) -> None:
     assert location.prefix == "covalent-braket/dispatch-1/4/covalent-dispatch-n4-a1-0123456789/"
-    for key in (location.task_key, location.output_prefix, location.job_output_prefix):
+    for key in (location.call_key, location.output_prefix, location.job_output_prefix):
         assert key.startswith(location.prefix)
     assert location.uri(location.output_prefix).endswith("/output/")
 
 
-def _pickled(tmp_path: Path, payload: bytes, name: str = "task.pkl") -> transfer.PickledTask:
-    """A pickled task's file holding ``payload`` (what upload_task sends, whatever it holds)."""
+def _pickled(tmp_path: Path, payload: bytes, name: str = "task.pkl") -> transfer.PickledCall:
+    """A pickled task's file holding ``payload`` (what upload_call sends, whatever it holds)."""
     path = tmp_path / name
     path.write_bytes(payload)
-    return transfer.PickledTask(path, len(payload), hashlib.sha256(payload).hexdigest())
+    return transfer.PickledCall(path, len(payload), hashlib.sha256(payload).hexdigest())
 
 
 def test_a_task_is_pickled_into_its_file_hashed_as_written(tmp_path: Path) -> None:
     call = (len, [b"x" * 2**20], {})
-    pickled = transfer.pickle_task(call, tmp_path / "task.pkl")
+    pickled = transfer.pickle_call(call, tmp_path / "task.pkl")
     written = pickled.path.read_bytes()
     assert pickled.size == len(written)
     assert pickled.sha256 == hashlib.sha256(written).hexdigest()
@@ -76,12 +79,12 @@ def test_a_task_is_pickled_into_its_file_hashed_as_written(tmp_path: Path) -> No
 
 
 def test_upload_task_stores_the_payload_and_names_the_bucket_owner(
-    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+    s3: Any, location: s3_layout.ElectronLocation, tmp_path: Path
 ) -> None:
-    uri = transfer.upload_task(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
+    uri = transfer.upload_call(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
     assert [(name, params["ExpectedBucketOwner"]) for name, params in s3.requests] == [("PutObject", OWNER)]
-    assert uri == f"s3://{BUCKET}/{location.task_key}"
-    assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == b"pickled"
+    assert uri == f"s3://{BUCKET}/{location.call_key}"
+    assert s3.get_object(Bucket=BUCKET, Key=location.call_key)["Body"].read() == b"pickled"
 
 
 def test_runner_archive_is_the_runner_under_its_module_name_and_byte_for_byte_stable() -> None:
@@ -153,18 +156,20 @@ def test_a_missing_or_different_archive_is_put_again(s3: Any, damage: Any) -> No
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == transfer.runner_archive()[1]
 
 
-def _download(s3: Any, location: transfer.TaskLocation, **options: Any) -> transfer.TaskOutputs:
+def _download(s3: Any, location: s3_layout.ElectronLocation, **options: Any) -> transfer.ElectronOutputs:
     """The outputs as the executor collects them: fetched side by side on the runtime's threads."""
     blocking = runtime.current().blocking
     return asyncio.run(transfer.download_outputs(s3, location, OWNER, blocking, **options))
 
 
-def test_outputs_the_runner_never_wrote_come_back_empty(s3: Any, location: transfer.TaskLocation) -> None:
+def test_outputs_the_runner_never_wrote_come_back_empty(
+    s3: Any, location: s3_layout.ElectronLocation
+) -> None:
     outputs = _download(s3, location)
-    assert outputs == transfer.TaskOutputs(returned=False, result=None, stdout="", stderr="", error=None)
+    assert outputs == transfer.ElectronOutputs(returned=False, result=None, stdout="", stderr="", error=None)
 
 
-def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) -> None:
+def test_outputs_come_back_as_written(s3: Any, location: s3_layout.ElectronLocation) -> None:
     report = {"type": "ValueError", "message": "bad", "traceback": "Traceback ...\nValueError: bad\n"}
     files = {
         runner.RESULT_FILE: b"result-bytes",
@@ -175,7 +180,7 @@ def test_outputs_come_back_as_written(s3: Any, location: transfer.TaskLocation) 
     for name, body in files.items():
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=body)
     outputs = _download(s3, location)
-    assert outputs == transfer.TaskOutputs(
+    assert outputs == transfer.ElectronOutputs(
         returned=True, result=None, stdout="hello ✓\n", stderr="warning\n", error=report
     )
 
@@ -189,7 +194,7 @@ def _requested_keys(s3: Any) -> list[str]:
 
 
 def test_after_a_completed_job_the_result_comes_to_its_file_and_error_json_only_without_one(
-    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+    s3: Any, location: s3_layout.ElectronLocation, tmp_path: Path
 ) -> None:
     asked = _requested_keys(s3)
     s3.put_object(Bucket=BUCKET, Key=location.result_key, Body=cloudpickle.dumps({"answer": 42}))
@@ -206,7 +211,7 @@ def test_after_a_completed_job_the_result_comes_to_its_file_and_error_json_only_
 
 
 def test_a_large_result_is_downloaded_in_parts_straight_to_its_file(
-    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+    s3: Any, location: s3_layout.ElectronLocation, tmp_path: Path
 ) -> None:
     payload = cloudpickle.dumps(b"r" * (20 * 2**20))  # above boto3's multipart threshold
     s3.put_object(Bucket=BUCKET, Key=location.result_key, Body=payload)
@@ -220,29 +225,29 @@ def test_a_large_result_is_downloaded_in_parts_straight_to_its_file(
 
 
 def test_a_task_uploaded_with_progress_reports_every_byte(
-    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+    s3: Any, location: s3_layout.ElectronLocation, tmp_path: Path
 ) -> None:
     sent: list[int] = []
     payload = b"p" * (9 * 2**20)  # above boto3's multipart threshold: sent in parts
-    uri = transfer.upload_task(s3, location, _pickled(tmp_path, payload), OWNER, progress=sent.append)
-    assert uri == location.uri(location.task_key)
+    uri = transfer.upload_call(s3, location, _pickled(tmp_path, payload), OWNER, progress=sent.append)
+    assert uri == location.uri(location.call_key)
     assert sum(sent) == len(payload) and len(sent) > 1
-    assert s3.get_object(Bucket=BUCKET, Key=location.task_key)["Body"].read() == payload
+    assert s3.get_object(Bucket=BUCKET, Key=location.call_key)["Body"].read() == payload
 
 
 def test_cleanup_removes_every_object_of_the_task_and_nothing_else(
-    s3: Any, location: transfer.TaskLocation, tmp_path: Path
+    s3: Any, location: s3_layout.ElectronLocation, tmp_path: Path
 ) -> None:
     # Everything a task can leave: its pickle, the runner's four files, Braket's model.tar.gz.
-    transfer.upload_task(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
+    transfer.upload_call(s3, location, _pickled(tmp_path, b"pickled"), OWNER)
     for name in (runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE, runner.ERROR_FILE):
         s3.put_object(Bucket=BUCKET, Key=location.output_prefix + name, Body=b"x")
     s3.put_object(Bucket=BUCKET, Key=f"{location.job_output_prefix}output/model.tar.gz", Body=b"x")
-    other = transfer.TaskLocation.for_task(BUCKET, "dispatch-1", 40, "covalent-other")
-    transfer.upload_task(s3, other, _pickled(tmp_path, b"pickled"), OWNER)
+    other = s3_layout.ElectronLocation.for_electron(BUCKET, "dispatch-1", 40, "covalent-other")
+    transfer.upload_call(s3, other, _pickled(tmp_path, b"pickled"), OWNER)
     calls: list[str] = []
     s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
 
-    transfer.delete_task_objects(s3, location, OWNER)
+    transfer.delete_electron_objects(s3, location, OWNER)
     assert calls == ["DeleteObjects"]  # the keys are known: no listing
-    assert _keys(s3) == [other.task_key]
+    assert _keys(s3) == [other.call_key]

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from covalent_braket_plugin.executor.images import make_recipe
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.images import make_recipe
 from covalent_braket_plugin.inventory import images as job_images
 from covalent_braket_plugin.inventory.images import JobImage
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 REPOSITORY = "amazon-braket-covalent-job-images"

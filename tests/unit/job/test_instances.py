@@ -15,10 +15,10 @@ from typing import Any
 import cloudpickle
 import pytest
 
-from covalent_braket_plugin.executor import job_spec
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-from covalent_braket_plugin.executor.transfer import TaskLocation
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.job import runner
+from covalent_braket_plugin.s3_layout import ElectronLocation
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 from .test_runner import BUCKET, OWNER, read, s3, s3_endpoint  # noqa: F401 - fixtures
 
@@ -81,15 +81,15 @@ def test_the_request_asks_for_the_instances_and_the_distribution() -> None:
     settings = BraketExecutorSettings.from_options(
         instance_count=2, distribution="data_parallel", classical_device="ml.p4d.24xlarge"
     )
-    location = TaskLocation.for_task("amazon-braket-b", "d", 0, "job")
-    request = job_spec.electron_job(
+    location = ElectronLocation.for_electron("amazon-braket-b", "d", 0, "job")
+    request = hybrid_jobs.electron_job(
         settings, location, name="job", account_id=OWNER, image_uri="i", source_uri="s", source_sha256="x",
         task_uri="t", task_sha256="y",
     ).create_job_request()
     assert request["instanceConfig"]["instanceCount"] == 2
     assert request["hyperParameters"]["sagemaker_distributed_dataparallel_enabled"] == "true"
     assert request["hyperParameters"]["sagemaker_instance_type"] == "ml.p4d.24xlarge"
-    single = job_spec.electron_job(
+    single = hybrid_jobs.electron_job(
         BraketExecutorSettings.from_options(), location, name="job", account_id=OWNER, image_uri="i",
         source_uri="s", source_sha256="x", task_uri="t", task_sha256="y",
     ).create_job_request()

@@ -48,7 +48,7 @@ def run_job(
     s3_endpoint: str,
     fn: Callable[..., Any],
     *args: Any,
-    upload_task: bool = True,
+    upload_call: bool = True,
     uploaded: bytes | None = None,
     **kwargs: Any,
 ) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -59,7 +59,7 @@ def run_job(
     """
     prefix = f"jobs/{tmp_path.name}"
     task = cloudpickle.dumps((fn, args, kwargs))
-    if upload_task:
+    if upload_call:
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/task.pkl", Body=task if uploaded is None else uploaded)
     code = tmp_path / "code"
     code.mkdir()
@@ -192,7 +192,7 @@ def test_unpicklable_result_is_reported_as_the_error(tmp_path: Path, s3: Any, s3
 
 
 def test_missing_task_object_still_reports(tmp_path: Path, s3: Any, s3_endpoint: str) -> None:
-    completed, output = run_job(tmp_path, s3, s3_endpoint, print, upload_task=False)
+    completed, output = run_job(tmp_path, s3, s3_endpoint, print, upload_call=False)
 
     assert completed.returncode == 1
     assert json.loads(read(s3, output + runner.ERROR_FILE))["type"] == "NoSuchKey"

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin.executor import job_spec
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-from covalent_braket_plugin.executor.transfer import TaskLocation
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.job import runner, script_mode
 from covalent_braket_plugin.local.jobs import toolkit
 from covalent_braket_plugin.local.jobs.contract import (
@@ -28,6 +26,8 @@ from covalent_braket_plugin.local.jobs.contract import (
     job_environment,
     log_stream_name,
 )
+from covalent_braket_plugin.s3_layout import ElectronLocation
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 JOB = {
     "jobArn": "arn:aws:braket:eu-north-1:123456789012:job/0b1d7a2e-0000-4000-8000-000000000001",
@@ -205,8 +205,8 @@ def test_the_toolkits_arguments_for_an_executor_job_reach_its_entry_point(tmp_pa
         info = tarfile.TarInfo("entry_mod.py")
         info.size = len(entry)
         tar.addfile(info, io.BytesIO(entry))
-    location = TaskLocation.for_task("amazon-braket-b", "d", 0, "job")
-    request = job_spec.electron_job(
+    location = ElectronLocation.for_electron("amazon-braket-b", "d", 0, "job")
+    request = hybrid_jobs.electron_job(
         BraketExecutorSettings.from_options(), location, name="job", account_id="123456789012",
         image_uri="i", source_uri="s3://amazon-braket-b/source.tar.gz",
         source_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),

@@ -17,7 +17,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from covalent_braket_plugin.executor.images import ImageError, MissingPrerequisiteError, image_python_version
+from covalent_braket_plugin.images import ImageError, MissingPrerequisiteError, image_python_version
 from covalent_braket_plugin.local import base_image
 from covalent_braket_plugin.local.base_image import DEFAULT_BASE_IMAGE, ensure_base_image
 

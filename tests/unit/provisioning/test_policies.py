@@ -11,7 +11,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from covalent_braket_plugin.executor import input_data, transfer
+from covalent_braket_plugin import s3_layout
+from covalent_braket_plugin.executor import transfer
 from covalent_braket_plugin.provisioning import policies
 
 BUCKET = "amazon-braket-team-results"
@@ -182,7 +183,9 @@ def iam_decision(document: dict[str, Any], action: str, key: str) -> str:
     return "denied" if "Deny" in effects else "allowed" if "Allow" in effects else "not allowed"
 
 
-LOCATION = transfer.TaskLocation.for_task(BUCKET, "0f8e-dispatch", 3, "covalent-0f8e-n3-a1-0123456789")
+LOCATION = s3_layout.ElectronLocation.for_electron(
+    BUCKET, "0f8e-dispatch", 3, "covalent-0f8e-n3-a1-0123456789"
+)
 # The managed AmazonBraketJobsExecutionPolicy's S3 grant, which a role may carry besides ours.
 MANAGED_S3 = {
     "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::amazon-braket-*",
@@ -191,7 +194,7 @@ MANAGED_S3 = {
 
 def test_a_job_may_write_where_jobs_put_outputs() -> None:
     writable = [
-        *(key for key in transfer.task_keys(LOCATION) if key != LOCATION.task_key),  # runner, Braket
+        *(key for key in transfer.electron_keys(LOCATION) if key != LOCATION.call_key),  # runner, Braket
         f"jobs/{LOCATION.prefix.split('/')[3]}/tasks/7d1c/results.json",  # the SDK's quantum tasks
     ]
     for key in writable:
@@ -200,8 +203,8 @@ def test_a_job_may_write_where_jobs_put_outputs() -> None:
 
 def test_a_job_may_not_write_the_runner_a_task_or_inputs_even_with_the_managed_policy() -> None:
     with_managed = {**job_role(), "Statement": [*statements(job_role()), MANAGED_S3]}
-    protected = [transfer.runner_archive_key(), "covalent-braket/runner/0123/x.tar.gz", LOCATION.task_key,
-                 f"{input_data.INPUT_PREFIX}/ab12/data.csv"]
+    protected = [transfer.runner_archive_key(), "covalent-braket/runner/0123/x.tar.gz", LOCATION.call_key,
+                 f"{s3_layout.INPUT_PREFIX}/ab12/data.csv"]
     for key in protected:
         for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
             assert iam_decision(job_role(), action, key) == "denied", (action, key)

@@ -14,7 +14,7 @@ import pytest
 from braket.aws import AwsQuantumJob, AwsSession
 from braket.jobs.image_uris import Framework, retrieve_image
 
-from covalent_braket_plugin.executor.images import client_python_minor
+from covalent_braket_plugin.images import client_python_minor
 from covalent_braket_plugin.local import braket_images
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import LocalStack

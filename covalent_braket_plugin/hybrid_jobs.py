@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.executor.input_data import input_data_config
 from covalent_braket_plugin.job.runner import (
     BUCKET_OWNER_KEY,
     ENTRY_POINT,
@@ -26,8 +25,8 @@ from covalent_braket_plugin.job.runner import (
 from covalent_braket_plugin.job.script_mode import SOURCE_SHA256_KEY
 
 if TYPE_CHECKING:
-    from covalent_braket_plugin.executor.settings import BraketExecutorSettings
-    from covalent_braket_plugin.executor.transfer import TaskLocation
+    from covalent_braket_plugin.s3_layout import ElectronLocation
+    from covalent_braket_plugin.settings import BraketExecutorSettings
 
 JOB_NAME_MAX_LENGTH = 50
 JOB_NAME_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9-]{1,50}(?<!-)$")
@@ -126,7 +125,7 @@ class JobSpec:
 
 def electron_job(
     settings: BraketExecutorSettings,
-    location: TaskLocation,
+    location: ElectronLocation,
     *,
     name: str,
     account_id: str,
@@ -176,6 +175,13 @@ def distribution_hyperparameters(distribution: str, instance_type: str) -> dict[
     if distribution != "data_parallel":
         return {}
     return {"sagemaker_distributed_dataparallel_enabled": "true", "sagemaker_instance_type": instance_type}
+
+
+def input_data_config(staged: Mapping[str, str]) -> list[dict[str, Any]]:
+    """CreateJob's ``inputDataConfig`` for the staged channels."""
+    return [
+        {"channelName": name, "dataSource": {"s3DataSource": {"s3Uri": uri}}} for name, uri in staged.items()
+    ]
 
 
 def create_job(braket: Any, spec: JobSpec) -> str:

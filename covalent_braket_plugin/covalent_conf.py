@@ -17,7 +17,7 @@ from typing import Any
 import filelock
 import toml
 
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings, given
+from covalent_braket_plugin.settings import BraketExecutorSettings, given
 
 SECTION = ("executors", "braket")
 LOCK_TIMEOUT_S = 10.0
@@ -63,7 +63,7 @@ def read_executor_section(path: Path | None = None) -> dict[str, Any] | None:
 
 def configured_settings(path: Path | None = None) -> dict[str, Any]:
     """The settings ``[executors.braket]`` of covalent.conf gives: its keys that hold a value
-    (:func:`~covalent_braket_plugin.executor.settings.given`); nothing when the file or section is missing.
+    (:func:`~covalent_braket_plugin.settings.given`); nothing when the file or section is missing.
 
     Raises:
         ValueError: the file is not TOML.
