@@ -26,8 +26,8 @@ import boto3
 from harness import CallCounter, timed
 from held_tasks import ACTION, BUCKET, FORTE, SHOTS
 
+from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor import job_spec
 from covalent_braket_plugin.executor.cost import bill
 from covalent_braket_plugin.inventory.costs import DispatchCost, dispatch_cost
 from covalent_braket_plugin.local.stack import LocalStack
@@ -79,7 +79,7 @@ def run_electron_job(
     braket: Any, role_arn: str, dispatch_id: str, node_id: int, tasks: int
 ) -> dict[str, Any]:
     """Create the job of one electron, named and tagged as the executor does, and wait for its end."""
-    name = job_spec.job_name(dispatch_id, node_id, 1)
+    name = hybrid_jobs.job_name(dispatch_id, node_id, 1)
     arn = braket.create_job(
         clientToken=name,
         jobName=name,
@@ -97,9 +97,9 @@ def run_electron_job(
         stoppingCondition={"maxRuntimeInSeconds": 3600},
         outputDataConfig={"s3Path": f"s3://{BUCKET}/bench/jobs/{name}"},
         hyperParameters={"tasks": str(tasks)},
-        tags={job_spec.TAG_DISPATCH_ID: dispatch_id, job_spec.TAG_NODE_ID: str(node_id)},
+        tags={hybrid_jobs.TAG_DISPATCH_ID: dispatch_id, hybrid_jobs.TAG_NODE_ID: str(node_id)},
     )["jobArn"]
-    while (record := braket.get_job(jobArn=arn))["status"] not in job_spec.TERMINAL_STATUSES:
+    while (record := braket.get_job(jobArn=arn))["status"] not in hybrid_jobs.TERMINAL_STATUSES:
         time.sleep(0.5)
     return record
 

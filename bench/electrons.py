@@ -27,11 +27,12 @@ import boto3
 import cloudpickle
 from harness import point_boto3_at
 
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.executor import job_spec, transfer, watch
-from covalent_braket_plugin.executor.settings import BraketExecutorSettings
+from covalent_braket_plugin.executor import transfer, watch
 from covalent_braket_plugin.job.runner import RESULT_FILE
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.settings import BraketExecutorSettings
 
 REGION = "us-east-1"
 HOST_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-braket-covalent-job-images:host-python"
@@ -53,7 +54,7 @@ def sleep_for(seconds: float) -> float:
 
 class JobLedger:
     """Learns each job's ARN and counts its GetJob calls and the watcher's SearchJobs calls by
-    wrapping ``job_spec.create_job``, ``job_spec.get_job`` and ``watch.search``, the module functions
+    wrapping ``hybrid_jobs.create_job``, ``hybrid_jobs.get_job`` and ``watch.search``, the module functions
     the executor calls (from worker threads). One search may page: each page is a SearchJobs call."""
 
     def __init__(self) -> None:
@@ -61,9 +62,9 @@ class JobLedger:
         self.get_job_calls: Counter[str] = Counter()
         self.search_calls = 0
         self._lock = threading.Lock()
-        create, get, search = job_spec.create_job, job_spec.get_job, watch.search
+        create, get, search = hybrid_jobs.create_job, hybrid_jobs.get_job, watch.search
 
-        def recorded_create(braket: Any, spec: job_spec.JobSpec) -> str:
+        def recorded_create(braket: Any, spec: hybrid_jobs.JobSpec) -> str:
             arn = create(braket, spec)
             with self._lock:
                 self.arn_by_name[spec.name] = arn
@@ -88,8 +89,8 @@ class JobLedger:
                 with self._lock:
                     self.search_calls += pages
 
-        job_spec.create_job = recorded_create
-        job_spec.get_job = counted_get
+        hybrid_jobs.create_job = recorded_create
+        hybrid_jobs.get_job = counted_get
         watch.search = counted_search
 
 
@@ -154,7 +155,7 @@ class Bench:
         finished = time.time()
         if result != expected:
             raise RuntimeError(f"the electron returned {result!r}, not {expected!r}")
-        arn = self.ledger.arn_by_name[job_spec.job_name(dispatch_id, 0, 1)]
+        arn = self.ledger.arn_by_name[hybrid_jobs.job_name(dispatch_id, 0, 1)]
         # Off the loop: a blocking call here would stall the event loop whose stalls (4) measures.
         job = await asyncio.to_thread(self.braket.get_job, jobArn=arn)
         return self._electron(started, finished, job, self.ledger.get_job_calls[arn])
@@ -171,11 +172,11 @@ class Bench:
         polls GetJob on the settings' back-off, as the executor did before its shared watcher."""
         started = time.time()
         dispatch_id = str(uuid.uuid4())
-        name = job_spec.job_name(dispatch_id, 0, 1)
-        location = transfer.TaskLocation.for_task(self.bucket, dispatch_id, 0, name)
+        name = hybrid_jobs.job_name(dispatch_id, 0, 1)
+        location = s3_layout.ElectronLocation.for_electron(self.bucket, dispatch_id, 0, name)
         task = cloudpickle.dumps((function, list(args), {}))
-        self.s3.put_object(Bucket=self.bucket, Key=location.task_key, Body=task)
-        spec = job_spec.electron_job(
+        self.s3.put_object(Bucket=self.bucket, Key=location.call_key, Body=task)
+        spec = hybrid_jobs.electron_job(
             settings,
             location,
             name=name,
@@ -183,15 +184,15 @@ class Bench:
             image_uri=HOST_IMAGE,
             source_uri=source_uri,
             source_sha256=transfer.runner_archive()[0],
-            task_uri=location.uri(location.task_key),
+            task_uri=location.uri(location.call_key),
             task_sha256=hashlib.sha256(task).hexdigest(),
         )
         arn = self.braket.create_job(**spec.create_job_request())["jobArn"]
         calls = 0
-        for delay in job_spec.poll_delays(settings.initial_poll_freq, settings.poll_freq):
+        for delay in hybrid_jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq):
             job = self.braket.get_job(jobArn=arn)
             calls += 1
-            if job["status"] in job_spec.TERMINAL_STATUSES:
+            if job["status"] in hybrid_jobs.TERMINAL_STATUSES:
                 break
             time.sleep(delay)
         body = self.s3.get_object(Bucket=self.bucket, Key=location.output_prefix + RESULT_FILE)["Body"].read()

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 import docker
 
-from covalent_braket_plugin.executor import images
+from covalent_braket_plugin import images
+from covalent_braket_plugin.executor import image_builds
 from covalent_braket_plugin.local.base_image import ensure_base_image
 
 DEFAULT_PACKAGES = ("tabulate==0.9.0", "python-dateutil==2.9.0.post0", "six==1.16.0", "pyparsing==3.1.2")
@@ -36,7 +37,7 @@ def build(
 ) -> tuple[str, float]:
     """Build the job image of ``packages`` on ``base``; return its local name and the seconds taken."""
     recipe = images.make_recipe(base, packages)
-    tag = f"{images.LOCAL_REPOSITORY}:bench-{recipe.tag}"
+    tag = f"{image_builds.LOCAL_REPOSITORY}:bench-{recipe.tag}"
     started = time.perf_counter()
     stream = client.api.build(
         fileobj=images.build_context(recipe, images.pip_ca_bundle()), custom_context=True, tag=tag,

@@ -18,7 +18,8 @@ from typing import Any
 from electrons import DEFAULT_INITIAL_POLL, DEFAULT_POLL, Bench, sleep_for
 from harness import CallCounter, Row
 
-from covalent_braket_plugin.executor import job_spec, runtime, transfer
+from covalent_braket_plugin import hybrid_jobs, s3_layout
+from covalent_braket_plugin.executor import runtime
 
 STATUS_OPERATIONS = ("SearchJobs", "GetJob")
 
@@ -28,7 +29,7 @@ def outage(bench: Bench, jobs: int, outage_s: float) -> list[Row]:
     executor = bench.executor(DEFAULT_INITIAL_POLL, DEFAULT_POLL, time_limit=int(job_s) + 120)
     settings = executor.settings()
     dispatch_ids = [str(uuid.uuid4()) for _ in range(jobs)]
-    names = [job_spec.job_name(d, 0, 1) for d in dispatch_ids]
+    names = [hybrid_jobs.job_name(d, 0, 1) for d in dispatch_ids]
     requests = CallCounter()
     requests.attach(runtime.current().session(settings).client("braket"))
 
@@ -45,7 +46,7 @@ def outage(bench: Bench, jobs: int, outage_s: float) -> list[Row]:
     def task_objects() -> int:
         found = 0
         for d in dispatch_ids:
-            listing = bench.s3.list_objects_v2(Bucket=bench.bucket, Prefix=f"{transfer.KEY_ROOT}/{d}/")
+            listing = bench.s3.list_objects_v2(Bucket=bench.bucket, Prefix=f"{s3_layout.KEY_ROOT}/{d}/")
             found += sum(item["Key"].endswith("/task.pkl") for item in listing.get("Contents", []))
         return found
 

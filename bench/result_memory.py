@@ -20,8 +20,8 @@ import cloudpickle
 from electrons import HOST_IMAGE, REGION, Bench
 from harness import Row
 
+from covalent_braket_plugin import hybrid_jobs, s3_layout
 from covalent_braket_plugin.braket import BraketExecutor
-from covalent_braket_plugin.executor import job_spec, transfer
 
 MIB = 2**20
 
@@ -65,8 +65,8 @@ def streamed_result_peak(bucket: str, size: int, answer: Any) -> None:
     grown = peak_rss() - before
     if returned != size:
         raise RuntimeError(f"the electron returned {returned} bytes, not {size}")
-    name = job_spec.job_name(electron["dispatch_id"], 0, 1)
-    location = transfer.TaskLocation.for_task(bucket, electron["dispatch_id"], 0, name)
+    name = hybrid_jobs.job_name(electron["dispatch_id"], 0, 1)
+    location = s3_layout.ElectronLocation.for_electron(bucket, electron["dispatch_id"], 0, name)
     answer.send((grown, location.result_key))
 
 
