@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
+from pathlib import PurePosixPath
 
 from covalent_braket_plugin.images.problems import JobImageError
 
@@ -42,6 +43,8 @@ TOOLKIT_WHEELS_DIR = "/tmp/covalent-braket-wheels"
 TOOLKIT_CHECK = 'command -v train >/dev/null && python3 -c "import sagemaker_training.cli.train"'
 """The shell check, last in the shared layer, that the image can be started as Braket starts it."""
 NO_TOOLKIT_MARKER = "covalent-braket: no training toolkit:"
+JOB_PIP_CONFIG = "/etc/covalent-braket/pip.conf"
+"""pip's configuration in the job (``PIP_CONFIG_FILE``): the CA bundle the build needed, if any."""
 @dataclass(frozen=True)
 class ImageRecipe:
     """Everything that defines one job image: the rendered Dockerfile, the context files and the tag."""
@@ -81,6 +84,17 @@ def _pip_install_command(requirements: Iterable[str], wheels: str = "") -> str:
     return f"if [ -s {ca_path} ]; then export PIP_CERT={ca_path}; fi && python3 -m pip install {quoted}"
 
 
+def _keep_ca_bundle_command() -> str:
+    """A shell command writing pip's configuration for the job: the build's CA bundle as ``cert``
+    when the build had one (behind a TLS-intercepting proxy, the job's pip needs it as the build's
+    did), nothing otherwise. The bundle is not part of the tag, so the decision is the build's."""
+    ca_path = f"/tmp/covalent-braket-{CA_BUNDLE_NAME}"
+    return (
+        f"mkdir -p {PurePosixPath(JOB_PIP_CONFIG).parent} && if [ -s {ca_path} ]; then "
+        f"printf '[global]\\ncert = %s\\n' {ca_path} > {JOB_PIP_CONFIG}; fi"
+    )
+
+
 def render_dockerfile(
     base_image: str,
     pip_packages: Iterable[str] = (),
@@ -117,6 +131,8 @@ def render_dockerfile(
         "toolkit_requirement": f"{TOOLKIT_DISTRIBUTION}=={TOOLKIT_VERSION}",
         "no_toolkit_marker": NO_TOOLKIT_MARKER,
         "toolkit_check": TOOLKIT_CHECK,
+        "job_pip_config": JOB_PIP_CONFIG,
+        "keep_ca_bundle": _keep_ca_bundle_command(),
         "base_install": _pip_install_command(base, wheels=TOOLKIT_WHEELS_DIR),
         "electron_install": f"RUN {_pip_install_command(packages)}" if packages else "# (no packages)",
     }

@@ -59,7 +59,8 @@ def _after() -> None:
     print("call_after ran in the job", flush=True)
 
 
-# deps_bash writes a wheel that deps_pip installs: no package index needed inside the job.
+# deps_bash writes a wheel that deps_pip installs, beside a package deps_pip takes from the index: the
+# job's pip reaches the index the build reached, with the CA bundle the build needed (if it needed one).
 WHEEL = "/tmp/covdemo-1.0-py3-none-any.whl"
 MAKE_WHEEL = (
     "import zipfile\n"
@@ -76,17 +77,18 @@ MAKE_WHEEL = (
 @ct.electron(
     executor="braket",
     deps_bash=ct.DepsBash([f"python3 -c {shlex.quote(MAKE_WHEEL)}"]),
-    deps_pip=ct.DepsPip([WHEEL]),
+    deps_pip=ct.DepsPip([WHEEL, "six"]),
     call_before=[ct.DepsCall(_before)],
     call_after=[ct.DepsCall(_after)],
 )
 def with_dependencies() -> dict[str, Any]:
-    """What the electron's dependencies left in the job: a package deps_bash made and deps_pip installed."""
+    """What the electron's dependencies left in the job: a package deps_bash made and deps_pip installed,
+    and one deps_pip took from the package index."""
     from importlib import metadata
 
     import covdemo
 
-    return {"pip": metadata.version("covdemo"), "value": covdemo.VALUE}
+    return {"pip": metadata.version("covdemo"), "value": covdemo.VALUE, "from_index": metadata.version("six")}
 
 
 @ct.lattice
@@ -138,6 +140,7 @@ def test_covalents_electron_dependencies_run_inside_the_job(
 ) -> None:
     outcome = run_client(__file__, "deps")
     assert outcome["status"] == "COMPLETED", json.dumps(outcome, indent=1)
-    assert outcome["result"] == {"pip": "1.0", "value": 7}
+    assert {key: outcome["result"][key] for key in ("pip", "value")} == {"pip": "1.0", "value": 7}
+    assert outcome["result"]["from_index"]
     stdout = outcome["stdout"]
     assert stdout.index("call_before ran in the job") < stdout.index("call_after ran in the job"), stdout

@@ -77,6 +77,17 @@ def test_every_image_has_the_clients_braket_sdk_in_the_shared_layer_and_says_so_
     assert other.split("RUN ")[:3] == rendered.split("RUN ")[:3]
 
 
+def test_the_jobs_pip_gets_the_ca_bundle_the_build_needed() -> None:
+    """Covalent's deps_pip runs pip in the job: behind a TLS-intercepting proxy it needs the bundle
+    the build used, which stays out of the tag, so the shared layer writes pip's config only when the
+    build had one."""
+    rendered = render_dockerfile(BASE, ["numpy"])
+    shared = rendered.split("RUN ")[2]
+    assert f"PIP_CONFIG_FILE={images.JOB_PIP_CONFIG}" in rendered
+    assert f"if [ -s /tmp/covalent-braket-{images.CA_BUNDLE_NAME} ]; then printf '[global]" in shared
+    assert f"> {images.JOB_PIP_CONFIG}; fi" in shared
+
+
 def test_every_image_gets_the_training_toolkit_that_braket_starts_jobs_with() -> None:
     """Braket runs ``docker run IMAGE train``: the toolkit is built in a stage of its own when the base
     lacks it, installed in the shared layer, and the shared layer ends by checking ``train``."""
