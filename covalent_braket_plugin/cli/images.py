@@ -19,7 +19,7 @@ from covalent_braket_plugin.cli.common import (
     parse_duration,
     print_json,
 )
-from covalent_braket_plugin.inventory import images
+from covalent_braket_plugin.inventory import image_listing
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -53,18 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _repository(args: argparse.Namespace) -> tuple[Any, str, frozenset[str]]:
     """The ECR client, the settings' repository and the tags (or digests) of the images in use."""
     settings, aws = executor_session(args)
-    in_use = images.images_in_use(settings, str(aws.region))
+    in_use = image_listing.images_in_use(settings, str(aws.region))
     return aws.client("ecr"), settings.ecr_repo_name, in_use
 
 
 def run_list(args: argparse.Namespace) -> int:
     def work() -> int:
         ecr, repository, in_use = _repository(args)
-        found = images.list_images(ecr, repository, in_use)
+        found = image_listing.list_images(ecr, repository, in_use)
         if args.json:
             print_json([image.to_json() for image in found])
         else:
-            print(images.images_table(found, repository))
+            print(image_listing.images_table(found, repository))
         return 0
 
     return guarded("covalent-braket images list", work)
@@ -74,8 +74,8 @@ def run_prune(args: argparse.Namespace) -> int:
     def work() -> int:
         cutoff = datetime.now(UTC) - args.older_than
         ecr, repository, in_use = _repository(args)
-        found = images.list_images(ecr, repository, in_use)
-        report = images.prune(ecr, repository, found, cutoff, dry_run=args.dry_run)
+        found = image_listing.list_images(ecr, repository, in_use)
+        report = image_listing.prune(ecr, repository, found, cutoff, dry_run=args.dry_run)
         if args.json:
             print_json(report.to_json())
         else:

@@ -53,7 +53,7 @@ from covalent_braket_plugin.guard.events import (
     TRIGGER_STATUS,
 )
 from covalent_braket_plugin.guard.ledger import KEY, TTL_ATTRIBUTE
-from covalent_braket_plugin.provisioning import awslambda, dynamodb, events, iam, spending_limits, sqs
+from covalent_braket_plugin.provisioning import awslambda, dynamodb, eventbridge, iam, spending_limits, sqs
 from covalent_braket_plugin.provisioning.engine import (
     OPTIONS_STEP,
     Logger,
@@ -452,7 +452,7 @@ class GuardDeployment:
             results.append(ResourceResult("lambda concurrency", label, "present", reserved))
             results.append(awslambda.describe_permission(run, name, _permission_id(name)))
             results.append(awslambda.describe_async_invocation(run, name))
-        results.append(events.describe_rule(run, name))
+        results.append(eventbridge.describe_rule(run, name))
         queue, count = sqs.describe_queue(run, settings.queue_name)
         results.append(queue)
         if count:
@@ -477,7 +477,7 @@ class GuardDeployment:
             run.record(run.step("spending limit", lambda limit=limit: spending_limits.remove_spending_limit(
                 run, limit
             )))
-        run.record(run.step("eventbridge rule", lambda: events.remove_rule(run, name)))
+        run.record(run.step("eventbridge rule", lambda: eventbridge.remove_rule(run, name)))
         exists = function is not None
         run.record(run.step("lambda function", lambda: awslambda.remove_function(run, name, exists)))
         run.record(run.step("dynamodb table", lambda: dynamodb.remove_table(run, settings.table_name)))
@@ -537,13 +537,13 @@ class GuardDeployment:
         return arn
 
     def _ensure_rule(self, run: Provisioner, name: str, function_arn: str) -> None:
-        rule_arn, result = events.ensure_rule(
+        rule_arn, result = eventbridge.ensure_rule(
             run, name, EVENT_PATTERN,
             description="Braket task and job state changes the covalent-braket cost guard counts",
             detail="task CREATED, simulator task and job terminal state changes",
         )
         run.record(
             result,
-            events.ensure_target(run, name, name, function_arn),
+            eventbridge.ensure_target(run, name, name, function_arn),
             awslambda.ensure_permission(run, name, _permission_id(name), "events.amazonaws.com", rule_arn),
         )

@@ -13,8 +13,8 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
-from covalent_braket_plugin.local.braket_api.events import EventPublisher
 from covalent_braket_plugin.local.braket_api.record_search import Records
+from covalent_braket_plugin.local.braket_api.state_changes import EventPublisher
 from covalent_braket_plugin.local.services import ACCOUNT_ID, DEFAULT_REGION, LocalServices
 
 

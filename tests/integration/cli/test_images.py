@@ -19,7 +19,7 @@ import pytest
 
 from covalent_braket_plugin import cli
 from covalent_braket_plugin.cli.common import load_settings
-from covalent_braket_plugin.inventory import images as job_images
+from covalent_braket_plugin.inventory import image_listing as job_images
 from covalent_braket_plugin.local.stack import LocalStack
 from tests.integration.local.test_ecr import push_tiny_image
 

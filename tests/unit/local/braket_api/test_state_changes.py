@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from covalent_braket_plugin.local.braket_api.events import job_event_detail, task_event_detail
+from covalent_braket_plugin.local.braket_api.state_changes import job_event_detail, task_event_detail
 from tests.unit.local.braket_api.conftest import SV1
 
 

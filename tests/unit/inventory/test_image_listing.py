@@ -1,5 +1,5 @@
-"""The job images in ECR (``inventory/images.py``): which image this environment uses, the listing, and what
-a prune deletes."""
+"""The job images in ECR (``inventory/image_listing.py``): which image this environment uses, the
+listing, and what a prune deletes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from covalent_braket_plugin.images import make_recipe
-from covalent_braket_plugin.inventory import images as job_images
-from covalent_braket_plugin.inventory.images import JobImage
+from covalent_braket_plugin.inventory import image_listing as job_images
+from covalent_braket_plugin.inventory.image_listing import JobImage
 from covalent_braket_plugin.settings import BraketExecutorSettings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
