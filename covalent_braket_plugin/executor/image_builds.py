@@ -38,7 +38,9 @@ from covalent_braket_plugin.settings import BraketExecutorSettings
 
 LOCAL_REPOSITORY = "covalent-braket-job"
 _MISMATCH = re.compile(r"covalent-braket: python mismatch: image (\d+\.\d+), client (\d+\.\d+)")
-_NO_TOOLKIT = re.compile(re.escape(NO_TOOLKIT_MARKER) + r" (.+)")
+_NO_TOOLKIT = re.compile("^" + re.escape(NO_TOOLKIT_MARKER) + r" (.+)$", re.MULTILINE)
+"""The toolkit stage's own message, at the start of a line: the build's echo of the step's command
+holds the same words in the middle of one."""
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _BUILD_STEP = re.compile(r"^Step (\d+)/(\d+) : ")
 _STATUS_WIDTH = 80
@@ -246,11 +248,11 @@ class ImageBuilder:
         no_toolkit = _NO_TOOLKIT.search(output)
         if no_toolkit:
             return JobImageError(
-                f"The job image's base ({self._settings.base_image}) cannot get the training toolkit "
-                f"that Amazon Braket starts every job with (`train`, from {TOOLKIT_DISTRIBUTION}): "
-                f"{no_toolkit.group(1)}. Set base_image to an image that has {TOOLKIT_DISTRIBUTION} "
-                "installed, or one with gcc and Python's headers (or apt-get to install them), so that "
-                "it can be built there."
+                f"The job image's base ({self._settings.resolve_base_image(self._region())}) cannot get the "
+                f"training toolkit that Amazon Braket starts every job with (`train`, from "
+                f"{TOOLKIT_DISTRIBUTION}): {no_toolkit.group(1)}. Set base_image to an image that has "
+                f"{TOOLKIT_DISTRIBUTION} installed, or one with gcc and Python's headers (or apt-get to "
+                "install them), so that it can be built there."
             )
         return JobImageError(f"building job image {tag} failed:\n{output}")
 

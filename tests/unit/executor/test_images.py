@@ -470,6 +470,34 @@ def test_python_mismatch_is_named_before_anything_is_pushed() -> None:
     assert engine.api.pushes == []
 
 
+@pytest.mark.parametrize("toolkit_said", [True, False])
+def test_a_base_that_cannot_get_the_toolkit_is_named_with_the_fix(toolkit_said: bool) -> None:
+    """Only the toolkit stage's own line names the toolkit: the echo of its command, which holds the
+    same words, is no reason to blame the toolkit for another failure."""
+    step = ("Step 5/13 : RUN ... || { echo \"covalent-braket: no training toolkit: the base image has no gcc "
+            "and Python headers to build it with\" >&2; exit 1; }\n")
+    said = ["covalent-braket: no training toolkit: the base image has no gcc and Python headers to build it "
+            "with, and no apt-get that could install them\n"] if toolkit_said else []
+    chunks = [{"stream": step}, *({"stream": line} for line in said),
+              {"error": "COPY failed: file not found in build context"}]
+    session, engine = FakeSession(), FakeDocker(chunks)
+    expect_repository(session.stubber)
+    expect_image_missing(session.stubber, make_recipe(BASE, []).tag)
+    builder = make_builder(session, engine)
+
+    with session.stubber, pytest.raises(images.JobImageError) as raised:
+        asyncio.run(builder.ensure_image([]))
+
+    message = str(raised.value)
+    if toolkit_said:
+        assert message.startswith(f"The job image's base ({BASE}) cannot get the training toolkit")
+        assert "no apt-get that could install them. Set base_image to an image that has sagemaker-training" \
+            in message
+    else:
+        assert "cannot get the training toolkit" not in message
+        assert "COPY failed: file not found in build context" in message
+
+
 def test_braket_base_image_in_ecr_logs_the_engine_in_to_its_registry() -> None:
     session, engine = FakeSession(), FakeDocker()
     builder_settings = BraketExecutorSettings.from_options(region="us-east-1")
