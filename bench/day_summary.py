@@ -18,9 +18,9 @@ import boto3
 from harness import CallCounter, timed
 from held_tasks import FORTE, create_tasks
 
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.tasks import AmazonBraketlib
 from covalent_braket_plugin.tasks.braketlib import LEGACY_STATUS_TYPES
-from covalent_braket_plugin.tasks.search import iter_tasks
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
 CEPHEUS = "arn:aws:braket:us-west-1::device/qpu/rigetti/Cepheus-1-108Q"

@@ -31,11 +31,11 @@ from covalent_braket_plugin.aws import AwsSession
 from covalent_braket_plugin.executor.cost import bill
 from covalent_braket_plugin.inventory.costs import DispatchCost, dispatch_cost
 from covalent_braket_plugin.local.stack import LocalStack
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.tasks.cost import (
     ElectronCost,
     Usage,
     device_usage,
-    iter_job_tasks,
     job_usage,
     price_usage,
 )
@@ -140,7 +140,7 @@ def bench_cost(stack: LocalStack, session: boto3.Session, electrons: int, tasks_
         print(f"  {len(failed)} job(s) did not complete, e.g. {failed[0].get('failureReason')}: not measured")
         return
     job_arns = [r["jobArn"] for r in records]
-    task_arns = {arn: [t["quantumTaskArn"] for t in iter_job_tasks(braket, arn)] for arn in job_arns}
+    task_arns = {arn: [t["quantumTaskArn"] for t in iter_tasks(braket, job_arn=arn)] for arn in job_arns}
     if sum(map(len, task_arns.values())) != total:
         print(f"  the jobs own {sum(map(len, task_arns.values()))} tasks, not {total}: not measured")
         return

@@ -14,10 +14,9 @@ from covalent_braket_plugin.cli.common import (
     guarded,
     print_json,
 )
+from covalent_braket_plugin.quantum_tasks import TASK_STATUSES, CancelReport
 from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib
-from covalent_braket_plugin.tasks.cancel import CancelReport
 from covalent_braket_plugin.tasks.pricing import PriceTable
-from covalent_braket_plugin.tasks.search import TASK_STATUSES
 
 
 def _zone_name(value: str) -> str:

@@ -26,12 +26,12 @@ from typing import Any
 
 from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.executor import stop
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.settings import BraketExecutorSettings
 from covalent_braket_plugin.tasks.cost import (
     ElectronCost,
     Usage,
     device_usage,
-    iter_job_tasks,
     job_usage,
     price_usage,
 )
@@ -136,7 +136,7 @@ def cost_so_far(braket: Any, job_arn: str, prices: PriceTable) -> ElectronCost:
     """A running job's cost from its record and its tasks' summaries (no result is read)."""
     usage = Usage(
         job_usage(hybrid_jobs.get_job(braket, job_arn)),
-        device_usage(iter_job_tasks(braket, job_arn), prices),
+        device_usage(iter_tasks(braket, job_arn=job_arn), prices),
     )
     return price_usage(usage, prices)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from covalent_braket_plugin.tasks.cost import iter_job_tasks
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 
 
 @dataclass
@@ -54,7 +54,7 @@ def per_device(tasks: Iterable[Mapping[str, Any]]) -> list[DeviceTasks]:
 
 def job_tasks(braket: Any, job_arn: str) -> list[DeviceTasks]:
     """The tasks of the job ``job_arn``, per device."""
-    return per_device(iter_job_tasks(braket, job_arn))
+    return per_device(iter_tasks(braket, job_arn=job_arn))
 
 
 def report(braket: Any, job_arn: str) -> str:

@@ -5,7 +5,7 @@ quantum tasks that are still in a non-terminal state" (Braket Developer Guide, "
 Best effort is not a promise, and a QPU task left QUEUED runs, and is billed, after the job is gone.
 So after a cancel the executor looks for the job's tasks still CREATED or QUEUED and cancels them
 itself. Cancelling again what is already cancelling or ended is harmless (Braket answers an ended task
-with ConflictException, which :func:`~covalent_braket_plugin.tasks.cancel.cancel_tasks` reports as
+with ConflictException, which :func:`~covalent_braket_plugin.quantum_tasks.cancel_tasks` reports as
 already finished), so every step may be repeated.
 """
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from covalent_braket_plugin import hybrid_jobs
-from covalent_braket_plugin.tasks.cancel import CancelReport, cancel_tasks
-from covalent_braket_plugin.tasks.cost import iter_job_tasks
-from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES
+from covalent_braket_plugin.quantum_tasks import CANCELLABLE_STATUSES, CancelReport, cancel_tasks, iter_tasks
 
 SWEEPS = 3
 """Searches for waiting tasks after a cancel: a task created while the job was being stopped shows
@@ -37,7 +35,8 @@ def cancel_waiting_tasks(braket: Any, job_arn: str) -> CancelReport:
     """
     total = CancelReport(requested=())
     for _ in range(SWEEPS):
-        waiting = [task["quantumTaskArn"] for task in iter_job_tasks(braket, job_arn, CANCELLABLE_STATUSES)]
+        found = iter_tasks(braket, job_arn=job_arn, statuses=CANCELLABLE_STATUSES)
+        waiting = [task["quantumTaskArn"] for task in found]
         if not waiting:
             break
         report = cancel_tasks(braket, waiting)

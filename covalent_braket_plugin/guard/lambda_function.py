@@ -19,8 +19,8 @@ Safety rules the handler keeps whatever arrives:
   fast total is a trigger, not the authority, because it keeps tasks that were cancelled since);
 - Slack is told after cancelling, and a failed post is logged, never raised.
 
-Only the standard library, boto3 and this package's guard and tasks modules are imported: that is
-what the deployed zip holds.
+Only the standard library, boto3 and this package's guard, quantum-task and price modules are
+imported: that is what the deployed zip holds.
 """
 
 from __future__ import annotations
@@ -55,9 +55,8 @@ from covalent_braket_plugin.guard.events import (
     parse_event,
 )
 from covalent_braket_plugin.guard.ledger import Ledger, LedgerMissing, Usage
-from covalent_braket_plugin.tasks.cancel import cancel_tasks
+from covalent_braket_plugin.quantum_tasks import CANCELLABLE_STATUSES, cancel_tasks, day_bounds, iter_tasks
 from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
-from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)

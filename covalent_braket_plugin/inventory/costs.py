@@ -22,19 +22,18 @@ from typing import Any
 
 from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.inventory.formatting import table
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.tasks.cost import (
     COST_TAG,
     ElectronCost,
     Usage,
     device_usage,
-    iter_job_tasks,
     job_usage,
     price_usage,
     read_usage_tag,
     usage_from_records,
 )
 from covalent_braket_plugin.tasks.pricing import PriceTable
-from covalent_braket_plugin.tasks.search import iter_tasks
 from covalent_braket_plugin.tasks.summary import DaySummary, summarize
 
 SEARCH_PAGE_SIZE = 100
@@ -155,7 +154,7 @@ def dispatch_cost(braket: Any, dispatch_id: str, prices: PriceTable) -> Dispatch
             node_id=(job.get("tags") or {}).get(hybrid_jobs.TAG_NODE_ID, ""),
             job_name=job["jobName"],
             status=job["status"],
-            cost=job_cost(braket, job, list(iter_job_tasks(braket, job["jobArn"])), prices),
+            cost=job_cost(braket, job, list(iter_tasks(braket, job_arn=job["jobArn"])), prices),
         )
         for job in jobs
     )

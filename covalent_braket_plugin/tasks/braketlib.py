@@ -14,9 +14,14 @@ from typing import Any
 import boto3
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
-from covalent_braket_plugin.tasks.cancel import CancelReport, cancel_tasks
+from covalent_braket_plugin.quantum_tasks import (
+    CANCELLABLE_STATUSES,
+    CancelReport,
+    cancel_tasks,
+    day_bounds,
+    iter_tasks,
+)
 from covalent_braket_plugin.tasks.pricing import PriceTable
-from covalent_braket_plugin.tasks.search import CANCELLABLE_STATUSES, day_bounds, iter_tasks
 from covalent_braket_plugin.tasks.summary import DaySummary, summarize
 
 DEFAULT_REGION = "us-east-1"
@@ -104,10 +109,7 @@ class AmazonBraketlib:
         for arn in merged.requested:
             by_region.setdefault(region_of_arn(arn), []).append(arn)
         for region, group in by_region.items():
-            report = cancel_tasks(self.client(region), group, dry_run=dry_run)
-            merged.cancelled.update(report.cancelled)
-            merged.already_finished.update(report.already_finished)
-            merged.failed.update(report.failed)
+            merged.add(cancel_tasks(self.client(region), group, dry_run=dry_run))
         return merged
 
     def cancel_queued(

@@ -19,7 +19,7 @@ from the price table with any override. A price the table does not know leaves t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.tasks.pricing import FREE_STATUSES, PriceTable, device_key
 
 COST_TAG = "covalent:cost"
@@ -34,7 +35,6 @@ COST_TAG = "covalent:cost"
 TAG_VALUE_MAX = 256
 """The longest tag value Braket keeps."""
 RESULT_FILE = "results.json"
-PAGE_SIZE = 100
 ENDED_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 _MS_PER_MINUTE = 60_000
@@ -149,22 +149,6 @@ def device_usage(
 
 
 # --- reading the records ----------------------------------------------------------------------------
-def iter_job_tasks(
-    braket: Any, job_arn: str, statuses: Sequence[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Every task summary of the job ``job_arn`` (optionally only in ``statuses``), pages of 100.
-
-    One job per search: a summary does not name its job, so a search of several jobs could not tell
-    whose each task is. A job's tasks take one call per 100 of them (one at least).
-    """
-    filters: list[dict[str, Any]] = [{"name": "jobArn", "operator": "EQUAL", "values": [job_arn]}]
-    if statuses:
-        filters.append({"name": "status", "operator": "EQUAL", "values": list(statuses)})
-    paginator = braket.get_paginator("search_quantum_tasks")
-    for page in paginator.paginate(filters=filters, PaginationConfig={"PageSize": PAGE_SIZE}):
-        yield from page.get("quantumTasks", [])
-
-
 def simulator_durations(s3: Any, tasks: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """executionDuration (ms) of each COMPLETED simulator task, read from its result in S3.
 
@@ -187,7 +171,7 @@ def simulator_durations(s3: Any, tasks: Iterable[Mapping[str, Any]]) -> dict[str
 
 def measure_job(braket: Any, s3: Any, job_record: Mapping[str, Any], prices: PriceTable) -> Usage:
     """The usage of one job from its GetJob record, its tasks and its simulator results."""
-    tasks = list(iter_job_tasks(braket, job_record["jobArn"]))
+    tasks = list(iter_tasks(braket, job_arn=job_record["jobArn"]))
     return Usage(job_usage(job_record), device_usage(tasks, prices, simulator_durations(s3, tasks)))
 
 

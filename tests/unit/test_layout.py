@@ -186,7 +186,7 @@ def test_the_collector_sees_every_kind_of_import() -> None:
             from covalent_braket_plugin import braket
 
         def later():
-            import covalent_braket_plugin.tasks.search
+            import covalent_braket_plugin.quantum_tasks
             importlib.import_module("covalent_braket_plugin.cli.local")
         """
     )
@@ -197,7 +197,7 @@ def test_the_collector_sees_every_kind_of_import() -> None:
         f"{PACKAGE}.errors",
         f"{PACKAGE}.executor.runtime",
         f"{PACKAGE}.braket",
-        f"{PACKAGE}.tasks.search",
+        f"{PACKAGE}.quantum_tasks",
         f"{PACKAGE}.cli.local",
     } <= found
     assert f"{PACKAGE}.doctor.checks" not in found
@@ -221,7 +221,7 @@ def test_the_import_graph_has_no_cycle() -> None:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("job", "errors", "helpers"),
     ("aws",),
-    ("validation", "s3_layout", "hybrid_jobs", "images"),
+    ("validation", "s3_layout", "hybrid_jobs", "images", "quantum_tasks"),
     ("settings",),
     ("covalent_conf", "tasks"),
     ("executor", "local", "provisioning"),

@@ -42,7 +42,7 @@ def test_the_zip_holds_the_handler_its_imports_and_the_prices_only() -> None:
     names = set(zipfile.ZipFile(io.BytesIO(build_zip())).namelist())
     assert "covalent_braket_plugin/guard/lambda_function.py" in names
     assert "covalent_braket_plugin/tasks/prices.json" in names
-    assert {"covalent_braket_plugin/tasks/search.py", "covalent_braket_plugin/tasks/cancel.py"} <= names
+    assert "covalent_braket_plugin/quantum_tasks.py" in names
     # deployment code and the rest of the plugin stay out of the function
     assert "covalent_braket_plugin/guard/deploy.py" not in names
     assert not any(name.startswith("covalent_braket_plugin/local/") for name in names)

@@ -1,4 +1,4 @@
-"""Fixtures of the tasks package's unit tests."""
+"""Fixtures shared by the unit tests of several packages."""
 
 from __future__ import annotations
 

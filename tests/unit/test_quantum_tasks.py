@@ -1,4 +1,5 @@
-"""day_bounds and iter_tasks: the service filters, one read per matching task."""
+"""Quantum tasks through Braket's API (``quantum_tasks.py``): the service filters, one read per matching
+task, and each cancel's outcome reported, a finished task not being an error."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covalent_braket_plugin.tasks.search import day_bounds, iter_tasks, rfc3339, task_filters
+from covalent_braket_plugin.quantum_tasks import (
+    CancelReport,
+    cancel_tasks,
+    day_bounds,
+    iter_tasks,
+    rfc3339,
+    task_filters,
+)
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
+JOB = "arn:aws:braket:us-east-1:123456789012:job/j"
+ARN = "arn:aws:braket:us-east-1:123456789012:quantum-task/{}"
 
 
 def summary(number: int, created: datetime, status: str = "QUEUED") -> dict:
@@ -99,6 +109,20 @@ def test_iter_tasks_keeps_the_window_half_open(braket: tuple[object, Stubber]) -
     assert [t["quantumTaskArn"] for t in tasks] == [inside["quantumTaskArn"]]
 
 
+def test_a_jobs_tasks_are_found_by_its_arn_in_the_statuses_asked(braket: tuple[object, Stubber]) -> None:
+    client, stubber = braket
+    noon = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    filters = [
+        {"name": "jobArn", "operator": "EQUAL", "values": [JOB]},
+        {"name": "status", "operator": "EQUAL", "values": ["CREATED", "QUEUED"]},
+    ]
+    stubber.add_response(
+        "search_quantum_tasks", {"quantumTasks": [summary(1, noon)]}, {"filters": filters, "maxResults": 100}
+    )
+    tasks = list(iter_tasks(client, job_arn=JOB, statuses=["QUEUED", "CREATED"]))
+    assert [t["quantumTaskArn"] for t in tasks] == [summary(1, noon)["quantumTaskArn"]]
+
+
 @given(
     day=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)),
     tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),
@@ -110,3 +134,51 @@ def test_consecutive_days_tile_time_without_gap_or_overlap(day: date, tz: str) -
     assert timedelta(hours=23) <= end - start <= timedelta(hours=25)
     local = start.astimezone(ZoneInfo(tz))
     assert (local.date(), local.hour, local.minute) == (day, 0, 0)
+
+
+# --- cancelling ------------------------------------------------------------------------------------
+def test_each_outcome_lands_in_its_own_place(braket: tuple[object, Stubber]) -> None:
+    client, stubber = braket
+    queued, done, missing = ARN.format("q"), ARN.format("d"), ARN.format("m")
+    stubber.add_response(
+        "cancel_quantum_task",
+        {"quantumTaskArn": queued, "cancellationStatus": "CANCELLING"},
+        {"quantumTaskArn": queued},
+    )
+    stubber.add_client_error(
+        "cancel_quantum_task", "ConflictException", "quantum task is already COMPLETED", 409
+    )
+    stubber.add_client_error("cancel_quantum_task", "ResourceNotFoundException", "no such task", 404)
+    report = cancel_tasks(client, [queued, done, missing, queued])
+    assert report.requested == (queued, done, missing)
+    assert report.cancelled == {queued: "CANCELLING"}
+    assert report.already_finished == {done: "ConflictException: quantum task is already COMPLETED"}
+    assert report.failed == {missing: "ResourceNotFoundException: no such task"}
+    assert not report.ok
+    assert report.to_json()["cancelled"] == {queued: "CANCELLING"}
+
+
+def test_a_finished_task_alone_is_not_a_failure(braket: tuple[object, Stubber]) -> None:
+    client, stubber = braket
+    stubber.add_client_error("cancel_quantum_task", "ConflictException", "already CANCELLED", 409)
+    report = cancel_tasks(client, [ARN.format("c")])
+    assert report.ok
+    assert list(report.already_finished) == [ARN.format("c")]
+
+
+def test_dry_run_sends_nothing(braket: tuple[object, Stubber]) -> None:
+    client, _ = braket  # no responses queued: any call would fail the stubber
+    report = cancel_tasks(client, [ARN.format("a"), ARN.format("b")], dry_run=True)
+    assert report.dry_run
+    assert report.requested == (ARN.format("a"), ARN.format("b"))
+    assert report.cancelled == {} and report.failed == {} and report.already_finished == {}
+
+
+def test_a_later_report_is_taken_in_and_a_task_it_cancelled_no_longer_failed() -> None:
+    a, b, c = ARN.format("a"), ARN.format("b"), ARN.format("c")
+    first = CancelReport(requested=(a, b), cancelled={b: "CANCELLING"}, failed={a: "ThrottlingException"})
+    again = CancelReport(requested=(a, c), cancelled={a: "CANCELLING"}, failed={c: "InternalError"})
+    first.add(again)
+    assert first.requested == (a, b, c)
+    assert first.cancelled == {a: "CANCELLING", b: "CANCELLING"}
+    assert first.failed == {c: "InternalError"}
