@@ -126,16 +126,15 @@ def _up(args: argparse.Namespace) -> int:
         )
         stack.start()
         stack.detach()
-        if stack.info.get("braket_images"):
-            print("making Braket's own job images (the first time on this engine takes a few minutes)...",
-                  flush=True)
-            images = stack.wait_for_braket_images(BRAKET_IMAGES_TIMEOUT_S)
-            print(f"  Braket's job images: {images}")
         registry = stack.registry_address or f"none ({stack.info.get('registry_note')})"
         print(f"Local Braket stack running at {stack.endpoint_url}")
         print(f"  runner: {stack.info.get('runner')}   registry: {registry}   state: {stack.state_dir}")
         print('  point boto3 and the Braket SDK at it: eval "$(covalent-braket local env)"')
         print("  stop it: covalent-braket local down")
+        if stack.info.get("braket_images"):
+            print("  making Braket's own job images (the first time on this engine takes a few minutes)...",
+                  flush=True)
+            print(f"  Braket's job images: {stack.wait_for_braket_images(BRAKET_IMAGES_TIMEOUT_S)}")
         return 0
 
     return _guarded(work)
