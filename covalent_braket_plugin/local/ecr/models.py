@@ -215,12 +215,20 @@ class EcrBackend:
     # Helpers
 
     def _registry(self) -> LocalRegistry:
+        """The registry, or the error of a stack started without one.
+
+        That stack stays without one until it is restarted, so the answer is 501 Not Implemented,
+        which no AWS client retries, rather than 500, which botocore retries as a passing fault: the
+        executor's ten retries made every caller wait half a minute for the same answer.
+        """
         if self.registry is None:
             raise EcrError(
                 "ServerException",
-                "this local stack runs without an image registry (it was started with --runner process "
-                "and docker-registry is missing); install it with `apt-get install docker-registry`",
-                500,
+                "this local stack runs without an image registry (its jobs run as processes, and it "
+                "found no registry program when it started); install one with `apt-get install "
+                "docker-registry`, then restart the stack (`covalent-braket local down`, then "
+                "`covalent-braket local up`)",
+                501,
             )
         return self.registry
 

@@ -21,6 +21,7 @@ from botocore.config import Config
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from covalent_braket_plugin.aws import CLIENT_CONFIG
 from covalent_braket_plugin.local.credentials import StackCredentials
 from covalent_braket_plugin.local.ecr.responses import EcrApp
 from covalent_braket_plugin.local.registry import Manifest
@@ -134,7 +135,10 @@ class _Raw:
         yield self._data
 
 
-def ecr_client(app: EcrApp) -> Any:
+NO_RETRIES = Config(retries={"max_attempts": 1})
+
+
+def ecr_client(app: EcrApp, config: Config = NO_RETRIES) -> Any:
     """boto3's ECR client whose requests are served by ``app`` in-process instead of over HTTP."""
     client = boto3.client(
         "ecr",
@@ -142,7 +146,7 @@ def ecr_client(app: EcrApp) -> Any:
         endpoint_url="http://local.test",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
+        config=config,
     )
     server = Client(app)
 
@@ -309,6 +313,16 @@ def test_without_a_registry_image_calls_say_how_to_get_one() -> None:
     for call in (ecr.get_authorization_token, lambda: ecr.describe_images(repositoryName=REPO)):
         with pytest.raises(ecr.exceptions.ServerException, match="apt-get install docker-registry"):
             call()
+
+
+def test_without_a_registry_the_answer_is_one_no_client_retries() -> None:
+    """The stack stays without a registry until it restarts: an answer botocore took for a passing
+    fault made the executor's ten retries, and the doctor's, wait half a minute for the same answer."""
+    ecr = ecr_client(EcrApp(SERVICES, None, fallback=stub_moto({REPO})), config=CLIENT_CONFIG)
+    with pytest.raises(ecr.exceptions.ServerException, match="restart the stack") as refused:
+        ecr.describe_images(repositoryName=REPO)
+    metadata = refused.value.response["ResponseMetadata"]
+    assert (metadata["HTTPStatusCode"], metadata["RetryAttempts"]) == (501, 0)
 
 
 def test_deleting_one_of_several_tags_keeps_the_image(ecr: Any, registry: StubRegistry) -> None:
