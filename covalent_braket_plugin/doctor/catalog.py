@@ -184,10 +184,15 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("ecr-image-missing", "ecr.repository", Status.FAIL,
             "ecr_image_uri {image} is not in ECR ({error})",
             "Push that image, or clear ecr_image_uri so that the executor builds and pushes one."),
-    Problem("ecr-undecided", "ecr.repository", Status.WARN,
-            "ECR could not be asked about {repository}: {error}",
+    Problem("ecr-forbidden", "ecr.repository", Status.WARN,
+            "this identity may not ask ECR about {repository}: {error}",
             "Allow ecr:DescribeRepositories and ecr:DescribeImages on the repository "
             "(`covalent-braket iam-policy --which user` prints the whole policy)."),
+    Problem("ecr-undecided", "ecr.repository", Status.WARN,
+            "ECR could not answer for {repository}: {error}",
+            "No permission is missing: do what the answer says (a local Braket stack without an image "
+            "registry, for one, needs `apt-get install docker-registry` and a restart); if it says it "
+            "reached max retries, it was an outage: run the doctor again once it has passed."),
     Problem("ecr-bad-name", "ecr.name", Status.FAIL,
             "repository {repository} is not named amazon-braket*: jobs running as {role} (the managed "
             "AmazonBraketJobsExecutionPolicy) may only pull images from repositories named so",
@@ -228,12 +233,16 @@ PROBLEMS: tuple[Problem, ...] = (
             "role by hand."),
     # --- Docker ----------------------------------------------------------------------------------------
     Problem("docker-missing", "docker.engine", Status.FAIL,
-            "{error}",
-            "Start a Docker engine where the Covalent server runs (or set DOCKER_HOST), or set "
-            "ecr_image_uri to a ready image so that nothing is built."),
+            "no Docker engine answers at {host} ({error}): the executor builds job images with one",
+            "Start Docker where the Covalent server runs (`sudo systemctl start docker`, or Docker "
+            "Desktop; on Debian install it first with `sudo apt-get install docker.io`), or set "
+            "DOCKER_HOST to an engine that answers; or set ecr_image_uri to a ready image so that "
+            "nothing is built."),
     Problem("docker-missing-unneeded", "docker.engine", Status.WARN,
-            "{error}; not needed while ecr_image_uri is set",
-            "Nothing to do while ecr_image_uri names a ready image; building one needs a Docker engine."),
+            "no Docker engine answers at {host} ({error}); not needed while ecr_image_uri is set",
+            "Nothing to do while ecr_image_uri names a ready image. To build job images here later, "
+            "start Docker (`sudo systemctl start docker`, or Docker Desktop) or set DOCKER_HOST to an "
+            "engine that answers."),
     # --- versions --------------------------------------------------------------------------------------
     Problem("image-python-mismatch", "image.versions", Status.FAIL,
             "the job image {image} runs Python {image_python}, but this client runs Python "
@@ -275,10 +284,17 @@ PROBLEMS: tuple[Problem, ...] = (
             "plugin's current release), so its Python is unknown",
             "Check by hand that `python3 -V` in it prints Python {client_python}, or clear ecr_image_uri "
             "so that the executor builds a labelled image."),
+    Problem("image-forbidden", "image.versions", Status.WARN,
+            "this identity may not read the versions in {image}: {error}",
+            "Allow ecr:GetAuthorizationToken, and ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on "
+            "the image's repository (`covalent-braket iam-policy --which user` prints the whole "
+            "policy)."),
     Problem("image-undecided", "image.versions", Status.WARN,
             "the versions in {image} could not be read: {error}",
-            "Retry; if it persists, check that this identity may call ecr:GetAuthorizationToken and "
-            "ecr:BatchGetImage, and that the registry is reachable."),
+            "No permission is missing: do what the answer says (a local Braket stack without an image "
+            "registry, for one, needs `apt-get install docker-registry` and a restart; a registry that "
+            "does not answer, the network or proxy that reaches it); if it says it reached max retries, "
+            "it was an outage: run the doctor again once it has passed."),
     Problem("base-image-unavailable", "image.versions", Status.WARN,
             "the job image is not built yet and its base image {image} cannot be inspected here "
             "({error}); the build checks its Python",

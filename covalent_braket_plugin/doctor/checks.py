@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,10 @@ from covalent_braket_plugin.settings import (
 AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 # Stands in for "any object" / "any task" where a policy names a wildcard resource.
 SAMPLE_RESOURCE_NAME = "covalent-braket-doctor"
+# The codes AWS refuses a call with when no policy allows it (S3's and IAM's, ECR's, EC2's spelling).
+PERMISSION_ERROR_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# Where the docker package looks for an engine when DOCKER_HOST is not set.
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,24 @@ def problem(problem_id: str, **fields: object) -> Outcome:
     """The catalog's problem ``problem_id`` with its message and fix filled in from ``fields``."""
     message, fix = render(problem_id, **fields)
     return Outcome(PROBLEMS_BY_ID[problem_id].status, message, fix, problem_id)
+
+
+def _unanswered(error: Exception, forbidden: str, undecided: str, **fields: object) -> Outcome:
+    """A call that did not answer the check's question: the problem ``forbidden``, whose fix is a
+    policy, when a permission was missing; else ``undecided``, for the cause the error names, which
+    no policy changes."""
+    return problem(forbidden if _is_permission_error(error) else undecided, error=error, **fields)
+
+
+def _is_permission_error(error: Exception) -> bool:
+    """Whether ``error`` is AWS (or a registry) refusing a call no policy of the identity allows."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in PERMISSION_ERROR_CODES or status == 403
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return error.response.status_code in (401, 403)
+    return False
 
 
 @dataclass
@@ -120,7 +143,6 @@ class Context:
     identity: str | None = None
     region: str | None = None
     bucket_region: str | None = None
-    image: ImageRef | None = None
     role: dict[str, Any] | None = None
     docker: docker.DockerClient | None = None
 
@@ -339,8 +361,7 @@ def check_repository(ctx: Context) -> Outcome:
         except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException) as error:
             return problem("ecr-image-missing", image=image.uri, error=_aws_message(error))
         except AWS_ERRORS as error:
-            return problem("ecr-undecided", repository=image.repository, error=error)
-        ctx.image = image
+            return _unanswered(error, "ecr-forbidden", "ecr-undecided", repository=image.repository)
         return passed(f"ecr_image_uri {image.uri} is in ECR")
     ecr = ctx.client("ecr")
     name = settings.ecr_repo_name
@@ -349,7 +370,7 @@ def check_repository(ctx: Context) -> Outcome:
     except ecr.exceptions.RepositoryNotFoundException:
         return problem("ecr-repo-missing", repository=name, region=ctx.region)
     except AWS_ERRORS as error:
-        return problem("ecr-undecided", repository=name, error=error)
+        return _unanswered(error, "ecr-forbidden", "ecr-undecided", repository=name)
     return passed(f"{uri} exists")
 
 
@@ -561,14 +582,13 @@ def _grants(statements: list[dict[str, Any]], action: str, resource: str) -> boo
 def check_docker(ctx: Context) -> Outcome:
     try:
         ctx.docker = ctx.docker_factory()
-    except MissingPrerequisiteError as error:
-        unneeded = bool(ctx.checked_settings.ecr_image_uri)
-        return problem("docker-missing-unneeded" if unneeded else "docker-missing", error=error)
-    try:
         version = ctx.docker.version().get("Version", "?")
-    except docker.errors.DockerException as error:
+    except (MissingPrerequisiteError, docker.errors.DockerException) as error:
+        # The engine's own answer: the image builder's advice around it is for a build, not a user.
+        cause = error.__cause__ if isinstance(error, MissingPrerequisiteError) and error.__cause__ else error
         unneeded = bool(ctx.checked_settings.ecr_image_uri)
-        return problem("docker-missing-unneeded" if unneeded else "docker-missing", error=error)
+        return problem("docker-missing-unneeded" if unneeded else "docker-missing",
+                       host=os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST, error=cause)
     return passed(f"Docker engine {version} answers")
 
 
@@ -577,8 +597,10 @@ def check_docker(ctx: Context) -> Outcome:
 def check_versions(ctx: Context) -> Outcome:
     settings = ctx.checked_settings
     client_python, client_covalent = client_python_minor(), metadata.version("covalent")
-    image = ctx.image
-    if image is None:
+    if settings.ecr_image_uri:
+        # The image every job runs, whatever ecr.repository could tell of it.
+        image = ImageRef.parse(settings.ecr_image_uri)
+    else:
         # The image the executor would use for the settings' own pip_packages (an electron's packages
         # give another tag, on the same base image and versions).
         base = settings.resolve_base_image(str(ctx.region))
@@ -591,11 +613,11 @@ def check_versions(ctx: Context) -> Outcome:
         except ecr.exceptions.ImageNotFoundException:
             return _check_base_image(ctx, base, client_python)
         except AWS_ERRORS as error:
-            return problem("image-undecided", image=candidate.uri, error=error)
+            return _unanswered(error, "image-forbidden", "image-undecided", image=candidate.uri)
     try:
         config = image_config(ctx.client("ecr", image.region), ctx.http, image)
     except (*AWS_ERRORS, requests.RequestException, ValueError, KeyError) as error:
-        return problem("image-undecided", image=image.uri, error=error)
+        return _unanswered(error, "image-forbidden", "image-undecided", image=image.uri)
     if not config.env.get("SAGEMAKER_PROGRAM"):
         return problem("image-no-program", image=image.uri)
     if not config.has_toolkit():

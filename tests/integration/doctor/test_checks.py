@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from covalent_braket_plugin.images import (
 )
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.provisioning.setup import AccountSetup, SetupOptions
+from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 
 @dataclass(frozen=True)
@@ -260,3 +262,45 @@ def test_an_image_of_another_python_fails_naming_both_versions(
     assert versions["problem"] == "image-python-mismatch"
     assert f"runs Python 3.7, but this client runs Python {client_python_minor()}" in versions["message"]
     assert "Run Covalent under Python 3.7" in versions["fix"]
+
+
+@pytest.fixture(scope="module")
+def registryless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack as a first `covalent-braket local up --runner process` makes it on a machine without
+    docker-registry: its jobs run as processes, and ECR's image calls have no registry to answer from."""
+    state_dir = tmp_path_factory.mktemp("registryless")
+    no_registry = Path("/nonexistent")
+    with LocalStack(port=0, runner="process", state_dir=state_dir, registry_binary=no_registry) as stack:
+        yield stack
+
+
+def test_a_stack_without_a_registry_is_told_at_once_with_its_cause(
+    registryless: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Getting started on the process runner: setup, then ecr_image_uri naming a ready image, with no
+    Docker engine. ECR's answer is one no retry changes, so no check waits out the executor's ten
+    retries; the checks look at the configured image and offer no permission for what is no
+    permission problem."""
+    point_at(registryless, monkeypatch)
+    monkeypatch.setenv("COVALENT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    conf = tmp_path / "covalent.conf"
+    options = SetupOptions(region=registryless.region, conf_path=conf)
+    AccountSetup(boto3.session.Session(), options).run(log=lambda result: None)
+    made = Account(conf, options.bucket, options.repository, options.role_name, registryless)
+    image = f"123456789012.dkr.ecr.{registryless.region}.amazonaws.com/{options.repository}:host"
+    made.edit(ecr_image_uri=image)
+    status, results = doctor(made, capsys)
+    assert status == 0, results  # warnings: the process runner never pulls the image
+    undecided = {check: result for check, result in results.items() if result["status"] != "pass"}
+    assert set(undecided) == {"ecr.repository", "docker.engine", "image.versions"}, results
+    for check in ("ecr.repository", "image.versions"):
+        result = undecided[check]
+        assert "this local stack runs without an image registry" in result["message"], result
+        assert "reached max retries" not in result["message"], result
+        assert "apt-get install docker-registry" in result["fix"] and "ecr:" not in result["fix"], result
+    assert undecided["image.versions"]["message"].startswith(f"the versions in {image} could not be read")
+    docker_engine = undecided["docker.engine"]
+    assert docker_engine["problem"] == "docker-missing-unneeded"
+    assert "scripts/test" not in docker_engine["message"] + docker_engine["fix"]

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import docker.errors
 import pytest
+import requests
 from botocore.config import Config
 from botocore.stub import Stubber
 
@@ -361,9 +362,37 @@ def test_ecr_image_uri_must_be_in_ecr(stubs: dict[str, Stubber]) -> None:
     stubs["ecr"].add_response("describe_images", {"imageDetails": [{"imageTags": ["v1"]}]}, params)
     outcome = checks.check_repository(ctx)
     assert outcome.problem == "ecr-image-missing" and "no such tag" in outcome.message
-    assert checks.check_repository(ctx).status is Status.PASS
-    assert ctx.image == ImageRef(ACCOUNT, REGION, "amazon-braket-ready", "v1")
-    assert ctx.image.uri == IMAGE_URI
+    assert checks.check_repository(ctx).message == f"ecr_image_uri {IMAGE_URI} is in ECR"
+
+
+NO_REGISTRY = ("this local stack runs without an image registry (its jobs run as processes, and it found "
+               "no registry program when it started); install one with `apt-get install docker-registry`")
+
+
+@pytest.mark.parametrize("ready_image", ["", IMAGE_URI])
+def test_an_ecr_answer_no_permission_changes_offers_no_policy(
+    stubs: dict[str, Stubber], ready_image: str
+) -> None:
+    """The local stack without a registry answers ECR's image calls with a ServerException (501): its
+    cause is the fix, and no IAM policy would change it."""
+    ctx = context(stubs, ecr_image_uri=ready_image)
+    operation = "describe_images" if ready_image else "describe_repositories"
+    stubs["ecr"].add_client_error(operation, "ServerException", NO_REGISTRY, http_status_code=501)
+    outcome = checks.check_repository(ctx)
+    assert (outcome.problem, outcome.status) == ("ecr-undecided", Status.WARN)
+    assert NO_REGISTRY in outcome.message
+    assert "apt-get install docker-registry" in outcome.fix
+    assert "iam-policy" not in outcome.fix and "Allow" not in outcome.fix
+
+
+def test_an_ecr_refusal_for_want_of_a_permission_names_the_policy(stubs: dict[str, Stubber]) -> None:
+    ctx = context(stubs)
+    stubs["ecr"].add_client_error("describe_repositories", "AccessDeniedException",
+                                  "User: u is not authorized to perform: ecr:DescribeRepositories")
+    outcome = checks.check_repository(ctx)
+    assert outcome.problem == "ecr-forbidden"
+    assert "not authorized to perform: ecr:DescribeRepositories" in outcome.message
+    assert "Allow ecr:DescribeRepositories" in outcome.fix and "iam-policy --which user" in outcome.fix
 
 
 def test_image_references_by_tag_and_by_digest() -> None:
@@ -510,15 +539,36 @@ class FakeEngine:
 
 
 def no_engine() -> Any:
-    raise MissingPrerequisiteError("no Docker engine answers (connection refused)")
+    """What ``images.docker_client`` raises where no engine answers: its advice around the engine's
+    own error."""
+    refused = docker.errors.DockerException("Error while fetching server API version: connection refused")
+    advice = f"no Docker engine answers ({refused}); start one, e.g. `dockerd &`"
+    raise MissingPrerequisiteError(advice) from refused
 
 
 @pytest.mark.parametrize(("uri", "status"), [("", Status.FAIL), (IMAGE_URI, Status.WARN)])
-def test_no_docker_engine_fails_unless_a_ready_image_is_given(uri: str, status: Status) -> None:
+def test_no_docker_engine_fails_unless_a_ready_image_is_given(
+    uri: str, status: Status, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     ctx = Context(settings=BraketExecutorSettings(ecr_image_uri=uri), docker_factory=no_engine)
     outcome = checks.check_docker(ctx)
     assert outcome.status is status
-    assert "no Docker engine answers" in outcome.message
+    assert outcome.message.startswith(
+        "no Docker engine answers at unix:///var/run/docker.sock (Error while fetching server API version: "
+        "connection refused)")
+
+
+@pytest.mark.parametrize("uri", ["", IMAGE_URI])
+def test_the_docker_fix_says_what_a_user_does(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's error is shown without the image builder's advice, which names a developer's
+    command line; the fix names the service to start and the setting that points elsewhere."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://build-host:2375")
+    ctx = Context(settings=BraketExecutorSettings(ecr_image_uri=uri), docker_factory=no_engine)
+    outcome = checks.check_docker(ctx)
+    assert "at tcp://build-host:2375" in outcome.message
+    assert "dockerd" not in outcome.message + outcome.fix
+    assert "`sudo systemctl start docker`" in outcome.fix and "DOCKER_HOST" in outcome.fix
 
 
 def test_docker_engine_answers() -> None:
@@ -576,7 +626,6 @@ def labelled(
     history: tuple[str, ...] = ("/bin/sh -c pip install sagemaker-training",),
 ) -> tuple[Context, FakeRegistry]:
     ctx = context(stubs, ecr_image_uri=IMAGE_URI)
-    ctx.image = ImageRef.parse(IMAGE_URI)
     ctx.http = registry = FakeRegistry(labels, env, list(history))  # type: ignore[assignment]
     stubs["ecr"].add_response("get_authorization_token", {"authorizationData": [
         {"authorizationToken": "QVdTOnRva2Vu", "proxyEndpoint": "https://registry.example"}]},
@@ -646,6 +695,34 @@ def test_the_images_braket_sdk_is_reported_beside_the_clients(stubs: dict[str, S
     assert "Install amazon-braket-sdk==1.0.0 here" in outcome.fix
     ctx, _ = labelled(stubs, {PYTHON_LABEL: client_python_minor(), COVALENT_LABEL: version("covalent")})
     assert "amazon-braket-sdk ? (unlabelled)" in checks.check_versions(ctx).message
+
+
+def test_the_versions_are_those_of_the_configured_image(stubs: dict[str, Stubber]) -> None:
+    """With ecr_image_uri set, the image every job runs is the one asked, also when ECR could not
+    confirm it before; the executor's computed tag is not asked at all (the stubs would refuse it)."""
+    ctx = context(stubs, ecr_image_uri=IMAGE_URI)
+    stubs["ecr"].add_client_error("get_authorization_token", "ServerException", NO_REGISTRY,
+                                  http_status_code=501, expected_params={"registryIds": [ACCOUNT]})
+    outcome = checks.check_versions(ctx)
+    assert (outcome.problem, outcome.status) == ("image-undecided", Status.WARN)
+    assert outcome.message.startswith(f"the versions in {IMAGE_URI} could not be read")
+    assert NO_REGISTRY in outcome.message
+    assert "ecr:" not in outcome.fix
+
+
+def test_a_registry_refusing_the_identity_names_the_policy(stubs: dict[str, Stubber]) -> None:
+    class Refusing:
+        def get(self, url: str, headers: dict[str, str], timeout: float) -> requests.Response:
+            response = requests.Response()
+            response.status_code, response.url = 403, url
+            response.raise_for_status()
+            return response
+
+    ctx, _ = labelled(stubs, {})
+    ctx.http = Refusing()  # type: ignore[assignment]
+    outcome = checks.check_versions(ctx)
+    assert outcome.problem == "image-forbidden"
+    assert "403" in outcome.message and "ecr:BatchGetImage" in outcome.fix
 
 
 def test_before_the_first_build_the_base_image_is_asked(
