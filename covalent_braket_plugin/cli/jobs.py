@@ -14,6 +14,7 @@ from typing import Any
 
 from covalent_braket_plugin.aws import region_of_arn
 from covalent_braket_plugin.cli.common import (
+    AWS_REFUSED,
     add_executor_account_flags,
     add_json_flag,
     argument_type,
@@ -63,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     logs.set_defaults(handler=run_logs)
 
-    cancel = commands.add_parser("cancel", parents=[account, as_json], help="cancel one job")
+    cancel = commands.add_parser(
+        "cancel", parents=[account, as_json], help="cancel one job and its quantum tasks still waiting"
+    )
     cancel.add_argument("job", metavar="JOB", help="the job's name (as `jobs list` shows it) or ARN")
     cancel.set_defaults(handler=run_cancel)
 
@@ -132,13 +135,10 @@ def run_cancel(args: argparse.Namespace) -> int:
         _, braket, _ = _clients(args)
         outcome = jobs.cancel(braket, jobs.resolve_job(braket, args.job))
         if args.json:
-            print_json({
-                "name": outcome.name, "arn": outcome.arn, "status": outcome.status,
-                "cancelled": outcome.cancelled,
-            })
+            print_json(outcome.to_json())
         else:
             print(outcome.message())
-        return 0
+        return 0 if outcome.waiting_tasks.ok else AWS_REFUSED
 
     return guarded("covalent-braket jobs cancel", work)
 

@@ -24,8 +24,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from covalent_braket_plugin import hybrid_jobs
-from covalent_braket_plugin.executor import stop
+from covalent_braket_plugin import hybrid_jobs, job_stop
 from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.settings import BraketExecutorSettings
 from covalent_braket_plugin.tasks.cost import (
@@ -173,7 +172,14 @@ class Follower:
             reason = breach(settings, cost, spend.total(dispatch_id))
             if reason is not None:
                 self.reason = reason
-                await blocking(stop.stop_job, braket, job_arn)
+                try:
+                    await blocking(job_stop.stop_job, braket, job_arn)
+                except Exception as error:  # the job runs on, and is billed: the next turn tries again
+                    log.error(
+                        f"Could not stop Braket job {job_arn}, past its budget: {error}; tried again at "
+                        f"the next check, or cancel it with `covalent-braket jobs cancel {job_arn}`"
+                    )
+                    continue
                 return
 
     def stop(self) -> None:

@@ -16,7 +16,6 @@ import io
 import sys
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +32,10 @@ from covalent._shared_files.config import get_config
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 from covalent.executor.base import AsyncBaseExecutor
 
-from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin import hybrid_jobs, job_stop
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
 from covalent_braket_plugin.errors import BucketNotFoundError
-from covalent_braket_plugin.executor import budget, cost, runtime, stop, transfer
+from covalent_braket_plugin.executor import budget, cost, runtime, transfer
 from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.image_builds import ImageBuilder
 from covalent_braket_plugin.executor.include_modules import with_modules
@@ -150,8 +149,7 @@ class BraketExecutor(AsyncBaseExecutor):
                 record = await self._watch(aws, settings, task, job)
             except asyncio.CancelledError:
                 # The server is closing: nobody will collect this job's result any more; stop paying for it.
-                with suppress(Exception):
-                    await rt.blocking(stop.stop_job, aws.client("braket"), job.arn)
+                await _stop_or_say_so(rt, aws.client("braket"), job.arn, "the Covalent server is closing")
                 raise
             except BaseException:
                 keep = True  # the job runs on: it needs its task, and its result is still to come
@@ -182,7 +180,7 @@ class BraketExecutor(AsyncBaseExecutor):
 
         def cancel() -> str:
             braket = rt.session(settings).client("braket", region_of_arn(job_handle))
-            return stop.stop_job(braket, job_handle)
+            return job_stop.stop_job(braket, job_handle).status
 
         status = await rt.blocking(cancel)
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
@@ -314,8 +312,8 @@ class BraketExecutor(AsyncBaseExecutor):
             )
             try:
                 if not await self._done_unless_cancel_requested(watch, settings):
-                    status = await rt.blocking(stop.stop_job, braket, job.arn)
-                    app_log.debug(f"Cancel requested for Braket job {job.arn}: {status}")
+                    stopped = await rt.blocking(job_stop.stop_job, braket, job.arn)
+                    app_log.debug(f"Cancel requested for Braket job {job.arn}: {stopped.status}")
                 return await watch
             finally:
                 watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
@@ -331,13 +329,19 @@ class BraketExecutor(AsyncBaseExecutor):
     ) -> Any:
         """Collect the ended job's outcome and follow it with the electron's cost line.
 
-        A cancelled job first loses its tasks still waiting (:mod:`~.stop`); a job its budget stopped
-        fails the electron with the budget's reason.
+        A cancelled job first loses its tasks still waiting (:mod:`~covalent_braket_plugin.job_stop`):
+        one created while it was being stopped would run, and be billed, after it. A job its budget
+        stopped fails the electron with the budget's reason.
         """
         rt = runtime.current()
         if job["status"] == "CANCELLED":
-            with suppress(Exception):  # best effort, as CancelJob's own; the bill shows what is left
-                await rt.blocking(stop.cancel_waiting_tasks, aws.client("braket"), job["jobArn"])
+            try:
+                await rt.blocking(job_stop.cancel_waiting_tasks, aws.client("braket"), job["jobArn"])
+            except Exception as error:  # the electron's outcome matters more; the bill shows what is left
+                app_log.warning(
+                    f"Could not look for the waiting quantum tasks of cancelled Braket job {job['jobArn']}: "
+                    f"{error}; `covalent-braket jobs cancel {job['jobArn']}` cancels them"
+                )
         try:
             bill: ElectronCost | None = await rt.blocking(cost.bill, aws, job, prices)
             rt.spend.record(task.dispatch_id, job["jobArn"], bill.known)
@@ -501,6 +505,22 @@ def _job_reports(aws: AwsSession, settings: BraketExecutorSettings, job: dict[st
         except Exception as error:  # a summary is a courtesy: the electron's outcome stands without it
             app_log.warning(f"Could not read the {subject} of Braket job {job['jobArn']}: {error}")
     return "".join(lines)
+
+
+async def _stop_or_say_so(rt: runtime.Runtime, braket: Any, job_arn: str, why: str) -> bool:
+    """Stop the job and its bill (:mod:`~covalent_braket_plugin.job_stop`); True once Braket took the
+    cancel. A failure is logged with what to do, never hidden: the job may still be running, and billed.
+    """
+    try:
+        stopped = await rt.blocking(job_stop.stop_job, braket, job_arn)
+    except Exception as error:
+        app_log.error(
+            f"Could not stop Braket job {job_arn} ({why}): {error}. It may still be running, and billed: "
+            f"cancel it with `covalent-braket jobs cancel {job_arn}`"
+        )
+        return False
+    app_log.debug(f"Braket job {job_arn} stopped ({why}): {stopped.status}")
+    return True
 
 
 def _retrieve_outcome(task: asyncio.Future) -> None:

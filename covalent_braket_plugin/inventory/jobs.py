@@ -3,25 +3,26 @@
 A job is the plugin's when its tags hold the dispatch tag the executor puts on every job
 (``covalent:dispatch_id``, beside ``covalent:node_id``). SearchJobs returns each job's tags, so one
 paged search finds them; status and creation time are filtered by Braket, the dispatch by its tag
-here. Logs and cancelling reuse what the executor itself uses (``hybrid_jobs.read_logs``,
-``hybrid_jobs.cancel_job``).
+here. Logs and cancelling reuse what the executor itself uses (``hybrid_jobs.read_logs``, and
+``job_stop``, which cancels the job's waiting quantum tasks after the job, as the executor does).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from covalent_braket_plugin import hybrid_jobs, s3_layout
+from covalent_braket_plugin import hybrid_jobs, job_stop, s3_layout
 from covalent_braket_plugin.executor import transfer
 from covalent_braket_plugin.inventory.formatting import format_time, iso_time, table
 from covalent_braket_plugin.job.runner import BUCKET_OWNER_KEY, OUTPUT_URI_KEY
+from covalent_braket_plugin.quantum_tasks import CancelReport
 from covalent_braket_plugin.settings import DEVICE_SHORT_NAMES
 
 JOB_STATUSES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED")
@@ -210,33 +211,60 @@ def follow_logs(
 
 @dataclass(frozen=True)
 class CancelOutcome:
-    """What ``jobs cancel`` did: ``cancelled`` False when the job had ended already."""
+    """What ``jobs cancel`` did: ``cancelled`` False when the job had ended already; ``waiting_tasks``
+    what was asked of the quantum tasks it left waiting."""
 
     name: str
     arn: str
     status: str
     cancelled: bool
     ended: datetime | None = None
+    waiting_tasks: CancelReport = field(default_factory=lambda: CancelReport(requested=()))
 
     def message(self) -> str:
         if self.cancelled:
-            return f"cancelling job {self.name} ({self.arn}): {self.status}"
-        when = f" at {format_time(self.ended)} UTC" if self.ended else ""
-        return f"job {self.name} had already ended {self.status}{when}; nothing to cancel"
+            parts = [f"cancelling job {self.name} ({self.arn}): {self.status}"]
+        else:
+            when = f" at {format_time(self.ended)} UTC" if self.ended else ""
+            parts = [f"job {self.name} had already ended {self.status}{when}"]
+        swept = self.waiting_tasks
+        if swept.cancelled:
+            parts.append(f"cancelled {_tasks(len(swept.cancelled))} of it still waiting")
+        if swept.failed:
+            parts.append(f"{_tasks(len(swept.failed))} still waiting could not be cancelled (see above)")
+        if len(parts) == 1 and not self.cancelled:
+            parts.append("nothing to cancel")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "status": self.status,
+            "cancelled": self.cancelled,
+            "waiting_tasks": self.waiting_tasks.to_json(),
+        }
+
+
+def _tasks(count: int) -> str:
+    return f"{count} quantum task{'s' if count != 1 else ''}"
 
 
 def cancel(braket: Any, job: dict[str, Any]) -> CancelOutcome:
-    """Cancel the job (its GetJob answer) unless it has ended; an ended job is left as it is."""
+    """Stop the job (its GetJob answer) as the executor stops one: CancelJob, then its quantum tasks
+    still waiting (``job_stop``). Of a job that has ended, only the tasks it left waiting are cancelled:
+    they would run, and be billed, after it.
+    """
     name, arn = job["jobName"], job["jobArn"]
     if job["status"] in hybrid_jobs.TERMINAL_STATUSES:
-        return CancelOutcome(name, arn, job["status"], cancelled=False, ended=job.get("endedAt"))
-    status = hybrid_jobs.cancel_job(braket, arn)
-    if status in hybrid_jobs.TERMINAL_STATUSES and status != "CANCELLED":
+        swept = job_stop.cancel_waiting_tasks(braket, arn)
+        return CancelOutcome(name, arn, job["status"], False, job.get("endedAt"), swept)
+    stopped = job_stop.stop_job(braket, arn)
+    if stopped.status in hybrid_jobs.TERMINAL_STATUSES and stopped.status != "CANCELLED":
         # It ended between GetJob and CancelJob.
-        return CancelOutcome(
-            name, arn, status, cancelled=False, ended=hybrid_jobs.get_job(braket, arn).get("endedAt")
-        )
-    return CancelOutcome(name, arn, status, cancelled=True)
+        ended = hybrid_jobs.get_job(braket, arn).get("endedAt")
+        return CancelOutcome(name, arn, stopped.status, False, ended, stopped.tasks)
+    return CancelOutcome(name, arn, stopped.status, True, waiting_tasks=stopped.tasks)
 
 
 def fetch_result(s3: Any, job: dict[str, Any], output: Path) -> str:

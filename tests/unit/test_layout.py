@@ -221,7 +221,7 @@ def test_the_import_graph_has_no_cycle() -> None:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("job", "errors", "helpers"),
     ("aws",),
-    ("validation", "s3_layout", "hybrid_jobs", "images", "quantum_tasks"),
+    ("validation", "s3_layout", "hybrid_jobs", "images", "quantum_tasks", "job_stop"),
     ("settings",),
     ("covalent_conf", "tasks"),
     ("executor", "local", "provisioning"),

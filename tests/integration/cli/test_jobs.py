@@ -2,6 +2,7 @@
 
 The jobs run as processes of this Python (the process runner), the executor is given a ready image
 URI so nothing is built, and the commands find the region through a covalent.conf of the test's own.
+QPU tasks are held QUEUED by the stack's queue-hold fault, so there is waiting work to cancel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from covalent_braket_plugin import cli, hybrid_jobs
 from covalent_braket_plugin.inventory import jobs
 from covalent_braket_plugin.local.stack import JOBS_ROLE_NAME, LocalStack
 from tests.integration.conftest import (
+    BELL,
     HOST_PYTHON_IMAGE,
     electron_metadata,
     executor_for,
@@ -32,6 +34,7 @@ from tests.integration.conftest import (
 
 BUCKET = "amazon-braket-covalent-ops"
 WAIT_S = 120.0
+FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 
 
 @pytest.fixture
@@ -176,7 +179,11 @@ def test_cancel_a_running_job_while_following_its_log(
 
     status, out, _ = _command(capsys, "jobs", "cancel", name, "--json")
     assert status == 0
-    assert json.loads(out) == {"name": name, "arn": job["jobArn"], "status": "CANCELLED", "cancelled": False}
+    document = json.loads(out)
+    assert {k: document[k] for k in ("name", "arn", "status", "cancelled")} == {
+        "name": name, "arn": job["jobArn"], "status": "CANCELLED", "cancelled": False
+    }
+    assert document["waiting_tasks"]["requested"] == []  # the job made no quantum task
     status, out, _ = _command(capsys, "jobs", "cancel", job["jobArn"])
     assert out.startswith(f"job {name} had already ended CANCELLED at ") and "nothing to cancel" in out
 
@@ -188,3 +195,107 @@ def test_a_bad_setting_in_covalent_conf_is_named_before_any_call(
     status, _, err = _command(capsys, "jobs", "list")
     assert status == 2
     assert "regoin: did you mean 'region'?" in err
+
+
+def _job_tasks(braket: Any, job_arn: str) -> dict[str, str]:
+    """The job's quantum tasks and their statuses, as Braket lists them."""
+    pages = braket.get_paginator("search_quantum_tasks").paginate(
+        filters=[{"name": "jobArn", "operator": "EQUAL", "values": [job_arn]}]
+    )
+    return {task["quantumTaskArn"]: task["status"] for page in pages for task in page["quantumTasks"]}
+
+
+def _until(condition: Any, what: str) -> Any:
+    """What ``condition()`` returns once it is true, asked again until ``WAIT_S`` has passed."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {WAIT_S:.0f} s")
+
+
+def _tasks_once(braket: Any, job_arn: str, statuses: list[str]) -> dict[str, str]:
+    """The job's tasks once their statuses are ``statuses`` (in any order)."""
+    def found() -> dict[str, str] | None:
+        tasks = _job_tasks(braket, job_arn)
+        return tasks if sorted(tasks.values()) == sorted(statuses) else None
+
+    return _until(found, f"tasks {statuses} of {job_arn}")
+
+
+def test_cancel_ends_the_jobs_waiting_quantum_tasks_as_the_executors_cancel_does(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CancelJob cancels the tasks waiting when it comes (best effort, on AWS as on the stack); a task
+    the job makes while it is being stopped comes after it and would run, and be billed, after the job.
+    Such a task is made here with the job's token once the job is cancelled: ``jobs cancel`` ends it,
+    and so does the executor's cancel."""
+    dispatch = f"ops-{uuid.uuid4()}"
+    name = hybrid_jobs.job_name(dispatch, 0, 1)
+    token_key = f"tokens/{name}"
+    outcome: list[BaseException | Any] = []
+
+    def queue_two_then_wait() -> str:
+        import os
+        import time
+
+        import boto3
+        from braket.aws import AwsDevice
+        from braket.circuits import Circuit
+
+        forte = AwsDevice("arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1")
+        for _ in range(2):
+            forte.run(Circuit().h(0).cnot(0, 1), shots=10)
+        token = os.environ["AMZN_BRAKET_JOB_TOKEN"]
+        boto3.client("s3").put_object(Bucket="amazon-braket-covalent-ops", Key=f"tokens/{name}", Body=token)
+        time.sleep(600)
+        return "never"
+
+    def electron() -> None:
+        try:
+            outcome.append(_run(queue_two_then_wait, dispatch, 0))
+        except BaseException as error:
+            outcome.append(error)
+
+    braket = boto3.client("braket", **stack.client_kwargs())
+    s3 = boto3.client("s3", **stack.client_kwargs())
+    stack.set_faults(hold_qpu_tasks_s=600)
+    worker = threading.Thread(target=electron)
+    try:
+        worker.start()
+        job = _until(lambda: next(iter(_listed(capsys, "--dispatch-id", dispatch)), None), f"job {name}")
+        queued = _tasks_once(braket, job["arn"], ["QUEUED"] * 2)
+        _until(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix=token_key).get("KeyCount"), "job token")
+        token = s3.get_object(Bucket=BUCKET, Key=token_key)["Body"].read().decode()
+
+        status, out, err = _command(capsys, "jobs", "cancel", name)
+        assert status == 0, err
+        assert out.startswith(f"cancelling job {name} (")
+        worker.join(WAIT_S)
+        assert isinstance(outcome[0], TaskCancelledError)
+        assert set(_job_tasks(braket, job["arn"]).values()) <= {"CANCELLING", "CANCELLED"}
+
+        def straggler() -> str:
+            """A task of the job, made after its CancelJob, as the job's own threads can while it stops."""
+            return braket.create_quantum_task(
+                deviceArn=FORTE, shots=10, outputS3Bucket=BUCKET, outputS3KeyPrefix=f"jobs/{name}/tasks",
+                action=json.dumps(BELL), jobToken=token, clientToken=str(uuid.uuid4()),
+            )["quantumTaskArn"]
+
+        late = straggler()
+        assert _job_tasks(braket, job["arn"])[late] == "QUEUED"
+        status, out, err = _command(capsys, "jobs", "cancel", name, "--json")
+        assert status == 0, err
+        document = json.loads(out)
+        assert (document["status"], document["cancelled"]) == ("CANCELLED", False)
+        assert list(document["waiting_tasks"]["cancelled"]) == [late]
+        status, out, _ = _command(capsys, "jobs", "cancel", name)
+        assert out.strip().endswith("; nothing to cancel")  # nothing waits any more
+
+        later = straggler()
+        assert asyncio.run(executor_for(BUCKET).cancel(electron_metadata(dispatch), job["arn"])) is True
+        assert set(_tasks_once(braket, job["arn"], ["CANCELLED"] * 4)) == {*queued, late, later}
+    finally:
+        stack.reset_faults()
+        worker.join(WAIT_S)

@@ -1,4 +1,4 @@
-"""Budgets before CreateJob and while a job runs, and a stop that leaves no task waiting."""
+"""Budgets before CreateJob and while a job runs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from covalent_braket_plugin.executor import budget, stop
+from covalent_braket_plugin.executor import budget
 from covalent_braket_plugin.settings import BraketExecutorSettings
 from covalent_braket_plugin.tasks.cost import JobUsage, Usage, price_usage
 from covalent_braket_plugin.tasks.pricing import PriceTable
@@ -56,38 +55,3 @@ def test_breach_names_the_setting_and_the_cost_so_far() -> None:
     assert reason is not None and "dispatch_max_cost_usd=0.5" in reason
     unpriced = price_usage(Usage(JobUsage(JOB, "ml.m5.large", 1, 1000)), PriceTable.load())
     assert "ml.m5.large has no price" in str(budget.breach(_settings(max_cost_usd=9), unpriced, Decimal(0)))
-
-
-class WaitingTasks:
-    """A Braket stand-in whose job keeps tasks waiting until they are cancelled; one already ended."""
-
-    def __init__(self, waiting: list[str]) -> None:
-        self.waiting = list(waiting)
-        self.cancels: list[str] = []
-
-    def get_paginator(self, operation: str) -> Any:
-        braket = self
-
-        class Pages:
-            def paginate(self, filters: list[dict], **_: Any) -> Any:
-                assert filters[0] == {"name": "jobArn", "operator": "EQUAL", "values": [JOB]}
-                assert filters[1]["values"] == ["CREATED", "QUEUED"]
-                yield {"quantumTasks": [{"quantumTaskArn": arn} for arn in braket.waiting]}
-
-        return Pages()
-
-    def cancel_quantum_task(self, quantumTaskArn: str) -> dict:
-        self.cancels.append(quantumTaskArn)
-        if quantumTaskArn == "ended":
-            self.waiting.remove(quantumTaskArn)
-            raise ClientError({"Error": {"Code": "ConflictException", "Message": "ended"}}, "Cancel")
-        self.waiting.remove(quantumTaskArn)
-        return {"cancellationStatus": "CANCELLING"}
-
-
-def test_stragglers_are_cancelled_until_none_waits_and_again_harmlessly() -> None:
-    braket = WaitingTasks(["a", "b", "ended"])
-    report = stop.cancel_waiting_tasks(braket, JOB)
-    assert report.cancelled == {"a": "CANCELLING", "b": "CANCELLING"} and "ended" in report.already_finished
-    assert braket.waiting == [] and report.ok
-    assert stop.cancel_waiting_tasks(braket, JOB).requested == ()  # nothing left: nothing asked

@@ -155,19 +155,41 @@ def _get_job(status: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+WAITING = {
+    "filters": [
+        {"name": "jobArn", "operator": "EQUAL", "values": [ARN]},
+        {"name": "status", "operator": "EQUAL", "values": ["CREATED", "QUEUED"]},
+    ],
+    "maxResults": 100,
+}
+"""The search for the job's quantum tasks still waiting, which follows every cancel."""
+TASK = "arn:aws:braket:us-east-1:123456789012:quantum-task/left-waiting"
+
+
+def _waiting_task() -> dict[str, Any]:
+    return {
+        "quantumTaskArn": TASK, "status": "QUEUED", "deviceArn": SV1, "shots": 10,
+        "outputS3Bucket": "b", "outputS3Directory": "t", "createdAt": NOW,
+    }
+
+
 def test_cancel_of_a_running_job() -> None:
     braket, stubber = _braket()
     stubber.add_response("cancel_job", {"jobArn": ARN, "cancellationStatus": "CANCELLING"}, {"jobArn": ARN})
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": []}, WAITING)
     with stubber:
         outcome = jobs.cancel(braket, _get_job("RUNNING"))
+    stubber.assert_no_pending_responses()
     assert outcome.cancelled
     assert outcome.message() == f"cancelling job covalent-abc-n0-a1-0123456789 ({ARN}): CANCELLING"
 
 
-def test_cancel_of_an_ended_job_says_so_and_sends_nothing() -> None:
+def test_cancel_of_an_ended_job_says_so_and_only_looks_for_tasks_left_waiting() -> None:
     braket, stubber = _braket()
-    with stubber:  # no call expected
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": []}, WAITING)  # and no CancelJob
+    with stubber:
         outcome = jobs.cancel(braket, _get_job("COMPLETED", endedAt=NOW))
+    stubber.assert_no_pending_responses()
     assert not outcome.cancelled
     assert outcome.message() == (
         "job covalent-abc-n0-a1-0123456789 had already ended COMPLETED at 2026-11-22 12:00:00 UTC; "
@@ -175,13 +197,29 @@ def test_cancel_of_an_ended_job_says_so_and_sends_nothing() -> None:
     )
 
 
+def test_cancel_of_an_ended_job_cancels_the_tasks_it_left_waiting() -> None:
+    braket, stubber = _braket()
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": [_waiting_task()]}, WAITING)
+    cancelling = {"quantumTaskArn": TASK, "cancellationStatus": "CANCELLING"}
+    stubber.add_response("cancel_quantum_task", cancelling, {"quantumTaskArn": TASK})
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": []}, WAITING)
+    with stubber:
+        outcome = jobs.cancel(braket, _get_job("CANCELLED", endedAt=NOW))
+    stubber.assert_no_pending_responses()
+    assert outcome.waiting_tasks.cancelled == {TASK: "CANCELLING"}
+    assert outcome.message().endswith("; cancelled 1 quantum task of it still waiting")
+    assert outcome.to_json()["waiting_tasks"]["cancelled"] == {TASK: "CANCELLING"}
+
+
 def test_cancel_of_a_job_that_ends_meanwhile() -> None:
     braket, stubber = _braket()
     stubber.add_client_error("cancel_job", service_error_code="ConflictException", http_status_code=409)
     stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
+    stubber.add_response("search_quantum_tasks", {"quantumTasks": []}, WAITING)
     stubber.add_response("get_job", _get_job("FAILED", endedAt=NOW), {"jobArn": ARN})
     with stubber:
         outcome = jobs.cancel(braket, _get_job("RUNNING"))
+    stubber.assert_no_pending_responses()
     assert not outcome.cancelled and outcome.status == "FAILED"
     assert "had already ended FAILED" in outcome.message()
 
