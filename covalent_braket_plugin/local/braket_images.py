@@ -21,6 +21,8 @@ refuses one whose Python differs from the image's.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import threading
@@ -46,6 +48,8 @@ STATE_FILE = "braket-images.json"
 LOCAL_NAME = "covalent-braket/braket-jobs"
 """The engine's own name of the image that stands in for Braket's."""
 IMAGE_VERSION = "1.0"
+PYTHON_ALIAS = 'RUN command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python'
+"""Braket's base image answers to ``python`` too; a Debian base has ``python3`` alone."""
 OS_TAG = "debian12"
 
 Progress = Callable[[str], None]
@@ -142,14 +146,22 @@ class BraketImages:
                 self._state_file.write_text(json.dumps({"state": self.state}), encoding="utf-8")
 
     def _ensure_image(self) -> str:
+        """The stand-in: the job image recipe on the Debian base, with ``python`` beside ``python3``
+        as Braket's image has it (the SDK's local mode runs ``python $SAGEMAKER_PROGRAM``)."""
         base = ensure_base_image(client=self._client, progress=self._progress)
         recipe = make_recipe(base)
-        local = f"{LOCAL_NAME}:{recipe.tag}"
+        # Named by everything it holds, so an engine never reuses a stand-in made another way.
+        local = f"{LOCAL_NAME}:{hashlib.sha256(f'{recipe.tag}{PYTHON_ALIAS}'.encode()).hexdigest()[:24]}"
         try:
             self._client.images.get(local)
         except docker.errors.ImageNotFound:
             self._progress(f"building {local}, which stands in for Braket's job images (once per engine)")
-            build_image(self._client, recipe, local, pip_build_args(), on_line=self._show_step)
+            job_image = f"{LOCAL_NAME}-recipe:{recipe.tag}"
+            build_image(self._client, recipe, job_image, pip_build_args(), on_line=self._show_step)
+            self._client.images.build(
+                fileobj=io.BytesIO(f"FROM {job_image}\n{PYTHON_ALIAS}\n".encode()), tag=local, rm=True,
+                network_mode="host",
+            )
         return local
 
     def _show_step(self, line: str) -> None:

@@ -70,10 +70,15 @@ def test_unknown_braket_repositories_are_not_found_and_none_can_be_changed(env: 
 def test_the_engine_holds_them_under_their_aws_names(
     env: LocalStack, docker_engine: docker.DockerClient
 ) -> None:
-    """So a build FROM Braket's base image, and the SDK's local mode, find them without a pull."""
+    """So a build FROM Braket's base image, and the SDK's local mode, find them without a pull; and
+    like Braket's image it answers to ``python``, which the SDK's local mode runs."""
     for repository in braket_images.repositories():
         for region in repository.regions:
             docker_engine.images.get(repository.uri(region))
+    base = braket_images.repositories()[0].uri("us-east-1")
+    command = ["python", "-c", "import braket, sagemaker_training; print('ok')"]
+    output = docker_engine.containers.run(base, command, network_mode="host", remove=True)
+    assert output.decode().strip() == "ok"
 
 
 @pytest.mark.usefixtures("in_tmp_dir")
