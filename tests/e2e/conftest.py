@@ -27,9 +27,17 @@ CLIENT_TIMEOUT_S = 2400
 
 
 @pytest.fixture(scope="module")
-def docker_stack(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The local stack running jobs as Docker containers, with the bucket and role of the workflows."""
-    with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("stack")) as stack:
+def docker_stack(
+    request: pytest.FixtureRequest, docker_engine: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """The local stack running jobs as Docker containers, with the bucket and role of the workflows.
+
+    It makes Braket's own job images only for a module that sets ``BRAKET_IMAGES = True``: publishing
+    them pushes an image of about 1 GB into the stack's registry, which the other modules never use.
+    """
+    braket_images = getattr(request.module, "BRAKET_IMAGES", False)
+    with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("stack"),
+                    braket_images=braket_images) as stack:
         assert stack.info.get("runner", "docker") in ("docker", "auto"), stack.info
         boto3.client("s3", **stack.client_kwargs()).create_bucket(Bucket=BUCKET)
         stack.create_jobs_role()

@@ -21,6 +21,8 @@ from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.testing.covalent_server import CovalentServer
 
 IMAGES_TIMEOUT_S = 900.0
+BRAKET_IMAGES = True
+"""This module's stack makes Braket's own job images (see conftest.docker_stack)."""
 
 
 @ct.electron(executor="braket")

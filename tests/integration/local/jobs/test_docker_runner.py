@@ -79,7 +79,9 @@ JOB_SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("jobs-docker")) as local:
+    # Without Braket's own images (test_braket_images.py has them): jobs naming them run as processes.
+    with LocalStack(port=0, runner="docker", braket_images=False,
+                    state_dir=tmp_path_factory.mktemp("jobs-docker")) as local:
         assert local.info["runner"] == "docker", local.info
         yield local
 
