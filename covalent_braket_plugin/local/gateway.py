@@ -1,6 +1,7 @@
 """The stack's one HTTP endpoint: let in only requests for the stack's address signed with a key it
-accepts (or unsigned reads of the objects it made public), then route each to the Braket emulator,
-the ECR overrides, the admin API or moto's server, by the service the request was signed for."""
+accepts (or unsigned reads of the objects it made public and of its price list), then route each to
+the Braket emulator, the ECR overrides, the admin API or moto's server, by the service the request
+was signed for."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from covalent_braket_plugin.local.auth import Verifier, error_response
 from covalent_braket_plugin.local.hosts import AllowedHosts
+from covalent_braket_plugin.local.price_list import PriceList
 from covalent_braket_plugin.local.public_objects import PublicObjects
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -58,9 +60,10 @@ class Gateway:
     for "this server does not serve that host"; AWS's front doors refuse such requests before any
     service sees them, so no service's error format applies). One not signed by a key ``verifier``
     accepts gets AWS's error for that, in the format of the service it was signed for. The admin API
-    is no exception: it changes faults and lists every job. The one exception is a request with no
-    signature at all that reads an object of ``public``, as anyone may read a public S3 object; one
-    signed badly is refused even there, as S3 checks every signature it is given.
+    is no exception: it changes faults and lists every job. The exceptions are requests with no
+    signature at all that read an object of ``public``, as anyone may read a public S3 object, or
+    ``price_list``, as anyone may read AWS's price list (the Braket SDK's Tracker reads it unsigned);
+    one signed badly is refused even there, as S3 checks every signature it is given.
 
     ``routes`` maps a signing service name (``"braket"``, ``"ecr"``) to the application that serves
     it; ``admin`` serves ``/_local/...``; everything else goes to ``fallback`` (moto's server app).
@@ -74,6 +77,7 @@ class Gateway:
         hosts: AllowedHosts,
         verifier: Verifier,
         public: PublicObjects | None = None,
+        price_list: PriceList | None = None,
     ) -> None:
         self._routes = routes
         self._admin = admin
@@ -81,6 +85,7 @@ class Gateway:
         self._hosts = hosts
         self._verifier = verifier
         self._public = public or PublicObjects()
+        self._price_list = price_list
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST", "")
@@ -90,7 +95,10 @@ class Gateway:
             refusal = Response(message, status=421, content_type="application/json")
             return refusal(environ, start_response)
         failure = self._verifier.check(environ)
-        if failure and not (failure.kind == "missing" and self._public.readable(environ)):
+        unsigned = failure is not None and failure.kind == "missing"
+        if unsigned and self._price_list is not None and self._price_list.serves(environ):
+            return self._price_list(environ, start_response)
+        if failure and not (unsigned and self._public.readable(environ)):
             return error_response(failure, signing_service(environ))(environ, start_response)
         if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
             return self._admin(environ, start_response)

@@ -40,10 +40,12 @@ from covalent_braket_plugin.local.faults import Faults, FaultSettings, add_fault
 from covalent_braket_plugin.local.gateway import Gateway, OneAtATime, WSGIApp
 from covalent_braket_plugin.local.hosts import AllowedHosts, check_listen_address
 from covalent_braket_plugin.local.jobs.manager import JobManager, docker_client
+from covalent_braket_plugin.local.price_list import PriceList
 from covalent_braket_plugin.local.public_objects import PublicObjects
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
 from covalent_braket_plugin.local.stack import JOBS_DIR, RUNNERS
+from covalent_braket_plugin.tasks import PriceTable
 
 PID_FILE = "server.pid"
 
@@ -91,10 +93,13 @@ def serve(args: argparse.Namespace) -> None:
     admin = AdminApp(faults)
     verifier = Verifier(credentials)
     public = PublicObjects()
+    prices = PriceTable.load()  # one table for the spending limits and the price list: they agree
+    price_list = PriceList(prices)
     server = _bind(
         args.host, args.port,
         lambda port: Gateway(
-            routes, admin, moto_app, hosts=AllowedHosts(args.host, port), verifier=verifier, public=public
+            routes, admin, moto_app, hosts=AllowedHosts(args.host, port), verifier=verifier, public=public,
+            price_list=price_list,
         ),
     )
     endpoint = f"http://{args.host}:{server.server_address[1]}"
@@ -117,7 +122,9 @@ def serve(args: argparse.Namespace) -> None:
             )
         except RuntimeError as exc:  # --runner docker without an engine
             raise StartError(str(exc)) from exc
-        backend = BraketBackend(services=services, faults=faults, job_manager=jobs, public=public)
+        backend = BraketBackend(
+            services=services, faults=faults, job_manager=jobs, public=public, prices=prices
+        )
         jobs.bind_store(backend)
         routes["braket"] = make_braket_app(backend, faults)
         routes["ecr"] = EcrApp(services, registry, fallback=moto_app, braket=jobs.braket_images)

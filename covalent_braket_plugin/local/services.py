@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from covalent_braket_plugin.local.credentials import StackCredentials
+from covalent_braket_plugin.local.price_list import PRICE_OFFERS_VARIABLE, price_list_url
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -61,11 +62,13 @@ class LocalServices:
 def client_environment(
     endpoint_url: str, credentials: StackCredentials, region: str = DEFAULT_REGION
 ) -> dict[str, str]:
-    """The environment a user (or a job's process) needs to talk to the stack at ``endpoint_url``."""
+    """The environment a user (or a job's process) needs to talk to the stack at ``endpoint_url``,
+    the price list the Braket SDK's Tracker reads included: AWS_ENDPOINT_URL does not reach it."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": credentials.aws_access_key_id,
         "AWS_SECRET_ACCESS_KEY": credentials.aws_secret_access_key,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
+        PRICE_OFFERS_VARIABLE: price_list_url(endpoint_url),
     }

@@ -194,8 +194,9 @@ def job_environment(
 ) -> dict[str, str]:
     """The environment of the job's program: the AMZN_BRAKET_* contract plus the stack's AWS settings.
 
-    ``services_env`` (endpoint, test credentials) lets boto3 and the Braket SDK inside the job reach
-    the stack; the region is the job's own, taken from its ARN.
+    ``services_env`` (endpoint, test credentials, the price list's URL) lets boto3 and the Braket SDK
+    inside the job reach the stack, and its Tracker price the job's tasks there; the region is the
+    job's own, taken from its ARN.
     """
     name = job["jobName"]
     bucket, prefix = parse_s3_uri(job["outputDataConfig"]["s3Path"])

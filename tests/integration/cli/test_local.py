@@ -15,8 +15,10 @@ from typing import Any
 import boto3
 import psutil
 import pytest
+import requests
 from botocore.config import Config
 
+from covalent_braket_plugin.local.price_list import PRICE_LIST_PATH
 from covalent_braket_plugin.local.stack import LocalStack
 
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -77,6 +79,10 @@ def test_up_env_status_faults_down_leaves_no_process(state_dir: Path) -> None:
     assert variables["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION"}
     assert credentials <= set(variables)
+    # The Braket SDK's Tracker reads its price list from here, unsigned, as it reads AWS's.
+    prices = requests.get(variables["BRAKET_PRICE_OFFERS_URL"], timeout=30)
+    assert variables["BRAKET_PRICE_OFFERS_URL"] == variables["AWS_ENDPOINT_URL"] + PRICE_LIST_PATH
+    assert prices.status_code == 200 and prices.text.startswith('"FormatVersion","v1.0"')
 
     # The fault given at start applies to Braket calls only.
     braket = client("braket", variables)

@@ -16,6 +16,8 @@ from covalent_braket_plugin.local.auth import Verifier
 from covalent_braket_plugin.local.credentials import StackCredentials
 from covalent_braket_plugin.local.gateway import Gateway, signing_region, signing_service
 from covalent_braket_plugin.local.hosts import AllowedHosts
+from covalent_braket_plugin.local.price_list import PRICE_LIST_PATH, PriceList
+from covalent_braket_plugin.tasks import PriceTable
 
 ENDPOINT = "http://127.0.0.1:9"
 KEY = StackCredentials("AKIAEXAMPLEEXAMPLE00", "secret")
@@ -153,3 +155,25 @@ def test_a_request_changed_after_signing_is_refused(client: Client) -> None:
     SigV4Auth(SIGNER_KEY, "braket", "us-east-1").add_auth(request)
     response = client.get("/job/someone-elses", base_url=ENDPOINT, headers=dict(request.headers))
     assert (response.status_code, response.headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
+
+
+def test_the_price_list_is_read_unsigned_and_nothing_else_is() -> None:
+    """The Braket SDK's Tracker reads the price list with a plain GET, as it reads AWS's; any other
+    method, a query, or a path beside it stays refused, and a signed request is its service's."""
+    gateway = Gateway(routes={}, admin=_named_app("admin"), fallback=_named_app("moto"),
+                      hosts=AllowedHosts("127.0.0.1", 9), verifier=Verifier(KEY),
+                      price_list=PriceList(PriceTable.load()))
+    client = Client(gateway)
+    served = client.get(PRICE_LIST_PATH, base_url=ENDPOINT)
+    assert (served.status_code, served.mimetype) == (200, "text/csv")
+    assert served.text.startswith('"FormatVersion","v1.0"\n')
+    assert client.head(PRICE_LIST_PATH, base_url=ENDPOINT).status_code == 200
+    refused = [
+        client.get(f"{PRICE_LIST_PATH}?acl", base_url=ENDPOINT),
+        client.put(PRICE_LIST_PATH, base_url=ENDPOINT, data=b"0"),
+        client.delete(PRICE_LIST_PATH, base_url=ENDPOINT),
+        client.get(PRICE_LIST_PATH.replace("index.csv", "index.json"), base_url=ENDPOINT),
+        client.get("/_local/status", base_url=ENDPOINT),
+    ]
+    assert [response.status_code for response in refused] == [403] * len(refused)
+    assert _send(client, "s3", "GET", PRICE_LIST_PATH).text == "moto"  # S3's bucket "offers"
