@@ -3,9 +3,9 @@
 On a stack of its own, runs ``--electrons`` hybrid jobs named and tagged as the executor does for
 one dispatch's electrons (process runner, a few at a time); each job queues ``--tasks-per-electron``
 QPU tasks with its job token, as the SDK does inside a job (held QUEUED: nothing is simulated). Then
-times the report of ``covalent-braket cost DISPATCH_ID`` (``inventory.costs.dispatch_cost``, median
+times the report of ``covalent-braket cost DISPATCH_ID`` (``inventory.cost_reports.dispatch_cost``, median
 of three runs, client already made) before the jobs carry the executor's cost tag (one GetJob per
-job) and after ``executor.cost.bill`` tagged them as the executor does when a job ends (target:
+job) and after ``billing.bill.bill_ended_job`` tagged them as the executor does when a job ends (target:
 ceil(electrons / 100) SearchJobs pages plus ceil(tasks per electron / 100) SearchQuantumTasks pages
 per electron). The baseline, in the same run on the same stack: reading every record, one GetJob per
 electron and one GetQuantumTask per task (the ARNs handed over for free), priced the same way; both
@@ -28,18 +28,12 @@ from held_tasks import ACTION, BUCKET, FORTE, SHOTS
 
 from covalent_braket_plugin import hybrid_jobs
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor.cost import bill
-from covalent_braket_plugin.inventory.costs import DispatchCost, dispatch_cost
+from covalent_braket_plugin.billing.bill import ElectronCost, bill_ended_job, price_usage
+from covalent_braket_plugin.billing.prices import PriceTable
+from covalent_braket_plugin.billing.usage import measure
+from covalent_braket_plugin.inventory.cost_reports import DispatchCost, dispatch_cost
 from covalent_braket_plugin.local.stack import LocalStack
 from covalent_braket_plugin.quantum_tasks import iter_tasks
-from covalent_braket_plugin.tasks.cost import (
-    ElectronCost,
-    Usage,
-    device_usage,
-    job_usage,
-    price_usage,
-)
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 SEARCH_PAGE = 100
 JOBS_AT_ONCE = 8
@@ -111,8 +105,7 @@ def per_record_costs(
     costs = []
     for arn in job_arns:
         tasks = [braket.get_quantum_task(quantumTaskArn=task) for task in task_arns[arn]]
-        usage = Usage(job_usage(braket.get_job(jobArn=arn)), device_usage(tasks, prices))
-        costs.append(price_usage(usage, prices))
+        costs.append(price_usage(measure(braket.get_job(jobArn=arn), tasks, prices), prices))
     return costs
 
 
@@ -171,7 +164,7 @@ def bench_cost(stack: LocalStack, session: boto3.Session, electrons: int, tasks_
 
     measured_report("cost DISPATCH_ID, jobs without the cost tag", target + electrons)
     with ThreadPoolExecutor(JOBS_AT_ONCE) as pool:  # tag each job with its usage as the executor does
-        list(pool.map(lambda record: bill(aws, record, prices), records))
+        list(pool.map(lambda record: bill_ended_job(aws, record, prices), records))
     tagged = measured_report("cost DISPATCH_ID, jobs tagged by the executor", target)
 
     counter.reset()

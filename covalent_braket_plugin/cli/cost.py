@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
 from covalent_braket_plugin.cli.common import (
     UsageError,
     add_executor_account_flags,
@@ -22,8 +23,7 @@ from covalent_braket_plugin.cli.common import (
     parse_since,
     print_json,
 )
-from covalent_braket_plugin.inventory import costs
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
+from covalent_braket_plugin.inventory import cost_reports
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,11 +57,11 @@ def run_cost(args: argparse.Namespace) -> int:
             raise UsageError(f"--prices: {error}") from None
         _, aws = executor_session(args)
         braket = aws.client("braket")
-        report: costs.DispatchCost | costs.DailyCost
+        report: cost_reports.DispatchCost | cost_reports.DailyCost
         if args.dispatch_id is not None:
-            report = costs.dispatch_cost(braket, args.dispatch_id, prices)
+            report = cost_reports.dispatch_cost(braket, args.dispatch_id, prices)
         else:
-            report = costs.daily_cost(braket, args.since, prices)
+            report = cost_reports.daily_cost(braket, args.since, prices)
         if args.json:
             print_json(report.to_json())
         else:

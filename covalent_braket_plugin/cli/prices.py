@@ -11,8 +11,8 @@ import argparse
 from collections.abc import Sequence
 from decimal import Decimal
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
 from covalent_braket_plugin.cli.common import UsageError, add_json_flag, guarded, print_json
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,6 +6,7 @@ import argparse
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.cli.common import (
     add_account_flags,
     add_json_flag,
@@ -16,7 +17,6 @@ from covalent_braket_plugin.cli.common import (
 )
 from covalent_braket_plugin.quantum_tasks import TASK_STATUSES, CancelReport
 from covalent_braket_plugin.tasks.braketlib import AmazonBraketlib
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 
 def _zone_name(value: str) -> str:

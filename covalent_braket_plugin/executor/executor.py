@@ -34,8 +34,11 @@ from covalent.executor.base import AsyncBaseExecutor
 
 from covalent_braket_plugin import hybrid_jobs, job_stop
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
+from covalent_braket_plugin.billing import budget
+from covalent_braket_plugin.billing.bill import ElectronCost, bill_ended_job
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.errors import BucketNotFoundError
-from covalent_braket_plugin.executor import budget, cost, runtime, transfer
+from covalent_braket_plugin.executor import runtime, transfer
 from covalent_braket_plugin.executor.checkpoints import prepare as prepare_checkpoints
 from covalent_braket_plugin.executor.image_builds import ImageBuilder
 from covalent_braket_plugin.executor.include_modules import with_modules
@@ -45,8 +48,6 @@ from covalent_braket_plugin.executor.metrics import report as metrics_report
 from covalent_braket_plugin.executor.progress import BYTES_UNIT
 from covalent_braket_plugin.s3_layout import ElectronLocation
 from covalent_braket_plugin.settings import BraketExecutorSettings, given, validated_retries
-from covalent_braket_plugin.tasks.cost import ElectronCost
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 app_log = logger.app_log
 
@@ -343,7 +344,7 @@ class BraketExecutor(AsyncBaseExecutor):
                     f"{error}; `covalent-braket jobs cancel {job['jobArn']}` cancels them"
                 )
         try:
-            bill: ElectronCost | None = await rt.blocking(cost.bill, aws, job, prices)
+            bill: ElectronCost | None = await rt.blocking(bill_ended_job, aws, job, prices)
             rt.spend.record(task.dispatch_id, job["jobArn"], bill.known)
         except Exception as error:  # the electron's outcome matters more than its bill
             app_log.warning(f"Could not work out the cost of Braket job {job['jobArn']}: {error}")

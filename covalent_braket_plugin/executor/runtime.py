@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from covalent_braket_plugin.aws import AwsSession
-from covalent_braket_plugin.executor.budget import DispatchSpend
+from covalent_braket_plugin.billing.budget import DispatchSpend
 from covalent_braket_plugin.executor.image_builds import ImageBuilds
 from covalent_braket_plugin.executor.progress import Progress
 from covalent_braket_plugin.executor.watch import JobWatcher

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from covalent_braket_plugin.tasks.pricing import validate_overrides
+from covalent_braket_plugin.billing.prices import validate_overrides
 
 # Names of the variables, shared with deploy.py so the deployed function and the handler agree.
 MAX_SHOTS = "MAX_SHOTS"

@@ -69,7 +69,7 @@ TIMEOUT_S = 120
 MEMORY_MB = 256
 PACKAGE = "covalent_braket_plugin"
 # Package data the handler reads at run time.
-DATA_FILES = ("tasks/prices.json",)
+DATA_FILES = ("billing/prices.json",)
 # The tag that marks spending limits (and the table) this deployment created.
 LIMIT_TAG = "covalent-braket-guard"
 

@@ -19,7 +19,7 @@ Safety rules the handler keeps whatever arrives:
   fast total is a trigger, not the authority, because it keeps tasks that were cancelled since);
 - Slack is told after cancelling, and a failed post is logged, never raised.
 
-Only the standard library, boto3 and this package's guard, quantum-task and price modules are
+Only the standard library, boto3 and this package's guard, quantum-task, price and usage modules are
 imported: that is what the deployed zip holds.
 """
 
@@ -38,6 +38,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
+from covalent_braket_plugin.billing.usage import job_usage
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.config import (
     CANCEL_ALL,
@@ -54,9 +56,8 @@ from covalent_braket_plugin.guard.events import (
     TaskEvent,
     parse_event,
 )
-from covalent_braket_plugin.guard.ledger import Ledger, LedgerMissing, Usage
+from covalent_braket_plugin.guard.ledger import DayTally, Ledger, LedgerMissing
 from covalent_braket_plugin.quantum_tasks import CANCELLABLE_STATUSES, cancel_tasks, day_bounds, iter_tasks
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -134,10 +135,10 @@ class Work:
         )
 
 
-def total(work: Iterable[Work], extra_cost: Decimal = Decimal(0)) -> Usage:
+def total(work: Iterable[Work], extra_cost: Decimal = Decimal(0)) -> DayTally:
     """The usage of ``work`` (priced part in dollars; unpriced tasks counted apart) plus ``extra_cost``."""
     items = list(work)
-    return Usage(
+    return DayTally(
         task_count=len(items),
         shots=sum(w.shots for w in items),
         cost_usd=sum((w.cost for w in items if w.cost is not None), extra_cost),
@@ -159,7 +160,9 @@ def excess(work: Iterable[Work], limits: Limits, extra_cost: Decimal = Decimal(0
             break
         if item.status in CANCELLABLE_STATUSES:
             chosen.append(item)
-            usage = Usage(usage.task_count - 1, usage.shots - item.shots, usage.cost_usd - (item.cost or 0))
+            usage = DayTally(
+                usage.task_count - 1, usage.shots - item.shots, usage.cost_usd - (item.cost or 0)
+            )
     return chosen
 
 
@@ -266,20 +269,17 @@ class Guard:
         if self.ledger is None:
             return Outcome("ignored", "job instance time is counted with the ledger (LEDGER_TABLE) only")
         record = self.clients.braket.get_job(jobArn=job.job_arn)
-        instance = record.get("instanceConfig", {})
-        instance_type = str(instance.get("instanceType", ""))
-        count = int(instance.get("instanceCount", 1))
-        billable_ms = int(record.get("billableDuration") or 0)
+        used = job_usage(record)  # as the executor's bill measures it
         day, bounds = self._day(record.get("endedAt") or job.created_at)
         details: dict[str, Any] = {
-            "job": job.job_arn, "day": day.isoformat(), "instance_type": instance_type,
-            "instance_count": count, "billable_ms": billable_ms,
+            "job": job.job_arn, "day": day.isoformat(), "instance_type": used.instance_type,
+            "instance_count": used.instance_count, "billable_ms": used.billable_ms,
         }
-        cost = self.prices.job_cost(instance_type, billable_ms, count)
+        cost = self.prices.job_cost(used.instance_type, used.billable_ms or 0, used.instance_count)
         if cost is None:
             reason = (
-                f"instance type {instance_type!r} has no price, so job {job.job_arn} could not be counted; "
-                "give it a price in PRICE_OVERRIDES (or COVALENT_BRAKET_PRICES)"
+                f"instance type {used.instance_type!r} has no price, so job {job.job_arn} could not be "
+                "counted; give it a price in PRICE_OVERRIDES (or COVALENT_BRAKET_PRICES)"
             )
             logger.error("cost guard: %s", reason)
             return Outcome("refused", reason, details)
@@ -378,7 +378,7 @@ class Guard:
         bounds: tuple[datetime, datetime],
         work: list[Work],
         limits: Limits,
-        usage: Usage,
+        usage: DayTally,
         details: dict[str, Any],
         extra_cost: Decimal = Decimal(0),
     ) -> Outcome:

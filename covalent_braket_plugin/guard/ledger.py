@@ -49,8 +49,11 @@ class LedgerMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Usage:
-    """Committed work on one device in one day."""
+class DayTally:
+    """Committed work on one device (or the account) in one day: the running totals a limit is held to.
+
+    Not a job's bill (:class:`covalent_braket_plugin.billing.usage.Usage`): a tally of tasks and
+    dollars across jobs and notebooks, counted from events."""
 
     task_count: int = 0
     shots: int = 0
@@ -75,22 +78,22 @@ class Ledger:
 
     def record_task(
         self, task_arn: str, device_arn: str, day: date, shots: int, cost: Decimal | None, expires: datetime
-    ) -> tuple[bool, Usage]:
+    ) -> tuple[bool, DayTally]:
         """Count a task unless it was counted before; return (newly counted, the day's usage)."""
-        added = Usage(1, shots, cost or Decimal(0), 1 if cost is None else 0)
+        added = DayTally(1, shots, cost or Decimal(0), 1 if cost is None else 0)
         item = {"device_arn": {"S": device_arn}, "day": {"S": day.isoformat()}, "shots": {"N": str(shots)}}
         counted = self._count_once(f"task#{task_arn}", item, [device_arn, ACCOUNT], day, added, expires)
         return counted, self.usage(device_arn, day)
 
     def record_charge(
         self, charge_id: str, device_arn: str | None, day: date, cost: Decimal, expires: datetime
-    ) -> tuple[bool, Usage]:
+    ) -> tuple[bool, DayTally]:
         """Add dollars once per ``charge_id`` (``job#<ARN>``, ``runtime#<task ARN>``) to the day's totals.
 
         A charge without a device is job instance time: it raises the account's totals and the day's
         job dollars. Returns (newly counted, the device's usage, or the account's for a job).
         """
-        added = Usage(0, 0, cost, 0)
+        added = DayTally(0, 0, cost, 0)
         keys = [device_arn, ACCOUNT] if device_arn is not None else [ACCOUNT, _JOBS]
         item = {"day": {"S": day.isoformat()}, "cost_usd": {"N": str(cost)}}
         counted = self._count_once(charge_id, item, keys, day, added, expires)
@@ -102,7 +105,7 @@ class Ledger:
         item: dict[str, Any],
         usage_of: list[str],
         day: date,
-        added: Usage,
+        added: DayTally,
         expires: datetime,
     ) -> bool:
         """Put ``item_key`` unless present and ADD ``added`` to the usage items, in one transaction."""
@@ -153,12 +156,12 @@ class Ledger:
         """Dollars of job instance time counted for ``day``."""
         return self.usage(_JOBS, day).cost_usd
 
-    def usage(self, device_arn: str | None, day: date) -> Usage:
+    def usage(self, device_arn: str | None, day: date) -> DayTally:
         """The day's totals on ``device_arn``, or the account's for None (zero when nothing was counted)."""
         with self._table():
             key = {KEY: {"S": _usage_key(device_arn or ACCOUNT, day)}}
             item = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
-        return Usage(
+        return DayTally(
             task_count=int(item.get("task_count", {}).get("N", "0")),
             shots=int(item.get("shots", {}).get("N", "0")),
             cost_usd=Decimal(item.get("cost_usd", {}).get("N", "0")),

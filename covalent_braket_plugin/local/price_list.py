@@ -28,8 +28,8 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from covalent_braket_plugin.billing.prices import DevicePrice, PriceTable
 from covalent_braket_plugin.settings import braket_regions
-from covalent_braket_plugin.tasks import DevicePrice, PriceTable
 
 PRICE_OFFERS_VARIABLE = "BRAKET_PRICE_OFFERS_URL"
 """Where the Braket SDK's Tracker reads the price list."""

@@ -29,6 +29,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.local import braket_images
 from covalent_braket_plugin.local.admin import AdminApp
 from covalent_braket_plugin.local.auth import Verifier
@@ -45,7 +46,6 @@ from covalent_braket_plugin.local.public_objects import PublicObjects
 from covalent_braket_plugin.local.registry import REGISTRY_BINARY, LocalRegistry, RegistryUnavailableError
 from covalent_braket_plugin.local.services import LocalServices
 from covalent_braket_plugin.local.stack import JOBS_DIR, RUNNERS
-from covalent_braket_plugin.tasks import PriceTable
 
 PID_FILE = "server.pid"
 

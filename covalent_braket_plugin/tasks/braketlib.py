@@ -14,6 +14,8 @@ from typing import Any
 import boto3
 
 from covalent_braket_plugin.aws import AwsSession, region_of_arn
+from covalent_braket_plugin.billing.day_totals import DaySummary, summarize
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.quantum_tasks import (
     CANCELLABLE_STATUSES,
     CancelReport,
@@ -21,8 +23,6 @@ from covalent_braket_plugin.quantum_tasks import (
     day_bounds,
     iter_tasks,
 )
-from covalent_braket_plugin.tasks.pricing import PriceTable
-from covalent_braket_plugin.tasks.summary import DaySummary, summarize
 
 DEFAULT_REGION = "us-east-1"
 

@@ -21,10 +21,10 @@ from typing import Any
 import boto3
 import pytest
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV
 from covalent_braket_plugin.braket import BraketExecutor
 from covalent_braket_plugin.hybrid_jobs import JobSpec
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 from covalent_braket_plugin.testing.pytest_plugin import point_at
 
 BELL: dict[str, Any] = {

@@ -223,9 +223,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("aws",),
     ("validation", "s3_layout", "hybrid_jobs", "images", "quantum_tasks", "job_stop"),
     ("settings",),
-    ("covalent_conf", "tasks"),
+    ("covalent_conf", "billing"),
     ("executor", "local", "provisioning"),
-    ("doctor", "inventory", "guard", "testing"),
+    ("doctor", "inventory", "guard", "testing", "tasks"),
     ("cli", "braket"),
 )
 SHARED_FLOORS = frozenset({2, 4})

@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.local.braket_api.device_model import DeviceModel
 from covalent_braket_plugin.local.braket_api.hybrid_job_model import HybridJobModel, JobManagerLike
 from covalent_braket_plugin.local.braket_api.quantum_task_model import QuantumTaskModel
@@ -24,7 +25,6 @@ from covalent_braket_plugin.local.braket_api.tag_model import TagModel
 from covalent_braket_plugin.local.faults import Faults
 from covalent_braket_plugin.local.public_objects import PublicObjects
 from covalent_braket_plugin.local.services import LocalServices
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 
 class BraketBackend(DeviceModel, QuantumTaskModel, SpendingLimitModel, HybridJobModel, TagModel):

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.local.braket_api.devices import DEVICES, Device
 from covalent_braket_plugin.local.braket_api.errors import quota_exceeded, retired, validation
 from covalent_braket_plugin.local.braket_api.record_search import Record, Records, filters_of, search_page
 from covalent_braket_plugin.local.braket_api.resource_model import ResourceModel, now
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 _NO_END = datetime(9999, 12, 31, tzinfo=UTC)
 # Which spend of a spending limit a QPU task counts in, by status; other statuses cost nothing.

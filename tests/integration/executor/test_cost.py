@@ -23,12 +23,12 @@ import pytest
 from covalent._shared_files.exceptions import TaskCancelledError, TaskRuntimeError
 
 from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin.billing.budget import BudgetError
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
+from covalent_braket_plugin.billing.tag import COST_TAG
 from covalent_braket_plugin.cli import main
-from covalent_braket_plugin.executor.budget import BudgetError
-from covalent_braket_plugin.inventory import costs
+from covalent_braket_plugin.inventory import cost_reports
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.tasks.cost import COST_TAG
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 from tests.integration.conftest import (
     electron_metadata,
     executor_for,
@@ -142,7 +142,7 @@ def test_a_dispatch_costs_what_the_stack_records_say(
 
     assert asyncio.run(dispatch()) == ["done", "done"]
     braket = _braket(stack)
-    report = costs.dispatch_cost(braket, dispatch_id, PriceTable.load())
+    report = cost_reports.dispatch_cost(braket, dispatch_id, PriceTable.load())
     assert [row.node_id for row in report.electrons] == ["0", "1"]
     expected = [_independent_cost(stack, row.cost.usage.job.job_arn) for row in report.electrons]
     assert [row.cost.total for row in report.electrons] == expected
@@ -243,7 +243,7 @@ def test_dispatch_max_cost_usd_stops_every_electron_of_the_dispatch(stack: Local
         o for o in outcomes if isinstance(o, TaskRuntimeError) and "dispatch_max_cost_usd=3.0" in str(o)
     ]
     assert len(stopped) == 1, outcomes
-    report = costs.dispatch_cost(_braket(stack), dispatch_id, PriceTable.load())
+    report = cost_reports.dispatch_cost(_braket(stack), dispatch_id, PriceTable.load())
     assert report.total is not None and report.total <= Decimal("3.0")
     assert sorted(row.cost.tasks_cost for row in report.electrons) == [Decimal(0), Decimal("2.20")]
 

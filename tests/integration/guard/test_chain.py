@@ -24,10 +24,10 @@ from typing import Any
 import boto3
 import pytest
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV
 from covalent_braket_plugin.guard.deploy import EVENT_PATTERN, GuardDeployment
 from covalent_braket_plugin.guard.lambda_function import lambda_handler
 from covalent_braket_plugin.local.stack import LocalStack
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 from tests.integration.conftest import BELL
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"

@@ -14,7 +14,7 @@ import pytest
 
 from covalent_braket_plugin.guard.deploy import GuardDeployment
 from covalent_braket_plugin.guard.lambda_function import lambda_handler
-from covalent_braket_plugin.guard.ledger import KEY, RETENTION, TTL_ATTRIBUTE, Ledger, Usage
+from covalent_braket_plugin.guard.ledger import KEY, RETENTION, TTL_ATTRIBUTE, DayTally, Ledger
 from covalent_braket_plugin.local.stack import LocalStack
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
@@ -55,24 +55,24 @@ def ledger(dynamodb: Any) -> Ledger:
 def test_each_task_is_counted_once(ledger: Ledger) -> None:
     assert ledger.record_task(task(1), FORTE, DAY, 100, Decimal("8.30"), DAY_END) == (
         True,
-        Usage(1, 100, Decimal("8.30"), 0),
+        DayTally(1, 100, Decimal("8.30"), 0),
     )
     # duplicated deliveries of the same task change nothing
     for _ in range(3):
         assert ledger.record_task(task(1), FORTE, DAY, 100, Decimal("8.30"), DAY_END) == (
             False,
-            Usage(1, 100, Decimal("8.30"), 0),
+            DayTally(1, 100, Decimal("8.30"), 0),
         )
     counted, usage = ledger.record_task(task(2), FORTE, DAY, 50, Decimal("4.30"), DAY_END)
-    assert counted and usage == Usage(2, 150, Decimal("12.60"), 0)
+    assert counted and usage == DayTally(2, 150, Decimal("12.60"), 0)
 
 
 def test_totals_are_kept_per_device_and_day(ledger: Ledger) -> None:
     ledger.record_task(task(10), GARNET, DAY, 1000, None, DAY_END)  # unpriced: counted, no dollars
     ledger.record_task(task(11), GARNET, date(2026, 11, 20), 7, Decimal("0.31"), DAY_END)
-    assert ledger.usage(GARNET, DAY) == Usage(1, 1000, Decimal(0), 1)
-    assert ledger.usage(GARNET, date(2026, 11, 20)) == Usage(1, 7, Decimal("0.31"), 0)
-    assert ledger.usage(GARNET, date(2026, 11, 19)) == Usage()
+    assert ledger.usage(GARNET, DAY) == DayTally(1, 1000, Decimal(0), 1)
+    assert ledger.usage(GARNET, date(2026, 11, 20)) == DayTally(1, 7, Decimal("0.31"), 0)
+    assert ledger.usage(GARNET, date(2026, 11, 19)) == DayTally()
 
 
 def test_items_expire_after_the_retention(ledger: Ledger, dynamodb: Any) -> None:

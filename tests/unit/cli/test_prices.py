@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV
 from covalent_braket_plugin.cli import main
 from covalent_braket_plugin.cli import prices as cli
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 
 IBEX = "arn:aws:braket:eu-north-1::device/qpu/aqt/Ibex-Q1"
 Capsys = pytest.CaptureFixture[str]

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV
 from covalent_braket_plugin.cli import tasks as cli
 from covalent_braket_plugin.quantum_tasks import day_bounds, task_filters
 from covalent_braket_plugin.tasks import AmazonBraketlib
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 TASK = "arn:aws:braket:us-east-1:123456789012:quantum-task/{}"

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from covalent_braket_plugin.billing.prices import PriceTable
 from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
 from covalent_braket_plugin.guard.ledger import KEY
-from covalent_braket_plugin.tasks.pricing import PriceTable
 from tests.unit.guard.test_events import FORTE
 from tests.unit.guard.test_lambda_function import GARNET, NOON, SV1, FakeBraket
 

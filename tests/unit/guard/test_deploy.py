@@ -41,7 +41,7 @@ def test_the_zip_is_the_same_bytes_every_time() -> None:
 def test_the_zip_holds_the_handler_its_imports_and_the_prices_only() -> None:
     names = set(zipfile.ZipFile(io.BytesIO(build_zip())).namelist())
     assert "covalent_braket_plugin/guard/lambda_function.py" in names
-    assert "covalent_braket_plugin/tasks/prices.json" in names
+    assert "covalent_braket_plugin/billing/prices.json" in names
     assert "covalent_braket_plugin/quantum_tasks.py" in names
     # deployment code and the rest of the plugin stay out of the function
     assert "covalent_braket_plugin/guard/deploy.py" not in names
@@ -56,7 +56,7 @@ def test_the_zip_runs_on_its_own(tmp_path: Path) -> None:
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         f"import json, {module} as handler\n"
         f"assert handler.__file__.startswith({str(tmp_path)!r}), handler.__file__\n"
-        "from covalent_braket_plugin.tasks.pricing import PriceTable\n"
+        "from covalent_braket_plugin.billing.prices import PriceTable\n"
         f"print(json.dumps([handler.{function}({{'source': 'aws.s3'}}, None),"
         f" str(PriceTable.load().task_cost({FORTE!r}, 100))]))"
     )

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
 from covalent_braket_plugin.guard import slack
 from covalent_braket_plugin.guard.lambda_function import Clients, handle_event
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 from tests.unit.guard.test_events import FORTE, task_event
 
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from covalent_braket_plugin.billing.prices import PRICES_ENV
 from covalent_braket_plugin.quantum_tasks import day_bounds, task_filters
 from covalent_braket_plugin.tasks import AmazonBraketlib
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"

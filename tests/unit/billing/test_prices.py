@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable, device_key
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable, device_key
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 FORTE_ENTERPRISE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-Enterprise-1"

@@ -1,20 +1,11 @@
-"""A job's usage from its records, kept as a tag, and priced: unknown prices stay unknown."""
+"""A job's usage from AWS's records (``billing/usage.py``): billed tasks, simulator minimums, time so far."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
-from covalent_braket_plugin.tasks.cost import (
-    Usage,
-    device_usage,
-    job_usage,
-    price_usage,
-    read_usage_tag,
-    usage_from_records,
-    usage_tag,
-)
-from covalent_braket_plugin.tasks.pricing import PriceTable
+from covalent_braket_plugin.billing.prices import PriceTable
+from covalent_braket_plugin.billing.usage import Usage, device_usage, job_usage, measure
 
 SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
@@ -58,38 +49,6 @@ def test_usage_counts_billed_tasks_and_the_minimum_of_each_simulator_task() -> N
     assert device_usage(TASKS[:1], PRICED)[0].estimated
 
 
-def test_a_priced_job_adds_instances_qpu_fees_and_simulator_minutes() -> None:
-    usage = Usage(job_usage(RECORD), device_usage(TASKS, PRICED, {"s1": 1200, "s2": 4500}))
-    cost = price_usage(usage, PRICED)
-    job = Decimal("0.23") * 180_000 * 2 / 3_600_000
-    forte = 2 * Decimal("0.30") + 30 * Decimal("0.08")
-    sv1 = Decimal("0.075") * 7500 / 60_000
-    assert cost.job_cost == job and cost.total == job + forte + sv1
-    assert cost.line() == (
-        f"cost: ${job + forte + sv1:.2f} = job {job:.2f} (2 x ml.m5.large, 3 min) "
-        f"+ 2 tasks on SV1 {sv1:.2f} + 2 tasks on IonQ Forte-1 {forte:.2f}"
-    )
-
-
-def test_an_unpriced_instance_is_unknown_never_zero() -> None:
-    cost = price_usage(Usage(job_usage(RECORD), device_usage(TASKS[3:4], PRICED)), PriceTable.load())
-    assert cost.job_cost is None and cost.total is None
-    assert cost.known == Decimal("0.30") + 10 * Decimal("0.08")
-    assert cost.unpriced == ("ml.m5.large",)
-    assert cost.line().startswith("cost: unknown (known part $1.10) = job unknown (2 x ml.m5.large")
-
-
-def test_the_tag_keeps_what_searches_cannot_tell_and_reads_back() -> None:
-    usage = Usage(job_usage(RECORD), device_usage(TASKS, PRICED, {"s1": 1200}))
-    tag = usage_tag(usage)
-    assert tag == "v1 job=ml.m5.large*2*180000 quantum-simulator/amazon/sv1=13000~"
-    tagged = read_usage_tag(JOB, tag)
-    assert tagged is not None and tagged.job == usage.job
-    assert usage_from_records(tagged, TASKS, PRICED) == usage
-    assert read_usage_tag(JOB, "something else") is None
-    assert read_usage_tag(JOB, "v1 job=nonsense") is None
-
-
 def test_a_running_job_counts_its_time_so_far_and_one_never_started_none() -> None:
     running = {**RECORD, "status": "RUNNING"}
     del running["billableDuration"], running["endedAt"]
@@ -97,3 +56,14 @@ def test_a_running_job_counts_its_time_so_far_and_one_never_started_none() -> No
     assert (usage.billable_ms, usage.estimated) == (90_000, True)
     never = {"jobArn": JOB, "status": "CANCELLED", "instanceConfig": RECORD["instanceConfig"]}
     assert (job_usage(never).billable_ms, job_usage(never).estimated) == (0, False)
+
+
+
+def test_measure_is_the_records_job_and_its_billed_tasks() -> None:
+    durations = {"s1": 1200, "s2": 4500}
+    usage = measure(RECORD, TASKS, PRICED, durations)
+    assert usage == Usage(job_usage(RECORD), device_usage(TASKS, PRICED, durations))
+    assert (usage.job.billable_ms, usage.job.instance_count, usage.estimated) == (180_000, 2, False)
+    running = {**RECORD, "status": "RUNNING"}
+    del running["billableDuration"], running["endedAt"]
+    assert measure(running, [], PRICED, now=T0 + timedelta(seconds=5)).job.billable_ms == 5_000

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from covalent_braket_plugin.executor import budget
+from covalent_braket_plugin.billing import budget
+from covalent_braket_plugin.billing.bill import price_usage
+from covalent_braket_plugin.billing.prices import PriceTable
+from covalent_braket_plugin.billing.usage import JobUsage, Usage
 from covalent_braket_plugin.settings import BraketExecutorSettings
-from covalent_braket_plugin.tasks.cost import JobUsage, Usage, price_usage
-from covalent_braket_plugin.tasks.pricing import PriceTable
 
 PRICED = PriceTable.load(overrides={"instances": {"ml.m5.large": {"per_hour": "0.36"}}})
 JOB = "arn:aws:braket:us-east-1:123456789012:job/j"

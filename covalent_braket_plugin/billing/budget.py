@@ -4,7 +4,7 @@ Checked twice. Before CreateJob (before anything is uploaded, even): the job's i
 could cost ``time_limit`` x the instance type's hourly price x its one instance, and a job that could
 pass its budget on that alone is refused, with the figures. While the job runs, a follower measures
 its cost so far every ``poll_freq`` seconds or sooner (GetJob for its instance time since it started,
-its tasks by the job's ARN, priced as :mod:`covalent_braket_plugin.tasks.cost` says; a simulator
+its tasks by the job's ARN, measured as :mod:`~covalent_braket_plugin.billing.usage` says; a simulator
 task still running counts its minimum billed time, one ended counts from creation to end), and once
 the electron's cost, or the dispatch's (every electron of the dispatch in this process, those ended
 with their final bill), passes its budget, the job and its waiting tasks are cancelled and the
@@ -25,16 +25,11 @@ from decimal import Decimal
 from typing import Any
 
 from covalent_braket_plugin import hybrid_jobs, job_stop
+from covalent_braket_plugin.billing.bill import ElectronCost, price_usage
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
+from covalent_braket_plugin.billing.usage import measure
 from covalent_braket_plugin.quantum_tasks import iter_tasks
 from covalent_braket_plugin.settings import BraketExecutorSettings
-from covalent_braket_plugin.tasks.cost import (
-    ElectronCost,
-    Usage,
-    device_usage,
-    job_usage,
-    price_usage,
-)
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
 
 Blocking = Callable[..., Awaitable[Any]]
 
@@ -133,10 +128,7 @@ def breach(
 
 def cost_so_far(braket: Any, job_arn: str, prices: PriceTable) -> ElectronCost:
     """A running job's cost from its record and its tasks' summaries (no result is read)."""
-    usage = Usage(
-        job_usage(hybrid_jobs.get_job(braket, job_arn)),
-        device_usage(iter_tasks(braket, job_arn=job_arn), prices),
-    )
+    usage = measure(hybrid_jobs.get_job(braket, job_arn), iter_tasks(braket, job_arn=job_arn), prices)
     return price_usage(usage, prices)
 
 

@@ -15,8 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from covalent_braket_plugin.billing.prices import PriceTable, device_key
 from covalent_braket_plugin.quantum_tasks import TASK_STATUSES
-from covalent_braket_plugin.tasks.pricing import PriceTable, device_key
 
 
 @dataclass(frozen=True)

@@ -21,20 +21,13 @@ from decimal import Decimal
 from typing import Any
 
 from covalent_braket_plugin import hybrid_jobs
+from covalent_braket_plugin.billing.bill import ElectronCost, price_usage
+from covalent_braket_plugin.billing.day_totals import DaySummary, summarize
+from covalent_braket_plugin.billing.prices import PriceTable
+from covalent_braket_plugin.billing.tag import COST_TAG, read_usage_tag, usage_from_records
+from covalent_braket_plugin.billing.usage import job_usage, measure
 from covalent_braket_plugin.inventory.formatting import table
 from covalent_braket_plugin.quantum_tasks import iter_tasks
-from covalent_braket_plugin.tasks.cost import (
-    COST_TAG,
-    ElectronCost,
-    Usage,
-    device_usage,
-    job_usage,
-    price_usage,
-    read_usage_tag,
-    usage_from_records,
-)
-from covalent_braket_plugin.tasks.pricing import PriceTable
-from covalent_braket_plugin.tasks.summary import DaySummary, summarize
 
 SEARCH_PAGE_SIZE = 100
 
@@ -139,7 +132,7 @@ def job_cost(
     if tagged is not None:
         usage = usage_from_records(tagged, tasks, prices)
     else:
-        usage = Usage(job_usage(hybrid_jobs.get_job(braket, summary["jobArn"])), device_usage(tasks, prices))
+        usage = measure(hybrid_jobs.get_job(braket, summary["jobArn"]), tasks, prices)
     return price_usage(usage, prices)
 
 

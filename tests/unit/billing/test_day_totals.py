@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from covalent_braket_plugin.tasks.pricing import PRICES_ENV, PriceTable
-from covalent_braket_plugin.tasks.summary import summarize
+from covalent_braket_plugin.billing.day_totals import summarize
+from covalent_braket_plugin.billing.prices import PRICES_ENV, PriceTable
 
 FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
 AQUILA = "arn:aws:braket:us-east-1::device/qpu/quera/Aquila"
