@@ -89,8 +89,8 @@ def docker_client() -> docker.DockerClient:
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise MissingPrerequisiteError(
-            f"no Docker engine answers ({exc}); start one, e.g. "
-            "`dockerd --storage-driver=vfs --iptables=false --bridge=none &` (scripts/test does)"
+            f"no Docker engine answers ({exc}) at DOCKER_HOST or the default socket: start one (e.g. "
+            "`sudo systemctl start docker`, or Docker Desktop), or set DOCKER_HOST to one that runs"
         ) from exc
     return client
 

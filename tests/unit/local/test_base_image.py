@@ -261,8 +261,9 @@ def test_no_engine_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> Non
         ensure_base_image(progress=lambda _: None)
 
     assert str(error.value) == (
-        "no Docker engine answers (Error while fetching server API version); start one, e.g. "
-        "`dockerd --storage-driver=vfs --iptables=false --bridge=none &` (scripts/test does)"
+        "no Docker engine answers (Error while fetching server API version) at DOCKER_HOST or the default "
+        "socket: start one (e.g. `sudo systemctl start docker`, or Docker Desktop), or set DOCKER_HOST to "
+        "one that runs"
     )
 
 

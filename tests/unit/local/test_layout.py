@@ -3,9 +3,9 @@
 
 The stack must not need its test support, and the Braket API's layers point one way: protocol and
 errors under everything, the task runner (with the simulation it hands to worker processes), the
-events and the search of records under the backend, the HTTP responses on top. The backend is
-composed of one model per resource, which meet only there: each stands on the state they share,
-never on another model.
+state-change events and the search of records under the backend, the HTTP responses on top. The
+backend is composed of one model per resource, which meet only there: each stands on the state they
+share, never on another model.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_the_local_stack_does_not_import_its_test_support() -> None:
 def test_the_braket_api_layers_point_one_way() -> None:
     assert _reached(f"{API}.protocol") <= {f"{API}.errors"}
     composed = RESOURCE_MODELS | {f"{API}.resource_model", f"{API}.backend", f"{API}.responses"}
-    below = ("task_runner", "events", "record_search")
+    below = ("task_runner", "state_changes", "record_search")
     below_backend = set().union(*(_reached(f"{API}.{name}") for name in below))
     assert not composed & below_backend
     assert f"{API}.responses" not in _reached(f"{API}.backend")
