@@ -1,10 +1,13 @@
 """``BraketExecutor``: run each Covalent electron as one Amazon Braket Hybrid Job.
 
-The story of one electron (``BraketExecutor.run``), in Covalent's own verbs: **upload** it (pickle
-the task, make sure the job image exists, put the task and the runner in S3), **submit** its job,
-**watch** the job until it ends, **collect** the result (or the remote traceback) and **clean up**.
-A cancel request from Covalent is honoured at every step. What electrons share (threads, AWS
-sessions, watchers, known images) is the process's :mod:`~covalent_braket_plugin.executor.runtime`.
+The story of one electron (``BraketExecutor.run``) is one attempt (:class:`_Attempt`) told in
+Covalent's own verbs: **upload** it (pickle the task, make sure the job image exists, put the task
+and the runner in S3), **submit** its job, **watch** the job until it ends, **settle** its bill,
+**collect** the result (or the remote traceback) and **clean up**. The attempt is made once, in
+``run``, with what every step needs (the settings, the electron's call, its AWS session, the
+process's runtime), so no step looks any of it up again. A cancel request from Covalent is honoured
+at every step. What electrons share (threads, AWS sessions, watchers, known images) is the process's
+:mod:`~covalent_braket_plugin.executor.runtime`.
 
 Covalent finds this class through ``covalent_braket_plugin.braket``, the plugin's entry point.
 """
@@ -53,25 +56,6 @@ app_log = logger.app_log
 
 LARGE_UPLOAD_BYTES = 8 * 2**20
 """Tasks from this size on are uploaded with progress reports (and boto3's multipart transfer)."""
-
-
-@dataclass(frozen=True)
-class _ElectronCall:
-    """One attempt of one electron: its job name and where its objects live in S3."""
-
-    dispatch_id: str
-    node_id: int
-    name: str
-    location: ElectronLocation
-
-    @classmethod
-    def attempt(cls, settings: BraketExecutorSettings, task_metadata: dict) -> _ElectronCall:
-        """The next attempt of the electron ``task_metadata`` names, in this process."""
-        dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
-        attempt = runtime.current().next_attempt(dispatch_id, node_id)
-        name = hybrid_jobs.job_name(dispatch_id, node_id, attempt)
-        location = ElectronLocation.for_electron(settings.s3_bucket_name, dispatch_id, node_id, name)
-        return cls(dispatch_id, node_id, name, location)
 
 
 @dataclass(frozen=True)
@@ -124,49 +108,20 @@ class BraketExecutor(AsyncBaseExecutor):
     async def run(self, function: Callable, args: list, kwargs: dict, task_metadata: dict) -> Any:
         """Run ``function(*args, **kwargs)`` as a Braket job and return its result.
 
-        Upload, submit, watch, collect, and clean up. Only a cancel request or a closing server
-        cancels the job; a wait given up on (:class:`~.watch.WatchAbandoned`) leaves the job running
-        and its objects in S3, as does a result that could not be loaded.
+        One attempt of the electron, step by step. Only a cancel request, a budget passed or a
+        closing server stops the job; a wait given up on (:class:`~.watch.WatchAbandoned`) leaves the
+        job running and its objects in S3, as does a result that could not be loaded.
         """
-        settings = self.settings()
-        task = _ElectronCall.attempt(settings, task_metadata)
         self._ensure_streams()
-        await self._checkpoint(task)
-
-        rt = runtime.current()
-        prices = await rt.blocking(PriceTable.load)  # reads and parses files: off the event loop
-        budget.check_before_create(settings, prices, rt.spend.total(task.dispatch_id))
-        aws = await rt.blocking(rt.session, settings)
-        keep = False
+        attempt = await _Attempt.begin(self, (function, args, kwargs), task_metadata)
         try:
-            call = (with_modules(function, settings.include_modules), args, kwargs)
-            uploaded = await self._upload(aws, settings, task, call)
-            job = await self._submit(aws, settings, task, uploaded)
-            follower = budget.Follower(
-                aws.client("braket"), settings, prices, rt.spend, task.dispatch_id, job.arn, rt.blocking
-            )
-            try:
-                await self._set_job_handle(job.arn)
-                record = await self._watch(aws, settings, task, job)
-            except asyncio.CancelledError:
-                # The server is closing: nobody will collect this job's result any more; stop paying for it.
-                await _stop_or_say_so(rt, aws.client("braket"), job.arn, "the Covalent server is closing")
-                raise
-            except BaseException:
-                keep = True  # the job runs on: it needs its task, and its result is still to come
-                raise
-            finally:
-                follower.stop()
-            return await self._settle(aws, settings, task, record, prices, follower.reason)
-        except transfer.ResultNotLoaded:
-            keep = True  # the result the user paid for stays in S3 until it is fetched
-            raise
-        except BucketNotFoundError:
-            keep = True  # there is no bucket to clean up
-            raise
+            await attempt.upload()
+            await attempt.submit()
+            record = await attempt.watch()
+            await attempt.settle(record)
+            return await attempt.collect(record)
         finally:
-            if settings.cleanup and not keep:
-                await self._clean_up(aws, task.location)
+            await attempt.clean_up()
 
     async def cancel(self, task_metadata: dict, job_handle: Any) -> bool:
         """Cancel the job (``job_handle`` is its ARN); True once Braket cancels or has cancelled it.
@@ -187,246 +142,7 @@ class BraketExecutor(AsyncBaseExecutor):
         app_log.debug(f"Cancel of Braket job {job_handle}: {status}")
         return status in hybrid_jobs.CANCEL_ACCEPTED
 
-    # --- the story of one electron ------------------------------------------------------------------
-    async def _upload(
-        self,
-        aws: AwsSession,
-        settings: BraketExecutorSettings,
-        task: _ElectronCall,
-        call: tuple[Callable, list, dict],
-    ) -> _Uploaded:
-        """Pickle the call, make sure the job image exists, then put the task and the runner in S3.
-
-        The image comes before the upload: an environment that cannot be built (a Python version
-        that differs from the client's, a bad pip package) fails with nothing left in S3. A bucket
-        that does not exist fails the first upload with :class:`BucketNotFoundError`.
-        """
-        rt = runtime.current()
-        with transfer.bucket_required(settings.s3_bucket_name, aws.region):
-            async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
-                pickled = await rt.blocking(transfer.pickle_call, call, scratch / "task.pkl")
-                image_uri = await self._image(aws, settings, task)
-                await self._checkpoint(task)
-                task_uri = await self._put_task(aws, task, pickled)
-            source_uri = await rt.blocking(
-                transfer.upload_runner_source,
-                aws.client("s3"),
-                settings.s3_bucket_name,
-                aws.account_id,
-            )
-            await self._checkpoint(task)
-            return _Uploaded(
-                image_uri,
-                task_uri,
-                pickled.sha256,
-                source_uri,
-                transfer.runner_archive()[0],
-                await rt.blocking(
-                    stage_channels, aws.client("s3"), settings.s3_bucket_name, aws.account_id,
-                    settings.input_data,
-                ),
-                await rt.blocking(
-                    prepare_checkpoints, aws.client("s3"), task.location, task.name, aws.account_id,
-                    settings.checkpoints,
-                ),
-            )
-
-    async def _image(self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall) -> str:
-        """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
-
-        The build is shared with every electron of the same environment in this process, so a
-        cancel request stops this electron's wait, not the build.
-        """
-        if settings.ecr_image_uri:
-            return settings.ecr_image_uri
-        rt = runtime.current()
-        builder = ImageBuilder(aws, settings, rt.images, progress=rt.progress)
-        build = asyncio.ensure_future(builder.ensure_image())
-        if await self._done_unless_cancel_requested(build, settings):
-            return build.result()
-        build.add_done_callback(_retrieve_outcome)
-        raise TaskCancelledError(f"{task.name} was cancelled while its job image was being built")
-
-    async def _put_task(self, aws: AwsSession, task: _ElectronCall, pickled: transfer.PickledCall) -> str:
-        """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
-        rt = runtime.current()
-        s3 = aws.client("s3")
-        if pickled.size < LARGE_UPLOAD_BYTES:
-            return await rt.blocking(transfer.upload_call, s3, task.location, pickled, aws.account_id)
-        upload = rt.progress.task(f"{task.name}: uploading the task", total=pickled.size, unit=BYTES_UNIT)
-        with upload as shown:
-            return await rt.blocking(
-                transfer.upload_call, s3, task.location, pickled, aws.account_id, shown.advance
-            )
-
-    async def _submit(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, uploaded: _Uploaded
-    ) -> _Job:
-        """Create the electron's job."""
-        spec = hybrid_jobs.electron_job(
-            settings,
-            task.location,
-            name=task.name,
-            account_id=aws.account_id,
-            image_uri=uploaded.image_uri,
-            source_uri=uploaded.source_uri,
-            source_sha256=uploaded.source_sha256,
-            task_uri=uploaded.task_uri,
-            task_sha256=uploaded.task_sha256,
-            input_data=uploaded.input_data,
-            checkpoint_uri=uploaded.checkpoint_uri,
-            tags={
-                **settings.tags,
-                hybrid_jobs.TAG_DISPATCH_ID: str(task.dispatch_id),
-                hybrid_jobs.TAG_NODE_ID: str(task.node_id),
-            },
-        )
-        created = time.time()
-        arn = await runtime.current().blocking(hybrid_jobs.create_job, aws.client("braket"), spec)
-        app_log.debug(f"Braket job {arn} created for {task.dispatch_id}:{task.node_id}")
-        return _Job(arn, created)
-
-    async def _watch(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, job: _Job
-    ) -> dict[str, Any]:
-        """Wait until the job ends and return its final record; its status changes go to the log.
-
-        The process's shared watcher follows the job together with every other job this process
-        waits for. A cancel request seen meanwhile becomes one CancelJob, and the wait goes on
-        until Braket reports the job ended, whose final status then decides what ``run`` reports.
-        """
-        rt = runtime.current()
-        braket = aws.client("braket")
-        with rt.progress.task(f"Braket job {task.name}") as shown:
-
-            def report(record: dict[str, Any]) -> None:
-                shown.update(status=_describe(record))
-
-            watch = rt.watcher(braket).watch(
-                job.arn,
-                created=job.created,
-                initial=settings.initial_poll_freq,
-                slowest=settings.poll_freq,
-                listener=report,
-                time_limit=settings.time_limit,
-                on_unreachable=lambda notice: shown.update(status=notice),
-            )
-            try:
-                if not await self._done_unless_cancel_requested(watch, settings):
-                    stopped = await rt.blocking(job_stop.stop_job, braket, job.arn)
-                    app_log.debug(f"Cancel requested for Braket job {job.arn}: {stopped.status}")
-                return await watch
-            finally:
-                watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
-
-    async def _settle(
-        self,
-        aws: AwsSession,
-        settings: BraketExecutorSettings,
-        task: _ElectronCall,
-        job: dict[str, Any],
-        prices: PriceTable,
-        stopped_by_budget: str | None,
-    ) -> Any:
-        """Collect the ended job's outcome and follow it with the electron's cost line.
-
-        A cancelled job first loses its tasks still waiting (:mod:`~covalent_braket_plugin.job_stop`):
-        one created while it was being stopped would run, and be billed, after it. A job its budget
-        stopped fails the electron with the budget's reason.
-        """
-        rt = runtime.current()
-        if job["status"] == "CANCELLED":
-            try:
-                await rt.blocking(job_stop.cancel_waiting_tasks, aws.client("braket"), job["jobArn"])
-            except Exception as error:  # the electron's outcome matters more; the bill shows what is left
-                app_log.warning(
-                    f"Could not look for the waiting quantum tasks of cancelled Braket job {job['jobArn']}: "
-                    f"{error}; `covalent-braket jobs cancel {job['jobArn']}` cancels them"
-                )
-        try:
-            bill: ElectronCost | None = await rt.blocking(bill_ended_job, aws, job, prices)
-            rt.spend.record(task.dispatch_id, job["jobArn"], bill.known)
-        except Exception as error:  # the electron's outcome matters more than its bill
-            app_log.warning(f"Could not work out the cost of Braket job {job['jobArn']}: {error}")
-            bill = None
-        try:
-            return await self._collect(aws, settings, task, job)
-        except TaskCancelledError:
-            if stopped_by_budget:
-                raise TaskRuntimeError(stopped_by_budget) from None
-            raise
-        finally:
-            if bill is not None:
-                print(bill.line(), file=self.task_stdout)
-
-    async def _collect(
-        self, aws: AwsSession, settings: BraketExecutorSettings, task: _ElectronCall, job: dict[str, Any]
-    ) -> Any:
-        """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError.
-
-        A completed job's result comes through a temporary file; when it cannot be fetched or
-        unpickled here, :class:`~.transfer.ResultNotLoaded` says where it was kept.
-        """
-        rt = runtime.current()
-        status = job["status"]
-        async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
-            result_file = scratch / "result.pkl" if status == "COMPLETED" else None
-            try:
-                outputs = await transfer.download_outputs(
-                    aws.client("s3"), task.location, aws.account_id, rt.blocking, result_file=result_file
-                )
-                print(outputs.stdout, end="", file=self.task_stdout)
-                print(outputs.stderr, end="", file=self.task_stderr)
-                print(await rt.blocking(_job_reports, aws, settings, job), end="", file=self.task_stdout)
-                if outputs.result is not None:
-                    return await rt.blocking(transfer.load_result, outputs.result)
-            except Exception as error:
-                if result_file is None:
-                    raise
-                kept = task.location.uri(task.location.result_key)
-                raise transfer.ResultNotLoaded(job["jobArn"], kept, error) from error
-        if status == "CANCELLED":
-            raise TaskCancelledError(f"Braket job {job['jobArn']} was cancelled")
-
-        detail = await self._failure_detail(aws, settings, job, outputs)
-        reason = job.get("failureReason") or "no failure reason given"
-        ending = f"Braket job {job['jobArn']} ended {status}: {reason}\n"
-        report = f"{detail.rstrip()}\n\n{ending}"
-        # The runner's stderr (printed above) usually holds the traceback already: add it only if not.
-        print(ending if detail.strip() in outputs.stderr else report, end="", file=self.task_stderr)
-        raise TaskRuntimeError(report)
-
-    async def _failure_detail(
-        self,
-        aws: AwsSession,
-        settings: BraketExecutorSettings,
-        job: dict[str, Any],
-        outputs: transfer.ElectronOutputs,
-    ) -> str:
-        """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
-        if outputs.error is not None:
-            return (
-                outputs.error.get("traceback")
-                or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
-            )
-        log = await runtime.current().blocking(
-            hybrid_jobs.read_logs, aws.client("logs"), settings.log_group_name, job["jobName"]
-        )
-        if outputs.returned:  # the electron returned; what came after it failed
-            lead = "The electron returned, but its job did not complete. Job log:\n"
-        else:
-            lead = "The job ended before the electron reported a result or an error. Job log:\n"
-        return lead + (log or "(the job wrote no log)")
-
-    async def _clean_up(self, aws: AwsSession, location: ElectronLocation) -> None:
-        try:
-            await runtime.current().blocking(
-                transfer.delete_electron_objects, aws.client("s3"), location, aws.account_id
-            )
-        except Exception as error:  # the electron's outcome matters more than leftover objects
-            app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
-
-    # --- Covalent's side: output streams and cancel requests -----------------------------------------
+    # --- Covalent's side: output streams, cancel requests, the job handle ----------------------------
     def _ensure_streams(self) -> None:
         """Covalent's ``execute`` gives the executor fresh output buffers; a direct ``run`` needs its own."""
         if self.task_stdout is None:
@@ -450,27 +166,349 @@ class BraketExecutor(AsyncBaseExecutor):
         if self._dispatcher_attached():
             await self.set_job_handle(job_arn)
 
-    async def _checkpoint(self, task: _ElectronCall) -> None:
-        """Stop here if Covalent asked to cancel the electron (every checkpoint comes before its job)."""
-        if await self._cancel_requested():
-            raise TaskCancelledError(f"{task.name} was cancelled before its job was created")
 
-    async def _done_unless_cancel_requested(
-        self, awaited: asyncio.Future, settings: BraketExecutorSettings
-    ) -> bool:
+@dataclass
+class _Attempt:
+    """One attempt of one electron, and everything its steps share.
+
+    Made once by :meth:`begin`: the settings, the electron's call, the process's runtime, the price
+    table, the AWS session, the job's name (the attempt's number is part of it) and where its
+    objects live in S3. The steps fill in the rest as they go: the job once created, why its budget
+    stopped it, its bill, and whether its objects must stay in S3 (``keep``).
+    """
+
+    executor: BraketExecutor
+    """Covalent's side of the electron: its output streams, its cancel requests, its job handle."""
+    settings: BraketExecutorSettings
+    rt: runtime.Runtime
+    call: tuple[Callable, list, dict]
+    dispatch_id: str
+    node_id: int
+    name: str
+    location: ElectronLocation
+    prices: PriceTable
+    aws: AwsSession
+    uploaded: _Uploaded | None = None
+    job: _Job | None = None
+    stopped_by_budget: str | None = None
+    bill: ElectronCost | None = None
+    keep: bool = False
+
+    @classmethod
+    async def begin(
+        cls, executor: BraketExecutor, call: tuple[Callable, list, dict], task_metadata: dict
+    ) -> _Attempt:
+        """The next attempt of the electron ``task_metadata`` names, in this process, once nothing
+        stands in its way: no cancel request, no budget its job's instance time alone could pass
+        (checked before anything is uploaded), and an AWS session."""
+        settings = executor.settings()
+        rt = runtime.current()
+        dispatch_id, node_id = task_metadata["dispatch_id"], task_metadata["node_id"]
+        name = hybrid_jobs.job_name(dispatch_id, node_id, rt.next_attempt(dispatch_id, node_id))
+        location = ElectronLocation.for_electron(settings.s3_bucket_name, dispatch_id, node_id, name)
+        await _checkpoint(executor, name)
+        prices = await rt.blocking(PriceTable.load)  # reads and parses files: off the event loop
+        budget.check_before_create(settings, prices, rt.spend.total(dispatch_id))
+        aws = await rt.blocking(rt.session, settings)
+        function, args, kwargs = call
+        return cls(
+            executor, settings, rt, (with_modules(function, settings.include_modules), args, kwargs),
+            dispatch_id, node_id, name, location, prices, aws,
+        )
+
+    @property
+    def braket(self) -> Any:
+        return self.aws.client("braket")
+
+    # --- the steps, in order ------------------------------------------------------------------------
+    async def upload(self) -> None:
+        """Pickle the call, make sure the job image exists, then put the task and the runner in S3.
+
+        The image comes before the upload: an environment that cannot be built (a Python version
+        that differs from the client's, a bad pip package) fails with nothing left in S3. A bucket
+        that does not exist fails the first upload with :class:`BucketNotFoundError`, and there is
+        nothing to clean up then.
+        """
+        settings, aws, rt = self.settings, self.aws, self.rt
+        try:
+            with transfer.bucket_required(settings.s3_bucket_name, aws.region):
+                async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
+                    pickled = await rt.blocking(transfer.pickle_call, self.call, scratch / "task.pkl")
+                    image_uri = await self._image()
+                    await _checkpoint(self.executor, self.name)
+                    task_uri = await self._put_task(pickled)
+                s3 = aws.client("s3")
+                source_uri = await rt.blocking(
+                    transfer.upload_runner_source, s3, settings.s3_bucket_name, aws.account_id
+                )
+                await _checkpoint(self.executor, self.name)
+                self.uploaded = _Uploaded(
+                    image_uri,
+                    task_uri,
+                    pickled.sha256,
+                    source_uri,
+                    transfer.runner_archive()[0],
+                    await rt.blocking(
+                        stage_channels, s3, settings.s3_bucket_name, aws.account_id, settings.input_data
+                    ),
+                    await rt.blocking(
+                        prepare_checkpoints, s3, self.location, self.name, aws.account_id,
+                        settings.checkpoints,
+                    ),
+                )
+        except BucketNotFoundError:
+            self.keep = True  # there is no bucket to clean up
+            raise
+
+    async def submit(self) -> None:
+        """Create the electron's job: its image, task and runner as uploaded, tagged with its electron."""
+        uploaded = self.uploaded
+        spec = hybrid_jobs.electron_job(
+            self.settings,
+            self.location,
+            name=self.name,
+            account_id=self.aws.account_id,
+            image_uri=uploaded.image_uri,
+            source_uri=uploaded.source_uri,
+            source_sha256=uploaded.source_sha256,
+            task_uri=uploaded.task_uri,
+            task_sha256=uploaded.task_sha256,
+            input_data=uploaded.input_data,
+            checkpoint_uri=uploaded.checkpoint_uri,
+            tags={
+                **self.settings.tags,
+                hybrid_jobs.TAG_DISPATCH_ID: str(self.dispatch_id),
+                hybrid_jobs.TAG_NODE_ID: str(self.node_id),
+            },
+        )
+        created = time.time()
+        arn = await self.rt.blocking(hybrid_jobs.create_job, self.braket, spec)
+        app_log.debug(f"Braket job {arn} created for {self.dispatch_id}:{self.node_id}")
+        self.job = _Job(arn, created)
+
+    async def watch(self) -> dict[str, Any]:
+        """Tell Covalent the job's handle, then wait until the job ends and return its final record.
+
+        The process's shared watcher follows the job together with every other job this process
+        waits for; its status changes go to the log, and its budget is followed meanwhile. A cancel
+        request seen meanwhile stops the job, and the wait goes on until Braket reports the job
+        ended, whose final status then decides what ``run`` reports. A closing server (the wait is
+        cancelled) stops the job too: nobody will collect its result any more. Any other end of the
+        wait leaves the job running and its objects in S3: it needs its task, and its result is still
+        to come.
+        """
+        follower = budget.Follower(
+            self.braket, self.settings, self.prices, self.rt.spend, self.dispatch_id, self.job.arn,
+            self.rt.blocking,
+        )
+        try:
+            await self.executor._set_job_handle(self.job.arn)
+            return await self._until_the_job_ends()
+        except asyncio.CancelledError:
+            await self._stop("the Covalent server is closing")
+            raise
+        except BaseException:
+            self.keep = True
+            raise
+        finally:
+            follower.stop()
+            self.stopped_by_budget = follower.reason
+
+    async def settle(self, record: dict[str, Any]) -> None:
+        """The ended job's bill: measured from AWS's records, kept with the job as its tag, and counted
+        for the dispatch's budget.
+
+        A cancelled job first loses its tasks still waiting (:mod:`~covalent_braket_plugin.job_stop`):
+        one created while it was being stopped would run, and be billed, after it. Neither failing
+        fails the electron, whose outcome matters more than its bill; both are logged.
+        """
+        arn = record["jobArn"]
+        if record["status"] == "CANCELLED":
+            try:
+                await self.rt.blocking(job_stop.cancel_waiting_tasks, self.braket, arn)
+            except Exception as error:
+                app_log.warning(
+                    f"Could not look for the waiting quantum tasks of cancelled Braket job {arn}: "
+                    f"{error}; `covalent-braket jobs cancel {arn}` cancels them"
+                )
+        try:
+            self.bill = await self.rt.blocking(bill_ended_job, self.aws, record, self.prices)
+            self.rt.spend.record(self.dispatch_id, arn, self.bill.known)
+        except Exception as error:
+            app_log.warning(f"Could not work out the cost of Braket job {arn}: {error}")
+
+    async def collect(self, record: dict[str, Any]) -> Any:
+        """The electron's result, or TaskCancelledError or TaskRuntimeError; the output ends with the
+        electron's cost line.
+
+        A job its budget stopped fails the electron with the budget's reason rather than as
+        cancelled. A completed job's result that cannot be fetched or unpickled here stays in S3
+        (:class:`~.transfer.ResultNotLoaded` says where) until it is fetched: the user paid for it.
+        """
+        try:
+            return await self._outcome(record)
+        except TaskCancelledError:
+            if self.stopped_by_budget:
+                raise TaskRuntimeError(self.stopped_by_budget) from None
+            raise
+        except transfer.ResultNotLoaded:
+            self.keep = True
+            raise
+        finally:
+            if self.bill is not None:
+                print(self.bill.line(), file=self.executor.task_stdout)
+
+    async def clean_up(self) -> None:
+        """Delete the electron's objects in S3, unless ``cleanup`` is off or something still needs
+        them (``keep``); a failure is logged, the electron's outcome matters more."""
+        if not self.settings.cleanup or self.keep:
+            return
+        location = self.location
+        try:
+            await self.rt.blocking(
+                transfer.delete_electron_objects, self.aws.client("s3"), location, self.aws.account_id
+            )
+        except Exception as error:
+            app_log.warning(f"Could not remove s3://{location.bucket}/{location.prefix}: {error}")
+
+    # --- what the steps are made of -----------------------------------------------------------------
+    async def _image(self) -> str:
+        """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
+
+        The build is shared with every electron of the same environment in this process, so a
+        cancel request stops this electron's wait, not the build.
+        """
+        if self.settings.ecr_image_uri:
+            return self.settings.ecr_image_uri
+        builder = ImageBuilder(self.aws, self.settings, self.rt.images, progress=self.rt.progress)
+        build = asyncio.ensure_future(builder.ensure_image())
+        if await self._done_unless_cancel_requested(build):
+            return build.result()
+        build.add_done_callback(_retrieve_outcome)
+        raise TaskCancelledError(f"{self.name} was cancelled while its job image was being built")
+
+    async def _put_task(self, pickled: transfer.PickledCall) -> str:
+        """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
+        rt, s3, account = self.rt, self.aws.client("s3"), self.aws.account_id
+        if pickled.size < LARGE_UPLOAD_BYTES:
+            return await rt.blocking(transfer.upload_call, s3, self.location, pickled, account)
+        upload = rt.progress.task(f"{self.name}: uploading the task", total=pickled.size, unit=BYTES_UNIT)
+        with upload as shown:
+            return await rt.blocking(transfer.upload_call, s3, self.location, pickled, account, shown.advance)
+
+    async def _until_the_job_ends(self) -> dict[str, Any]:
+        """The job's final record, its status changes reported in the log as the watcher sees them."""
+        settings, job = self.settings, self.job
+        with self.rt.progress.task(f"Braket job {self.name}") as shown:
+
+            def report(record: dict[str, Any]) -> None:
+                shown.update(status=_describe(record))
+
+            watch = self.rt.watcher(self.braket).watch(
+                job.arn,
+                created=job.created,
+                initial=settings.initial_poll_freq,
+                slowest=settings.poll_freq,
+                listener=report,
+                time_limit=settings.time_limit,
+                on_unreachable=lambda notice: shown.update(status=notice),
+            )
+            try:
+                if not await self._done_unless_cancel_requested(watch):
+                    await self._stop("Covalent asked to cancel the electron")
+                return await watch
+            finally:
+                watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
+
+    async def _stop(self, why: str) -> bool:
+        """Stop the job and its bill (:mod:`~covalent_braket_plugin.job_stop`); True once Braket took
+        the cancel. A failure is logged with what to do, never hidden: the job may still be running,
+        and billed."""
+        arn = self.job.arn
+        try:
+            stopped = await self.rt.blocking(job_stop.stop_job, self.braket, arn)
+        except Exception as error:
+            app_log.error(
+                f"Could not stop Braket job {arn} ({why}): {error}. It may still be running, and "
+                f"billed: cancel it with `covalent-braket jobs cancel {arn}`"
+            )
+            return False
+        app_log.debug(f"Braket job {arn} stopped ({why}): {stopped.status}")
+        return True
+
+    async def _outcome(self, record: dict[str, Any]) -> Any:
+        """Turn the ended job into the electron's result, TaskCancelledError or TaskRuntimeError.
+
+        A completed job's result comes through a temporary file; when it cannot be fetched or
+        unpickled here, :class:`~.transfer.ResultNotLoaded` says where it was kept.
+        """
+        settings, aws, rt, executor = self.settings, self.aws, self.rt, self.executor
+        status = record["status"]
+        async with transfer.scratch_dir(settings.cache_dir, rt.blocking) as scratch:
+            result_file = scratch / "result.pkl" if status == "COMPLETED" else None
+            try:
+                outputs = await transfer.download_outputs(
+                    aws.client("s3"), self.location, aws.account_id, rt.blocking, result_file=result_file
+                )
+                print(outputs.stdout, end="", file=executor.task_stdout)
+                print(outputs.stderr, end="", file=executor.task_stderr)
+                reports = await rt.blocking(_job_reports, aws, settings, record)
+                print(reports, end="", file=executor.task_stdout)
+                if outputs.result is not None:
+                    return await rt.blocking(transfer.load_result, outputs.result)
+            except Exception as error:
+                if result_file is None:
+                    raise
+                kept = self.location.uri(self.location.result_key)
+                raise transfer.ResultNotLoaded(record["jobArn"], kept, error) from error
+        if status == "CANCELLED":
+            raise TaskCancelledError(f"Braket job {record['jobArn']} was cancelled")
+
+        detail = await self._failure_detail(record, outputs)
+        reason = record.get("failureReason") or "no failure reason given"
+        ending = f"Braket job {record['jobArn']} ended {status}: {reason}\n"
+        report = f"{detail.rstrip()}\n\n{ending}"
+        # The runner's stderr (printed above) usually holds the traceback already: add it only if not.
+        print(ending if detail.strip() in outputs.stderr else report, end="", file=executor.task_stderr)
+        raise TaskRuntimeError(report)
+
+    async def _failure_detail(self, record: dict[str, Any], outputs: transfer.ElectronOutputs) -> str:
+        """The remote traceback when the runner wrote one, else the job's CloudWatch log."""
+        if outputs.error is not None:
+            return (
+                outputs.error.get("traceback")
+                or f"{outputs.error.get('type')}: {outputs.error.get('message')}"
+            )
+        log = await self.rt.blocking(
+            hybrid_jobs.read_logs, self.aws.client("logs"), self.settings.log_group_name, record["jobName"]
+        )
+        if outputs.returned:  # the electron returned; what came after it failed
+            lead = "The electron returned, but its job did not complete. Job log:\n"
+        else:
+            lead = "The job ended before the electron reported a result or an error. Job log:\n"
+        return lead + (log or "(the job wrote no log)")
+
+    # --- Covalent's cancel requests -----------------------------------------------------------------
+    async def _done_unless_cancel_requested(self, awaited: asyncio.Future) -> bool:
         """Wait for ``awaited``: True once it is done, False as soon as a cancel is requested.
 
         A cancel request is looked for between waits, ``initial_poll_freq`` apart at first, backing
         off to ``poll_freq``. On a request ``awaited`` is left running: what it stands for (a shared
         build, a job's end) is the caller's to let go or to stop.
         """
-        delays = hybrid_jobs.poll_delays(settings.initial_poll_freq, settings.poll_freq)
+        delays = hybrid_jobs.poll_delays(self.settings.initial_poll_freq, self.settings.poll_freq)
         while True:
             done, _ = await asyncio.wait({awaited}, timeout=next(delays))
             if done:
                 return True
-            if await self._cancel_requested():
+            if await self.executor._cancel_requested():
                 return False
+
+
+async def _checkpoint(executor: BraketExecutor, name: str) -> None:
+    """Stop here if Covalent asked to cancel the electron (every checkpoint comes before its job)."""
+    if await executor._cancel_requested():
+        raise TaskCancelledError(f"{name} was cancelled before its job was created")
 
 
 def _configured_options() -> dict[str, Any]:
@@ -506,22 +544,6 @@ def _job_reports(aws: AwsSession, settings: BraketExecutorSettings, job: dict[st
         except Exception as error:  # a summary is a courtesy: the electron's outcome stands without it
             app_log.warning(f"Could not read the {subject} of Braket job {job['jobArn']}: {error}")
     return "".join(lines)
-
-
-async def _stop_or_say_so(rt: runtime.Runtime, braket: Any, job_arn: str, why: str) -> bool:
-    """Stop the job and its bill (:mod:`~covalent_braket_plugin.job_stop`); True once Braket took the
-    cancel. A failure is logged with what to do, never hidden: the job may still be running, and billed.
-    """
-    try:
-        stopped = await rt.blocking(job_stop.stop_job, braket, job_arn)
-    except Exception as error:
-        app_log.error(
-            f"Could not stop Braket job {job_arn} ({why}): {error}. It may still be running, and billed: "
-            f"cancel it with `covalent-braket jobs cancel {job_arn}`"
-        )
-        return False
-    app_log.debug(f"Braket job {job_arn} stopped ({why}): {stopped.status}")
-    return True
 
 
 def _retrieve_outcome(task: asyncio.Future) -> None:
