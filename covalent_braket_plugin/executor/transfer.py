@@ -9,7 +9,7 @@ The task and the result pass through temporary files, never whole in memory: the
 into a file (hashed as it is written) and uploaded from it, the result is downloaded into a file and
 unpickled from it, so a result of N bytes costs the client about N, the unpickled object itself.
 
-Synchronous on purpose, like ``job_spec``: the executor calls these on its worker threads. Only
+Synchronous on purpose, like ``hybrid_jobs``: the executor calls these on its worker threads. Only
 :func:`download_outputs` is a coroutine, which fetches several objects side by side on them.
 """
 

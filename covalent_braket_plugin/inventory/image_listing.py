@@ -1,6 +1,6 @@
 """The job images in the settings' ECR repository: list them, delete the old ones.
 
-An image is named by a hash of the environment it holds (``executor.images.make_recipe``), so every change of
+An image is named by a hash of the environment it holds (``images.make_recipe``), so every change of
 base image, packages or client versions leaves the previous image behind in ECR, where it is paid
 for until someone deletes it. The image this client's environment uses (the tag ``make_recipe``
 computes for the settings' base image and ``pip_packages``) is marked, and never pruned: deleting

@@ -40,7 +40,7 @@ from covalent_braket_plugin.settings import BraketExecutorSettings, ExecutorConf
 
 DEFAULT_BUCKET = str(BraketExecutorSettings.model_fields["s3_bucket_name"].default)
 DEFAULT_REPOSITORY = str(BraketExecutorSettings.model_fields["ecr_repo_name"].default)
-# Job images are tagged by content (executor.images.make_recipe), so one tag per set of pip packages and
+# Job images are tagged by content (images.make_recipe), so one tag per set of pip packages and
 # covalent version; 20 covers many such sets and keeps storage small.
 DEFAULT_KEEP_TAGGED = 20
 # Untagged images are leftovers of re-pushed tags; a day is long enough for a job still pulling one.
