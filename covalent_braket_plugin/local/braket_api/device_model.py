@@ -31,8 +31,11 @@ class DeviceModel(ResourceModel):
         self._devices: dict[str, dict[str, Any]] = {}
 
     def get_device(self, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """The device's document; a QPU lives in the region its ARN names, and GetDevice in another
+        region does not find it, as on AWS (the SDK's ``AwsDevice`` then asks in the ARN's region)."""
         device = DEVICES.get(params["deviceArn"])
-        if device is None:
+        arn_region = params["deviceArn"].split(":")[3] if device is not None else ""
+        if device is None or (arn_region and arn_region != region):
             raise not_found(f"Braket device {params['deviceArn']} not found")
         with self._lock:
             if device.arn not in self._devices:
