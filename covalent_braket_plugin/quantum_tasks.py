@@ -59,9 +59,12 @@ def task_filters(
     device_arn: str | None = None,
     statuses: Iterable[str] | None = None,
     created_between: tuple[datetime, datetime] | None = None,
+    created_since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The SearchQuantumTasks filters for a job, a device, some statuses and a half-open creation
-    window."""
+    """The SearchQuantumTasks filters for a job, a device, some statuses, and a half-open creation
+    window or a creation time from which on (inclusive)."""
+    if created_between is not None and created_since is not None:
+        raise ValueError("give created_between or created_since, not both")
     filters: list[dict[str, Any]] = []
     if job_arn:
         filters.append({"name": "jobArn", "operator": "EQUAL", "values": [job_arn]})
@@ -82,6 +85,8 @@ def task_filters(
             raise ValueError(f"empty creation window: {start.isoformat()} .. {end.isoformat()}")
         values = [rfc3339(start), rfc3339(end - _LAST_INSTANT)]
         filters.append({"name": "createdAt", "operator": "BETWEEN", "values": values})
+    if created_since is not None:
+        filters.append({"name": "createdAt", "operator": "GTE", "values": [rfc3339(created_since)]})
     return filters
 
 
@@ -92,17 +97,24 @@ def iter_tasks(
     device_arn: str | None = None,
     statuses: Iterable[str] | None = None,
     created_between: tuple[datetime, datetime] | None = None,
+    created_since: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every QuantumTaskSummary matching the filters, 100 per request, in the service's order.
 
     ``job_arn`` finds the tasks a hybrid job created (they carry its ARN, though their summaries do
     not name it, so a search of several jobs could not tell whose each task is: one job per search).
-    ``created_between`` is half-open ``[start, end)`` like ``day_bounds`` returns. Listing every task
+    ``created_between`` is half-open ``[start, end)`` like ``day_bounds`` returns; ``created_since``
+    includes its instant (at the service's millisecond), so a task created at the same millisecond
+    as the last one seen is not missed, and comes back again. Listing every task
     of the account needs at least one filter (the API requires the list, not its contents), so an
     unfiltered call sends an empty filter list.
     """
     filters = task_filters(
-        job_arn=job_arn, device_arn=device_arn, statuses=statuses, created_between=created_between
+        job_arn=job_arn,
+        device_arn=device_arn,
+        statuses=statuses,
+        created_between=created_between,
+        created_since=created_since,
     )
     paginator = braket_client.get_paginator("search_quantum_tasks")
     for page in paginator.paginate(filters=filters, PaginationConfig={"PageSize": PAGE_SIZE}):

@@ -19,6 +19,7 @@ import io
 import sys
 import time
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,8 +174,8 @@ class _Attempt:
 
     Made once by :meth:`begin`: the settings, the electron's call, the process's runtime, the price
     table, the AWS session, the job's name (the attempt's number is part of it) and where its
-    objects live in S3. The steps fill in the rest as they go: the job once created, why its budget
-    stopped it, its bill, and whether its objects must stay in S3 (``keep``).
+    objects live in S3. The steps fill in the rest as they go: the job once created with its budget,
+    why the budget stopped it, its bill, and whether its objects must stay in S3 (``keep``).
     """
 
     executor: BraketExecutor
@@ -190,6 +191,7 @@ class _Attempt:
     aws: AwsSession
     uploaded: _Uploaded | None = None
     job: _Job | None = None
+    job_budget: budget.JobBudget | None = None
     stopped_by_budget: str | None = None
     bill: ElectronCost | None = None
     keep: bool = False
@@ -261,7 +263,8 @@ class _Attempt:
             raise
 
     async def submit(self) -> None:
-        """Create the electron's job: its image, task and runner as uploaded, tagged with its electron."""
+        """Create the electron's job: its image, task and runner as uploaded, tagged with its electron;
+        with a budget set, the job's budget is followed from now on."""
         uploaded = self.uploaded
         spec = hybrid_jobs.electron_job(
             self.settings,
@@ -285,22 +288,22 @@ class _Attempt:
         arn = await self.rt.blocking(hybrid_jobs.create_job, self.braket, spec)
         app_log.debug(f"Braket job {arn} created for {self.dispatch_id}:{self.node_id}")
         self.job = _Job(arn, created)
+        if budget.is_set(self.settings):
+            self.job_budget = budget.JobBudget(
+                self.braket, self.settings, self.prices, self.rt.spend, self.dispatch_id, arn
+            )
 
     async def watch(self) -> dict[str, Any]:
         """Tell Covalent the job's handle, then wait until the job ends and return its final record.
 
         The process's shared watcher follows the job together with every other job this process
-        waits for; its status changes go to the log, and its budget is followed meanwhile. A cancel
-        request seen meanwhile stops the job, and the wait goes on until Braket reports the job
-        ended, whose final status then decides what ``run`` reports. A closing server (the wait is
-        cancelled) stops the job too: nobody will collect its result any more. Any other end of the
-        wait leaves the job running and its objects in S3: it needs its task, and its result is still
-        to come.
+        waits for, and is the attempt's clock: at each of the job's ticks a cancel request from
+        Covalent, or a budget the job has passed, stops the job, and the wait goes on until Braket
+        reports the job ended, whose final status then decides what ``run`` reports. A closing server
+        (the wait is cancelled) stops the job too: nobody will collect its result any more. Any other
+        end of the wait leaves the job running and its objects in S3: it needs its task, and its
+        result is still to come.
         """
-        follower = budget.Follower(
-            self.braket, self.settings, self.prices, self.rt.spend, self.dispatch_id, self.job.arn,
-            self.rt.blocking,
-        )
         try:
             await self.executor._set_job_handle(self.job.arn)
             return await self._until_the_job_ends()
@@ -310,9 +313,6 @@ class _Attempt:
         except BaseException:
             self.keep = True
             raise
-        finally:
-            follower.stop()
-            self.stopped_by_budget = follower.reason
 
     async def settle(self, record: dict[str, Any]) -> None:
         """The ended job's bill: measured from AWS's records, kept with the job as its tag, and counted
@@ -376,16 +376,24 @@ class _Attempt:
         """The job image's URI (``ecr_image_uri``, or the image of the environment, built if missing).
 
         The build is shared with every electron of the same environment in this process, so a
-        cancel request stops this electron's wait, not the build.
+        cancel request stops this electron's wait, not the build. There is no job to watch yet: the
+        request is looked for at the turns of the watcher's clock (``initial_poll_freq`` backing off
+        to ``poll_freq``), which cost no call.
         """
-        if self.settings.ecr_image_uri:
-            return self.settings.ecr_image_uri
-        builder = ImageBuilder(self.aws, self.settings, self.rt.images, progress=self.rt.progress)
+        settings = self.settings
+        if settings.ecr_image_uri:
+            return settings.ecr_image_uri
+        builder = ImageBuilder(self.aws, settings, self.rt.images, progress=self.rt.progress)
         build = asyncio.ensure_future(builder.ensure_image())
-        if await self._done_unless_cancel_requested(build):
-            return build.result()
-        build.add_done_callback(_retrieve_outcome)
-        raise TaskCancelledError(f"{self.name} was cancelled while its job image was being built")
+        ticks = self.rt.watcher(self.braket).ticks(
+            build, initial=settings.initial_poll_freq, slowest=settings.poll_freq
+        )
+        async with aclosing(ticks):
+            async for _ in ticks:
+                if await self.executor._cancel_requested():
+                    build.add_done_callback(_retrieve_outcome)
+                    raise TaskCancelledError(f"{self.name} was cancelled while its job image was being built")
+        return build.result()
 
     async def _put_task(self, pickled: transfer.PickledCall) -> str:
         """Put the pickled task in S3; a large one reports its progress in the log as it goes."""
@@ -397,14 +405,18 @@ class _Attempt:
             return await rt.blocking(transfer.upload_call, s3, self.location, pickled, account, shown.advance)
 
     async def _until_the_job_ends(self) -> dict[str, Any]:
-        """The job's final record, its status changes reported in the log as the watcher sees them."""
+        """The job's final record, its status changes reported in the log as the watcher sees them.
+
+        A stop that failed is tried again at the next tick, while its reason holds.
+        """
         settings, job = self.settings, self.job
+        watcher = self.rt.watcher(self.braket)
         with self.rt.progress.task(f"Braket job {self.name}") as shown:
 
             def report(record: dict[str, Any]) -> None:
                 shown.update(status=_describe(record))
 
-            watch = self.rt.watcher(self.braket).watch(
+            watch = watcher.watch(
                 job.arn,
                 created=job.created,
                 initial=settings.initial_poll_freq,
@@ -414,11 +426,29 @@ class _Attempt:
                 on_unreachable=lambda notice: shown.update(status=notice),
             )
             try:
-                if not await self._done_unless_cancel_requested(watch):
-                    await self._stop("Covalent asked to cancel the electron")
+                async for summary in watcher.job_ticks(job.arn):
+                    why = await self._reason_to_stop(summary)
+                    if why is not None and await self._stop(why):
+                        break
                 return await watch
             finally:
                 watch.cancel()  # stops watching a job nobody waits for; no-op once it ended
+
+    async def _reason_to_stop(self, summary: dict[str, Any] | None) -> str | None:
+        """At a tick of the job (its summary from the watcher's search): why the job must stop, if it
+        must. Covalent asked to cancel the electron, or its budget is passed."""
+        if await self.executor._cancel_requested():
+            return "Covalent asked to cancel the electron"
+        if self.job_budget is None:
+            return None
+        try:
+            reason = await self.rt.blocking(self.job_budget.check, summary)
+        except Exception as error:  # botocore retried already; the next tick asks again
+            app_log.warning(f"Could not follow the cost of Braket job {self.job.arn}: {error}")
+            return None
+        if reason is not None:
+            self.stopped_by_budget = reason
+        return reason
 
     async def _stop(self, why: str) -> bool:
         """Stop the job and its bill (:mod:`~covalent_braket_plugin.job_stop`); True once Braket took
@@ -487,22 +517,6 @@ class _Attempt:
         else:
             lead = "The job ended before the electron reported a result or an error. Job log:\n"
         return lead + (log or "(the job wrote no log)")
-
-    # --- Covalent's cancel requests -----------------------------------------------------------------
-    async def _done_unless_cancel_requested(self, awaited: asyncio.Future) -> bool:
-        """Wait for ``awaited``: True once it is done, False as soon as a cancel is requested.
-
-        A cancel request is looked for between waits, ``initial_poll_freq`` apart at first, backing
-        off to ``poll_freq``. On a request ``awaited`` is left running: what it stands for (a shared
-        build, a job's end) is the caller's to let go or to stop.
-        """
-        delays = hybrid_jobs.poll_delays(self.settings.initial_poll_freq, self.settings.poll_freq)
-        while True:
-            done, _ = await asyncio.wait({awaited}, timeout=next(delays))
-            if done:
-                return True
-            if await self.executor._cancel_requested():
-                return False
 
 
 async def _checkpoint(executor: BraketExecutor, name: str) -> None:

@@ -34,6 +34,13 @@ passes (:meth:`_Watched.deadline`). Only an answer that retrying cannot change
 (``UNRECOVERABLE_CODES``) or a passed deadline ends a wait early, with :class:`WatchAbandoned`;
 the watcher never cancels a job.
 
+The watcher is also the process's one clock. Each watched job takes its turns on its own back-off
+(``initial_poll_freq`` doubling up to ``poll_freq``) at the watcher's searches, and whoever waits for
+the job hears of each turn with the job's summary from that search (:meth:`JobWatcher.job_ticks`):
+the executor looks for Covalent's cancel request and checks the job's budget there, so nothing
+else keeps a timer. A wait without a job (for a job image being built, :meth:`JobWatcher.ticks`)
+takes its turns on the same loop, with no search at all.
+
 One watcher serves one event loop and one Braket client (so one endpoint, region and identity):
 its futures belong to that loop, and its calls run in the executor given to it. The executor's
 runtime (``executor.runtime``) keeps the watchers of a process.
@@ -43,11 +50,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,14 +151,36 @@ class _Outage:
 
 
 @dataclass(eq=False)
+class _Turns:
+    """A back-off on the watcher's clock: the next turn is due at ``due`` (monotonic), each later one a
+    delay after the last; ``ticked`` is set at each turn taken, for whoever waits to hear of it."""
+
+    delays: Iterator[float]
+    due: float
+    ticked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def backing_off(cls, initial: float, slowest: float) -> _Turns:
+        delays = hybrid_jobs.poll_delays(initial, slowest)
+        return cls(delays, time.monotonic() + next(delays))
+
+    def take(self, now: float) -> bool:
+        """True when a turn is due; then the next one is one delay later, and the turn is told."""
+        if now < self.due:
+            return False
+        self.due = now + next(self.delays)
+        self.ticked.set()
+        return True
+
+
+@dataclass(eq=False)
 class _Watched:
-    """One watched job: the future that ends with its final record, its back-off, what was reported."""
+    """One watched job: the future that ends with its final record, its turns, what was reported."""
 
     arn: str
     future: asyncio.Future
     created: float
-    delays: Iterator[float]
-    due: float
+    turns: _Turns
     slowest: float
     listener: Listener | None = None
     reported: tuple[str, str | None] = ("", None)
@@ -160,6 +190,8 @@ class _Watched:
     on_unreachable: Notice | None = None
     told_unreachable: float | None = None
     """Monotonic time the job last heard about the current outage; None outside an outage."""
+    summary: dict[str, Any] | None = None
+    """The job's summary from the last search (None when it did not list the job)."""
 
     def deadline(self) -> float | None:
         """Epoch seconds after which the job has surely ended: ``time_limit`` plus a margin after its start.
@@ -182,13 +214,6 @@ class _Watched:
         if self.on_unreachable is not None:
             self.on_unreachable(message)
 
-    def take_turn(self, now: float) -> bool:
-        """True when the job is due by its own back-off; then its next turn is one delay later."""
-        if now < self.due:
-            return False
-        self.due = now + next(self.delays)
-        return True
-
 
 class JobWatcher:
     """Watches jobs of one Braket client on one event loop; ``watch`` gives each job's future."""
@@ -198,6 +223,7 @@ class JobWatcher:
         self._pool = pool
         self._jobs: dict[str, _Watched] = {}
         self._changed = asyncio.Event()
+        self._waiting: set[_Turns] = set()
         self._task: asyncio.Task | None = None
         self._last_search = float("-inf")
         self._outage: _Outage | None = None
@@ -223,26 +249,56 @@ class JobWatcher:
         loop = asyncio.get_running_loop()
         if job_arn in self._jobs:
             return self._jobs[job_arn].future
-        delays = hybrid_jobs.poll_delays(initial, slowest)
-        due = time.monotonic() + next(delays)
         watched = _Watched(
             job_arn,
             loop.create_future(),
             created - CLOCK_SKEW_S,
-            delays,
-            due,
+            _Turns.backing_off(initial, slowest),
             slowest,
             listener,
             time_limit=time_limit,
             on_unreachable=on_unreachable,
         )
         watched.future.add_done_callback(lambda _: self._forget(watched))
+        if not self._jobs:
+            self._last_search = time.monotonic()  # a new job is QUEUED: nothing to ask before its turn
         self._jobs[job_arn] = watched
+        self._start()
+        return watched.future
+
+    async def job_ticks(self, job_arn: str) -> AsyncIterator[dict[str, Any] | None]:
+        """At each turn the watched job ``job_arn`` takes: its summary from that turn's search (None
+        when Braket did not list it). Ends when the job's wait ends (or at once if it is not watched).
+
+        Whoever is slower than the turns hears the latest one: turns it missed are not queued.
+        """
+        watched = self._jobs.get(job_arn)
+        if watched is None:
+            return
+        async for _ in _told(watched.turns, watched.future):
+            yield watched.summary
+
+    async def ticks(self, until: asyncio.Future, *, initial: float, slowest: float) -> AsyncIterator[None]:
+        """Turns on a back-off from ``initial`` to ``slowest`` seconds until ``until`` is done, for a
+        wait with no job to search for (an image being built); they cost no call.
+
+        Close it (``contextlib.aclosing``) when leaving the loop early, so the watcher lets it go.
+        """
+        turns = _Turns.backing_off(initial, slowest)
+        self._waiting.add(turns)
+        self._start()
+        try:
+            async for _ in _told(turns, until):
+                yield
+        finally:
+            self._waiting.discard(turns)
+            self._changed.set()
+
+    def _start(self) -> None:
+        """Work the schedule out again, with the loop running."""
         self._changed.set()
         if self._task is None or self._task.done():
-            self._last_search = time.monotonic()  # a new job is QUEUED: nothing to ask before its turn
-            self._task = loop.create_task(self._run())
-        return watched.future
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     def _forget(self, watched: _Watched) -> None:
         if self._jobs.get(watched.arn) is watched:
@@ -263,40 +319,49 @@ class JobWatcher:
         if self._outage is not None:
             return self._outage.retry_at
         watched = self._jobs.values()
-        first_due = min(w.due for w in watched)
+        first_due = min(w.turns.due for w in watched)
         shortest = min(WATCH_TICK_S, *(w.slowest for w in watched))
         return max(min(first_due, self._last_search + self.budget_interval()), self._last_search + shortest)
 
     async def _run(self) -> None:
-        while self._jobs:
-            delay = self._next_search() - time.monotonic()
-            if delay > 0:
-                self._changed.clear()
-                # A job added or gone changes the schedule: wake up and work it out again.
-                with suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
-                continue
-            self._last_search = time.monotonic()
-            watched = list(self._jobs.values())
-            try:
-                summaries = await self._call(
-                    search, self.braket, [w.arn for w in watched], min(w.created for w in watched)
-                )
-            except Exception as error:  # a waiter must never hang on a failed watch
-                self._failed(watched, error)
-                continue
-            self._reached(watched)
+        while self._jobs or self._waiting:
+            search_at = self._next_search() if self._jobs else math.inf
+            wake = min([search_at, *(turns.due for turns in self._waiting)])
             now = time.monotonic()
-            asks = []
-            for start in range(0, len(watched), TRIAGE_BATCH):
-                if start:
-                    await asyncio.sleep(0)  # let the loop run what the last batch's ends scheduled
-                batch = watched[start : start + TRIAGE_BATCH]
-                asks.extend(
-                    (w, ask) for w in batch if (ask := self._triage(w, summaries.get(w.arn), now)) is not None
-                )
-            if asks:
-                await asyncio.gather(*(self._ask(w, attributes) for w, attributes in asks))
+            if wake > now:
+                self._changed.clear()
+                # A job or a wait added or gone changes the schedule: wake up and work it out again.
+                with suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), wake - now)
+                continue
+            for turns in self._waiting:
+                turns.take(now)
+            if search_at <= now:
+                await self._search_round()
+
+    async def _search_round(self) -> None:
+        """One search for every watched job, each job's summary acted on, GetJob where it is not enough."""
+        self._last_search = time.monotonic()
+        watched = list(self._jobs.values())
+        try:
+            summaries = await self._call(
+                search, self.braket, [w.arn for w in watched], min(w.created for w in watched)
+            )
+        except Exception as error:  # a waiter must never hang on a failed watch
+            self._failed(watched, error)
+            return
+        self._reached(watched)
+        now = time.monotonic()
+        asks = []
+        for start in range(0, len(watched), TRIAGE_BATCH):
+            if start:
+                await asyncio.sleep(0)  # let the loop run what the last batch's ends scheduled
+            batch = watched[start : start + TRIAGE_BATCH]
+            asks.extend(
+                (w, ask) for w in batch if (ask := self._triage(w, summaries.get(w.arn), now)) is not None
+            )
+        if asks:
+            await asyncio.gather(*(self._ask(w, attributes) for w, attributes in asks))
 
     def _failed(self, watched: list[_Watched], error: Exception) -> None:
         """A call about ``watched`` failed: end their waits if retrying cannot help, else ride it out.
@@ -356,7 +421,8 @@ class JobWatcher:
         """
         if job.future.done():
             return None
-        due = job.take_turn(now)
+        job.summary = summary
+        due = job.turns.take(now)
         if summary is None:
             return () if due else None  # not listed (yet): ask about it alone, on its own back-off
         job.created = summary["createdAt"].timestamp()
@@ -429,3 +495,17 @@ def _abandon(job: _Watched, reason: str, cause: BaseException) -> None:
         abandoned = WatchAbandoned(job.arn, reason)
         abandoned.__cause__ = cause
         job.future.set_exception(abandoned)
+
+
+async def _told(turns: _Turns, until: asyncio.Future) -> AsyncIterator[None]:
+    """Once per turn taken (turns taken meanwhile told once), until ``until`` is done."""
+    while not until.done():
+        tick = asyncio.ensure_future(turns.ticked.wait())
+        try:
+            await asyncio.wait({tick, until}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tick.cancel()
+        if until.done():
+            return
+        turns.ticked.clear()
+        yield

@@ -67,6 +67,16 @@ def test_filters_send_device_statuses_and_an_inclusive_window() -> None:
     ]
 
 
+def test_a_creation_time_from_which_on_is_inclusive_and_excludes_a_window() -> None:
+    since = datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC)
+    assert task_filters(job_arn=JOB, created_since=since) == [
+        {"name": "jobArn", "operator": "EQUAL", "values": [JOB]},
+        {"name": "createdAt", "operator": "GTE", "values": ["2026-11-21T12:00:00.123Z"]},
+    ]
+    with pytest.raises(ValueError, match="not both"):
+        task_filters(created_since=since, created_between=day_bounds(date(2026, 11, 21)))
+
+
 def test_filters_refuse_unknown_statuses_and_empty_choices() -> None:
     with pytest.raises(ValueError, match="PENDING"):
         task_filters(statuses=["PENDING"])

@@ -434,25 +434,22 @@ def test_cleanup_false_keeps_the_task_objects(monkeypatch: pytest.MonkeyPatch, a
     assert names == sorted(["task.pkl", runner.RESULT_FILE, runner.STDOUT_FILE, runner.STDERR_FILE])
 
 
-def test_cancel_requests_are_looked_for_backing_off_from_initial_poll_freq_to_poll_freq(
+def test_cancel_requests_are_asked_at_the_jobs_turns_on_the_watchers_clock(
     monkeypatch: pytest.MonkeyPatch, aws: dict
 ) -> None:
-    fake = FakeBraket(["QUEUED", "COMPLETED"], _play(aws["s3"]))
+    fake = FakeBraket(["QUEUED", "QUEUED", "RUNNING", "COMPLETED"], _play(aws["s3"]))
     _use(monkeypatch, aws, fake)
-    executor = BraketExecutor(**{**OPTIONS, "initial_poll_freq": 0.25, "poll_freq": 3.0})
+    executor = BraketExecutor(**OPTIONS)
     dispatcher = Dispatcher()
+    searched_before: list[int] = []  # how many searches had been made at each question
+    dispatcher.on_question = lambda: searched_before.append(fake.names().count("search_jobs"))
     dispatcher.attach(executor, monkeypatch)
-    waits: list[float] = []
-    real_wait = asyncio.wait
-
-    async def wait(futures: Any, timeout: float | None = None) -> Any:
-        waits.append(timeout)
-        return await real_wait(futures, timeout=0)  # look again at once: the job's end decides
-
-    monkeypatch.setattr(asyncio, "wait", wait)
     _run(executor)
-    assert waits[:6] == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0]
-    assert set(waits[5:]) == {3.0}
+    # once before anything is uploaded, once before the task goes up, once before the runner (all
+    # before the job, no search yet), then once after each search while the job is watched, none
+    # after the search that saw it end: no timer of the electron's own
+    searches = fake.names().count("search_jobs")
+    assert searched_before == [0, 0, 0, *range(1, searches)]
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -644,6 +641,37 @@ def test_cancel_requested_while_running_cancels_the_job(monkeypatch: pytest.Monk
         "search_quantum_tasks", "search_quantum_tasks", "tag_resource", "search_quantum_tasks"
     ]
     assert _task_keys(aws["s3"]) == []
+
+
+def test_a_stop_that_failed_is_logged_and_tried_again_at_the_next_tick(
+    monkeypatch: pytest.MonkeyPatch, aws: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeBraket(["RUNNING", "RUNNING", "RUNNING", "RUNNING"])
+    _use(monkeypatch, aws, fake)
+    cancel_job = fake.cancel_job
+    error = {"Error": {"Code": "InternalServiceException", "Message": "try later"}}
+    refused = ClientError(error, "CancelJob")
+
+    def cancel_once_refused(jobArn: str) -> dict:
+        if fake.names().count("cancel_job") == 0:
+            fake.calls.append(("cancel_job", {"jobArn": jobArn}))
+            raise refused
+        return cancel_job(jobArn)
+
+    monkeypatch.setattr(fake, "cancel_job", cancel_once_refused)
+    executor = BraketExecutor(**OPTIONS)
+    dispatcher = Dispatcher()
+
+    def cancel_once_created() -> None:
+        dispatcher.cancel_requested = "create_job" in fake.names()
+
+    dispatcher.on_question = cancel_once_created
+    dispatcher.attach(executor, monkeypatch)
+    with caplog.at_level("ERROR"), pytest.raises(TaskCancelledError):
+        _run(executor)
+    assert fake.names().count("cancel_job") == 2
+    assert f"Could not stop Braket job {JOB_ARN} (Covalent asked to cancel the electron)" in caplog.text
+    assert f"cancel it with `covalent-braket jobs cancel {JOB_ARN}`" in caplog.text
 
 
 def test_an_error_while_waiting_leaves_the_job_running_and_its_objects_in_place(

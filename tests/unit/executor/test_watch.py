@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +149,47 @@ def test_the_listener_hears_each_status_and_queue_position_once(pool: Any) -> No
     queue_asks = fake.named("get_job")
     # Asked while still QUEUED on a later turn, never on first sight.
     assert queue_asks and all(r["additionalAttributeNames"] == ["QueueInfo"] for r in queue_asks)
+
+
+def test_a_job_ticks_at_each_of_its_turns_with_its_summary_until_it_ends(pool: Any) -> None:
+    listed, hidden = _arn(1), _arn(2)
+    fake = FakeBraket(
+        {listed: ["QUEUED", "RUNNING", "RUNNING", "COMPLETED"], hidden: ["RUNNING"] * 3 + ["COMPLETED"]},
+        hidden=frozenset({hidden}),
+    )
+
+    async def scenario() -> dict[str, list[str | None]]:
+        watcher = watch.JobWatcher(fake, pool)
+        heard: dict[str, list[str | None]] = {listed: [], hidden: []}
+
+        async def listen(arn: str) -> None:
+            async for summary in watcher.job_ticks(arn):
+                heard[arn].append(None if summary is None else summary["status"])
+
+        ends = [watcher.watch(arn, created=0.0, initial=0.01, slowest=0.01) for arn in (listed, hidden)]
+        await asyncio.gather(listen(listed), listen(hidden), *ends)
+        return heard
+
+    heard = asyncio.run(scenario())
+    # the search that saw the job end ends its ticks; a job the search does not list ticks without one
+    assert heard[listed] == ["QUEUED", "RUNNING", "RUNNING"]
+    assert heard[hidden] and set(heard[hidden]) == {None}
+
+
+def test_a_wait_without_a_job_ticks_on_its_own_back_off_and_costs_no_call(pool: Any) -> None:
+    fake = FakeBraket({})
+
+    async def scenario() -> tuple[int, list[float]]:
+        watcher = watch.JobWatcher(fake, pool)
+        build = asyncio.ensure_future(asyncio.sleep(0.35))
+        times = []
+        async for _ in watcher.ticks(build, initial=0.02, slowest=0.16):
+            times.append(time.monotonic())
+        return len(watcher._waiting), [later - earlier for earlier, later in itertools.pairwise(times)]
+
+    left, gaps = asyncio.run(scenario())
+    assert fake.calls == [] and left == 0  # nothing asked of Braket; the wait let go once done
+    assert len(gaps) >= 2 and gaps[0] < gaps[-1]  # backing off: 0.02, 0.04, 0.08, 0.16 s apart
 
 
 def test_an_unrecoverable_answer_ends_every_wait_naming_the_job_left_running(pool: Any) -> None:
@@ -319,5 +362,6 @@ def test_turns_that_come_close_together_share_a_search_unless_poll_freq_asks_for
     watcher = watch.JobWatcher(object(), concurrent.futures.ThreadPoolExecutor(max_workers=1))
     watcher._last_search = 100.0
     for i, due in enumerate((100.2, 100.3)):
-        watcher._jobs[str(i)] = watch._Watched(str(i), None, 0.0, iter(()), due, slowest)  # type: ignore[arg-type]
+        turns = watch._Turns(iter(()), due)
+        watcher._jobs[str(i)] = watch._Watched(str(i), None, 0.0, turns, slowest)  # type: ignore[arg-type]
     assert watcher._next_search() == pytest.approx(expected)
