@@ -51,6 +51,22 @@ def _run(function: Any, dispatch_id: str, node_id: int) -> Any:
     return asyncio.run(executor_for(BUCKET).run(function, [], {}, electron_metadata(dispatch_id, node_id)))
 
 
+def _in_a_thread(function: Any, dispatch_id: str) -> tuple[threading.Thread, list[Any]]:
+    """Run ``function`` as node 0 of ``dispatch_id`` in a thread of its own, started; its outcome (the
+    result, or what it raised) lands in the list once it ends."""
+    outcome: list[Any] = []
+
+    def electron() -> None:
+        try:
+            outcome.append(_run(function, dispatch_id, 0))
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=electron)
+    worker.start()
+    return worker, outcome
+
+
 def _command(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = cli.main(list(argv))
     captured = capsys.readouterr()
@@ -126,7 +142,6 @@ def test_cancel_a_running_job_while_following_its_log(
 ) -> None:
     dispatch = f"ops-{uuid.uuid4()}"
     name = hybrid_jobs.job_name(dispatch, 0, 1)
-    outcome: list[BaseException | Any] = []
 
     def sleepy() -> str:
         import time
@@ -135,14 +150,7 @@ def test_cancel_a_running_job_while_following_its_log(
         time.sleep(600)
         return "never"
 
-    def electron() -> None:
-        try:
-            outcome.append(_run(sleepy, dispatch, 0))
-        except BaseException as error:
-            outcome.append(error)
-
-    worker = threading.Thread(target=electron)
-    worker.start()
+    worker, outcome = _in_a_thread(sleepy, dispatch)
     braket = boto3.client("braket", **stack.client_kwargs())
     logs = boto3.client("logs", **stack.client_kwargs())
     deadline = time.monotonic() + WAIT_S
@@ -234,7 +242,6 @@ def test_cancel_ends_the_jobs_waiting_quantum_tasks_as_the_executors_cancel_does
     dispatch = f"ops-{uuid.uuid4()}"
     name = hybrid_jobs.job_name(dispatch, 0, 1)
     token_key = f"tokens/{name}"
-    outcome: list[BaseException | Any] = []
 
     def queue_two_then_wait() -> str:
         import os
@@ -252,18 +259,11 @@ def test_cancel_ends_the_jobs_waiting_quantum_tasks_as_the_executors_cancel_does
         time.sleep(600)
         return "never"
 
-    def electron() -> None:
-        try:
-            outcome.append(_run(queue_two_then_wait, dispatch, 0))
-        except BaseException as error:
-            outcome.append(error)
-
     braket = boto3.client("braket", **stack.client_kwargs())
     s3 = boto3.client("s3", **stack.client_kwargs())
     stack.set_faults(hold_qpu_tasks_s=600)
-    worker = threading.Thread(target=electron)
+    worker, outcome = _in_a_thread(queue_two_then_wait, dispatch)
     try:
-        worker.start()
         job = _until(lambda: next(iter(_listed(capsys, "--dispatch-id", dispatch)), None), f"job {name}")
         queued = _tasks_once(braket, job["arn"], ["QUEUED"] * 2)
         _until(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix=token_key).get("KeyCount"), "job token")
