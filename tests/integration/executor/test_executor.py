@@ -113,9 +113,11 @@ def test_a_job_that_dies_before_reporting_fails_with_its_cloudwatch_log(stack: L
     assert _printed(executor) == "the last words of the electron\n"  # sent before the exit
     message = str(raised.value)
     assert "The job ended before the electron reported a result or an error" in message
-    # the job's log, read back from CloudWatch Logs, and the reason Braket gives
+    # the job's log, read back from CloudWatch Logs, and the reason Braket gives: the training
+    # toolkit's, which names the program's own exit code
     assert "Running entry point covalent_braket_runner:main" in message
-    assert "ended FAILED: AlgorithmError: the job's program exited with code 3" in message
+    assert "ended FAILED: AlgorithmError: ExecuteUserScriptError:" in message
+    assert "ExitCode 3" in message
 
 
 def test_many_electrons_at_once_are_watched_together_and_each_gets_its_own_result(

@@ -15,14 +15,13 @@ import cloudpickle
 import docker
 import pytest
 
-from covalent_braket_plugin import images
 from covalent_braket_plugin.executor import runtime
-from covalent_braket_plugin.executor.image_builds import ImageBuilder
+from covalent_braket_plugin.executor.image_builds import LOCAL_REPOSITORY, ImageBuilder
 from covalent_braket_plugin.images import (
-    LOCAL_REPOSITORY,
     PythonVersionMismatchError,
     image_python_version,
     make_recipe,
+    recipe,
 )
 from covalent_braket_plugin.job import runner
 from covalent_braket_plugin.local.stack import LocalStack
@@ -145,7 +144,7 @@ def test_python_mismatch_stops_the_build_before_any_push(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The base image runs Debian's Python; a client on another minor version must not get an image.
-    monkeypatch.setattr(images, "client_python_minor", lambda: "3.99")
+    monkeypatch.setattr(recipe, "client_python_minor", lambda: "3.99")
     settings = BraketExecutorSettings.from_options(base_image=job_base_image)
 
     with runtime.fresh() as process, pytest.raises(PythonVersionMismatchError) as raised:
