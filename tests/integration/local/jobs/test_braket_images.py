@@ -18,7 +18,7 @@ from covalent_braket_plugin.images import client_python_minor
 from covalent_braket_plugin.local import braket_images
 from covalent_braket_plugin.local.jobs.docker_runner import JOB_LABEL
 from covalent_braket_plugin.local.stack import LocalStack
-from tests.integration.local.jobs.test_docker_runner import JOB_SCRIPT, create_job
+from tests.integration.local.jobs.test_docker_runner import create_job, source_file  # noqa: F401 - fixture
 from tests.integration.local.jobs.test_sdk import TERMINAL, wait_for_state
 
 IMAGES_TIMEOUT_S = 900.0
@@ -32,13 +32,6 @@ def stack(
     with LocalStack(port=0, runner="docker", state_dir=tmp_path_factory.mktemp("braket-images")) as local:
         assert local.wait_for_braket_images(IMAGES_TIMEOUT_S) == "ready"
         yield local
-
-
-@pytest.fixture(scope="module")
-def source_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("source") / "container_job.py"
-    path.write_text(JOB_SCRIPT)
-    return path
 
 
 def test_ecr_answers_for_braket_images_as_the_sdk_asks_for_their_python(env: LocalStack) -> None:
@@ -83,7 +76,7 @@ def test_the_engine_holds_them_under_their_aws_names(
 
 @pytest.mark.usefixtures("in_tmp_dir")
 def test_a_job_with_the_sdks_default_image_runs_in_a_container_under_train(
-    env: LocalStack, role_arn: str, source_file: Path, docker_engine: docker.DockerClient,
+    env: LocalStack, role_arn: str, source_file: Path, docker_engine: docker.DockerClient,  # noqa: F811
 ) -> None:
     job = create_job(source_file, role_arn, "succeed", hyperparameters={"depth": 1})
     uri = job.metadata()["algorithmSpecification"]["containerImage"]["uri"]
