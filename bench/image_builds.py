@@ -11,8 +11,9 @@
    image starts, as ``@hybrid_job``'s ``dependencies`` and Covalent's ``deps_pip`` do: what *every*
    job of that environment pays.
 
-Builds go through the executor's own recipe and build context (``images/recipe.py`` and ``images/engine.py``), on the base
-image of ``ensure_base_image()`` unless ``--base`` names another; nothing is pushed. pip reaches the
+Builds go through the executor's own recipe and build context (``images/recipe.py`` and
+``images/engine.py``), on the base image of ``ensure_base_image()`` unless ``--base`` names another;
+nothing is pushed. pip reaches the
 index as the build does (this machine's PIP_* settings and CA bundle).
 """
 
