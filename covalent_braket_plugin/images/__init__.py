@@ -6,6 +6,7 @@ own (``executor.image_builds``)."""
 from covalent_braket_plugin.images.engine import (
     CA_BUNDLE_VARIABLES,
     ENGINE_TIMEOUT_S,
+    LAYER_NOT_FOUND,
     PIP_BUILD_ARGS,
     PIP_URL_BUILD_ARGS,
     PYTHON_VERSION_COMMAND,
@@ -71,6 +72,7 @@ __all__ = [
     "INDEX_MANIFEST_TYPES",
     "JOB_PIP_CONFIG",
     "JOB_PLATFORM",
+    "LAYER_NOT_FOUND",
     "MANIFEST_TYPES",
     "NO_TOOLKIT_MARKER",
     "PIP_BUILD_ARGS",

@@ -28,6 +28,8 @@ PIP_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "P
 PIP_URL_BUILD_ARGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 """The build arguments that hold URLs (several, separated by spaces), where credentials could hide."""
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE")
+LAYER_NOT_FOUND = "layer does not exist"
+"""The classic builder's known fault on a COPY whose layer the image already holds."""
 ENGINE_TIMEOUT_S = 1800
 _LOG_TAIL_LINES = 40
 PYTHON_VERSION_COMMAND = ("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
@@ -143,9 +145,30 @@ def build_image(
     """Build ``recipe`` as ``tag`` in the engine, on the host network, giving each line of the build's
     output to ``on_line``.
 
+    The engine's classic builder sometimes fails a COPY whose layer equals one already in the image
+    (``failed to get layer sha256:...: layer does not exist``), as a job image built FROM another
+    made of the same recipe does; built again, the steps before it come from the cache and the COPY
+    goes through. So that one failure is built again, once; any other failure is the build's.
+
     Raises:
         ImageBuildError: the build failed; it holds the build's last lines.
     """
+    try:
+        _build_once(client, recipe, tag, build_args, on_line)
+    except ImageBuildError as exc:
+        if not any(LAYER_NOT_FOUND in line for line in exc.tail):
+            raise
+        on_line(f"the engine lost a layer of the build ({LAYER_NOT_FOUND}); building it again")
+        _build_once(client, recipe, tag, build_args, on_line)
+
+
+def _build_once(
+    client: docker.DockerClient,
+    recipe: ImageRecipe,
+    tag: str,
+    build_args: Mapping[str, str],
+    on_line: Callable[[str], None],
+) -> None:
     tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
     try:
         stream = client.api.build(
