@@ -146,7 +146,7 @@ class ProcessRunner:
         command = toolkit.command(SCRIPT_MODE_PROGRAM, hyperparameters, sys.executable)
         program_env = {
             **env,
-            **toolkit.environment(job, resources, layout.root, SCRIPT_MODE_PROGRAM),
+            **toolkit.environment(job, resources, hyperparameters, layout.root, SCRIPT_MODE_PROGRAM),
             toolkit.BASE_DIR_VARIABLE: str(layout.root),
         }
         return ProcessExecution(command, layout, program_env)

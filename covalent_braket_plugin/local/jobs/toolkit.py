@@ -91,10 +91,12 @@ def command(program: str, raw_hyperparameters: Mapping[str, str], python: str) -
 
 
 def environment(
-    job: Mapping[str, Any], resource_config: Mapping[str, Any], base_dir: Path, program: str
+    job: Mapping[str, Any], resource_config: Mapping[str, Any], raw_hyperparameters: Mapping[str, str],
+    base_dir: Path, program: str,
 ) -> dict[str, str]:
-    """The ``SM_*`` variables the toolkit gives the program, for a job whose /opt/ml is ``base_dir``."""
-    decoded = hyperparameters({str(k): str(v) for k, v in (job.get("hyperParameters") or {}).items()})
+    """The ``SM_*`` variables the toolkit gives the program, for a job whose /opt/ml is ``base_dir`` and
+    whose ``hyperparameters.json`` holds ``raw_hyperparameters``."""
+    decoded = hyperparameters(raw_hyperparameters)
     channels = input_data_config(job)
     input_dir = base_dir / "input"
     output_dir = base_dir / "output"
@@ -108,7 +110,7 @@ def environment(
         "input_data_config": channels,
         "channels": sorted(channels),
         "hps": decoded,
-        "user_args": arguments({str(k): str(v) for k, v in (job.get("hyperParameters") or {}).items()}),
+        "user_args": arguments(raw_hyperparameters),
         "user_entry_point": program,
         "module_name": program.removesuffix(".py"),
         "module_dir": str(base_dir / "code"),

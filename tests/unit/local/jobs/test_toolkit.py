@@ -35,7 +35,7 @@ def test_the_toolkits_own_hyperparameters_are_no_arguments_of_the_program() -> N
 
 def test_environment_names_hosts_channels_and_hyperparameters_as_the_toolkit_does() -> None:
     config = instances.resource_config(JOB, "algo-2")
-    env = toolkit.environment(JOB, config, Path("/work/job"), "braket_container.py")
+    env = toolkit.environment(JOB, config, JOB["hyperParameters"], Path("/work/job"), "braket_container.py")
     assert env["SM_HOSTS"] == '["algo-1","algo-2"]'
     assert env["SM_CURRENT_HOST"] == "algo-2"
     assert env["SM_CHANNELS"] == '["data"]'
@@ -60,7 +60,8 @@ def test_input_data_config_describes_each_channel() -> None:
 
 def test_start_lines_name_the_program_and_the_training_environment() -> None:
     config = instances.resource_config(JOB, "algo-1")
-    env = {**toolkit.environment(JOB, config, Path("/opt/ml"), "braket_container.py"),
+    env = {**toolkit.environment(JOB, config, JOB["hyperParameters"], Path("/opt/ml"),
+                                   "braket_container.py"),
            "AMZN_BRAKET_JOB_NAME": "my-job"}
     command = ["/usr/local/bin/python3.12", "--", "braket_container.py", "--shots", "10"]
     lines = toolkit.start_lines(env, command)
